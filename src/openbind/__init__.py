@@ -1,0 +1,37 @@
+"""openbind: unified multimodal embedding spaces (ImageBind, LanguageBind, FreeBind and friends).
+
+    >>> import openbind as ob
+    >>> space = ob.load("starter")
+    >>> emb = space.encode({"text": ["a cat"], "image": ["cat.jpg"]})
+
+Heavy modules (torch, models) are imported on first use, so `import openbind` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from openbind.errors import OpenbindError
+from openbind.types import Embeddings, Modality
+
+__version__ = "0.1.0"
+__all__ = ["Embeddings", "Modality", "OpenbindError", "__version__", "list_models", "load"]
+
+if TYPE_CHECKING:
+    from openbind.space.load import load
+
+
+def __getattr__(name: str) -> Any:
+    if name == "load":
+        from openbind.space.load import load
+
+        return load
+    if name == "list_models":
+        from openbind.registry import list_models
+
+        return list_models
+    if name == "tasks":
+        import openbind.tasks as tasks
+
+        return tasks
+    raise AttributeError(f"module 'openbind' has no attribute {name!r}")

@@ -1,0 +1,93 @@
+"""The openbind error tree. Every error the library raises on purpose derives from `OpenbindError`."""
+
+from __future__ import annotations
+
+
+class OpenbindError(Exception):
+    """Base class of all openbind errors."""
+
+
+class BadInput(OpenbindError, ValueError):
+    """An input (file, bytes, array, text, request field) cannot be used; the message names it."""
+
+    def __init__(self, message: str, *, source: object | None = None) -> None:
+        self.source = source
+        super().__init__(f"{_describe(source)}: {message}" if source is not None else message)
+
+
+class DecodeError(BadInput):
+    """A media file or buffer is corrupt, empty, truncated or of an unsupported format."""
+
+
+class UnknownModel(OpenbindError, KeyError):
+    """A model name is not in the registry; the message suggests close matches."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingModality(OpenbindError, KeyError):
+    """A space was asked for a modality it has no tower for; the message lists those it has."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class SpaceMismatch(OpenbindError, ValueError):
+    """Embeddings, indexes or checkpoints from different spaces or dimensions were combined."""
+
+
+class WeightsError(OpenbindError):
+    """Weights are missing, corrupted, truncated or do not fit the model."""
+
+
+class MissingWeights(WeightsError, FileNotFoundError):
+    """Weights are neither cached nor given, and cannot be downloaded (offline, no URL)."""
+
+
+class ChecksumMismatch(WeightsError):
+    """A downloaded or cached file does not have the expected sha256."""
+
+
+class CheckpointMismatch(WeightsError):
+    """A state dict has missing, unexpected or wrongly shaped keys (all listed in the message)."""
+
+
+class DownloadError(WeightsError):
+    """A download failed (offline, HTTP error, disk full); nothing half-written is left in the cache."""
+
+
+class MissingExtra(OpenbindError, ImportError):
+    """An optional dependency is not installed; the message says which extra to install."""
+
+
+class ConfigError(OpenbindError, ValueError):
+    """A config or recipe has unknown keys or values of the wrong type."""
+
+
+class VectorIndexError(OpenbindError):
+    """A vector index is missing, corrupt or cannot be written."""
+
+
+class IndexMismatch(VectorIndexError, SpaceMismatch):
+    """An index was built with another model, dimension or normalisation than the one asked for."""
+
+
+def _describe(source: object) -> str:
+    if isinstance(source, (str, bytes)) and len(source) > 80:
+        return f"{type(source).__name__}[{len(source)}]"
+    if isinstance(source, bytes):
+        return f"bytes[{len(source)}]"
+    return str(source)
+
+
+def require(module: str, extra: str) -> object:
+    """Import an optional dependency or raise `MissingExtra` naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise MissingExtra(
+            f"{module} is needed for this; install it with: pip install 'openbind[{extra}]'"
+        ) from e

@@ -1,0 +1,1 @@
+"""Decoding: one module per modality turns files, bytes, arrays or PIL images into arrays."""

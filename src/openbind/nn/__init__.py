@@ -1,0 +1,1 @@
+"""Building blocks: attention, MLP, transformer blocks, patch and positional embeddings."""

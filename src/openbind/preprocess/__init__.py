@@ -1,0 +1,1 @@
+"""Preprocessing: pure, deterministic transforms from decoded arrays to model-ready tensors."""

@@ -1,0 +1,296 @@
+"""`SpaceModel`: modality towers in one embedding space, and batched encoding of any input.
+
+Data flow per modality: input item -> transform (decode + preprocess, in worker threads) ->
+(S, *clip_shape) tensor -> clips of a batch concatenated -> tower -> (clips, D) -> pooled per
+item -> L2-normalised `Embeddings`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from openbind.encoders.base import Tower
+from openbind.errors import BadInput, MissingModality
+from openbind.space.pooling import pool_clips
+from openbind.types import Embeddings, Modality
+
+Transform = Callable[[Any], torch.Tensor]
+"""Decode + preprocess one input item into a (S, *clip_shape) tensor (S clips, S >= 1)."""
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """An input that could not be embedded: its position, a short description, and why."""
+
+    index: int
+    item: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EncodeReport:
+    """Embeddings of the good items of a batch, and the errors of the bad ones.
+
+    Attributes:
+        embeddings: one row per kept item, in input order.
+        kept: input positions of the rows of `embeddings`.
+        errors: the items that were skipped and why.
+    """
+
+    embeddings: Embeddings
+    kept: list[int]
+    errors: list[ItemError] = field(default_factory=list)
+
+
+class SpaceModel(torch.nn.Module):
+    """Towers of several modalities that embed into one space.
+
+    Args:
+        model_id: registry name of the space (`family_variant.tag`).
+        towers: one tower per modality (see `openbind.encoders.base.Tower`).
+        transforms: for each tower, how to turn an input item into model-ready clips.
+        dim: dimension of the space.
+        batch_size: items per forward pass when `encode` is not told otherwise.
+        workers: threads that decode the next batch while the model runs the current one.
+
+    Example:
+        >>> space = openbind.load("starter")
+        >>> emb = space.encode({"text": ["a cat"], "image": ["cat.jpg"]})
+        >>> (emb["image"] @ emb["text"]).item()  # cosine similarity
+    """
+
+    def __init__(
+        self,
+        model_id: str,
+        towers: Mapping[Modality | str, torch.nn.Module],
+        transforms: Mapping[Modality | str, Transform],
+        dim: int,
+        *,
+        batch_size: int = 16,
+        workers: int = 2,
+    ) -> None:
+        super().__init__()
+        self.model_id = model_id
+        self.dim = dim
+        self.batch_size = batch_size
+        self.workers = workers
+        self.towers = torch.nn.ModuleDict({Modality.parse(m).value: t for m, t in towers.items()})
+        self.transforms = {Modality.parse(m): t for m, t in transforms.items()}
+        self.eval()
+
+    # -- what the space has ------------------------------------------------------------------
+
+    @property
+    def modalities(self) -> tuple[Modality, ...]:
+        return tuple(Modality(m) for m in self.towers)
+
+    def tower(self, modality: Modality | str) -> torch.nn.Module:
+        """The tower of `modality`.
+
+        Raises:
+            MissingModality: the space has no tower for it; the message lists those it has.
+        """
+        m = Modality.parse(modality)
+        if m.value not in self.towers:
+            have = ", ".join(x.value for x in self.modalities)
+            raise MissingModality(f"{self.model_id} has no {m.value} tower; it has: {have}")
+        return self.towers[m.value]
+
+    def logit_scale(self, modality: Modality | str) -> float:
+        """Temperature the model was trained with for `modality` (1.0 if none)."""
+        return float(getattr(self.tower(modality), "logit_scale", 1.0))
+
+    @property
+    def device(self) -> torch.device:
+        p = next(self.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    # -- encoding ------------------------------------------------------------------------------
+
+    def encode(
+        self,
+        inputs: Mapping[Modality | str, Sequence[Any]],
+        *,
+        batch_size: int | None = None,
+        progress: bool | None = None,
+    ) -> dict[Modality, Embeddings]:
+        """Embed inputs of several modalities.
+
+        Args:
+            inputs: per modality, a list of items: paths, bytes, numpy arrays, PIL images, strings
+                or already preprocessed tensors, as that modality's transform accepts.
+            batch_size: items per forward pass (default: the space's).
+            progress: show a progress bar; None shows one for long inputs on a terminal.
+
+        Returns:
+            Normalised embeddings per modality; look them up by `Modality` or by name ("image").
+
+        Raises:
+            BadInput: an item cannot be decoded; the message names it. Use `encode_report` to
+                skip bad items instead.
+            MissingModality: the space has no tower for a requested modality.
+        """
+        out: dict[Modality, Embeddings] = {}
+        for modality, items in inputs.items():
+            out[Modality.parse(modality)] = self.encode_items(
+                modality, items, batch_size=batch_size, progress=progress
+            )
+        return out
+
+    def encode_items(
+        self,
+        modality: Modality | str,
+        items: Sequence[Any],
+        *,
+        batch_size: int | None = None,
+        progress: bool | None = None,
+    ) -> Embeddings:
+        """Embed a list of items of one modality; raise `BadInput` on the first bad item."""
+        report = self._run(modality, items, batch_size, progress, skip_bad=False)
+        return report.embeddings
+
+    def encode_report(
+        self,
+        modality: Modality | str,
+        items: Sequence[Any],
+        *,
+        batch_size: int | None = None,
+        progress: bool | None = None,
+    ) -> EncodeReport:
+        """Embed a list of items of one modality, skipping bad items and reporting them."""
+        return self._run(modality, items, batch_size, progress, skip_bad=True)
+
+    @torch.inference_mode()
+    def features(self, modality: Modality | str, items: Sequence[Any]) -> torch.Tensor:
+        """Raw tower features (N, D), before normalisation; clips are averaged per item."""
+        m = Modality.parse(modality)
+        tensors = [self._transform(m, item, i) for i, item in enumerate(items)]
+        clips, counts = _concat(tensors)
+        raw = self._forward(m, clips)
+        index = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
+        sums = torch.zeros(len(counts), raw.shape[1]).index_add_(0, index, raw.float())
+        return sums / torch.tensor(counts, dtype=torch.float32)[:, None]
+
+    def preprocess(self, modality: Modality | str, item: Any) -> torch.Tensor:
+        """The model-ready clips (S, *clip_shape) of one item."""
+        m = Modality.parse(modality)
+        return self._transform(m, item, 0)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _run(
+        self,
+        modality: Modality | str,
+        items: Sequence[Any],
+        batch_size: int | None,
+        progress: bool | None,
+        *,
+        skip_bad: bool,
+    ) -> EncodeReport:
+        m = Modality.parse(modality)
+        self.tower(m)  # fail early for a missing tower
+        if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+            raise BadInput(f"{m.value} inputs must be a list of items, got {type(items).__name__}")
+        items = list(items)
+        size = batch_size or self.batch_size
+        if size < 1:
+            raise BadInput(f"batch_size must be >= 1, got {size}")
+        vectors: list[torch.Tensor] = []
+        kept: list[int] = []
+        errors: list[ItemError] = []
+        bar = _progress_bar(len(items), m.value, progress)
+        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+            for batch in _prefetch(pool, self._decode_batch, m, items, size):
+                good = [(i, t) for i, t in batch if isinstance(t, torch.Tensor)]
+                for i, err in batch:
+                    if not isinstance(err, torch.Tensor):
+                        if not skip_bad:
+                            raise err
+                        errors.append(ItemError(i, _describe(items[i]), str(err)))
+                if good:
+                    clips, counts = _concat([t for _, t in good])
+                    with torch.inference_mode():
+                        vectors.append(pool_clips(self._forward(m, clips), counts))
+                    kept.extend(i for i, _ in good)
+                if bar is not None:
+                    bar.update(len(batch))
+        if bar is not None:
+            bar.close()
+        data = torch.cat(vectors) if vectors else torch.zeros(0, self.dim)
+        return EncodeReport(Embeddings(data, m, self.model_id), kept, errors)
+
+    def _decode_batch(
+        self, m: Modality, items: list[Any], start: int
+    ) -> list[tuple[int, torch.Tensor | BadInput]]:
+        out: list[tuple[int, torch.Tensor | BadInput]] = []
+        for offset, item in enumerate(items):
+            try:
+                out.append((start + offset, self._transform(m, item, start + offset)))
+            except BadInput as e:
+                out.append((start + offset, e))
+        return out
+
+    def _transform(self, m: Modality, item: Any, index: int) -> torch.Tensor:
+        transform = self.transforms.get(m)
+        if transform is None:
+            raise MissingModality(f"{self.model_id} has no preprocessing for {m.value}")
+        x = transform(item)
+        if not isinstance(x, torch.Tensor) or x.ndim < 1 or x.shape[0] < 1:
+            raise BadInput(f"{m.value} item {index}: transform gave no clips")
+        return x
+
+    def _forward(self, m: Modality, clips: torch.Tensor) -> torch.Tensor:
+        tower = self.tower(m)
+        p = next(tower.parameters(), None)
+        if p is not None:
+            clips = clips.to(p.device)
+            if clips.is_floating_point():
+                clips = clips.to(p.dtype)
+        return tower(clips).float().cpu()
+
+
+def _concat(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
+    shapes = {tuple(t.shape[1:]) for t in tensors}
+    if len(shapes) > 1:
+        raise BadInput(f"items preprocess to different clip shapes {sorted(shapes)}")
+    return torch.cat(tensors), [t.shape[0] for t in tensors]
+
+
+def _prefetch(
+    pool: ThreadPoolExecutor,
+    decode: Callable[[Modality, list[Any], int], list],
+    m: Modality,
+    items: list[Any],
+    size: int,
+) -> Iterator[list]:
+    """Decode batch k+1 in the pool while the caller runs the model on batch k."""
+    starts = list(range(0, len(items), size))
+    pending = None
+    for k, start in enumerate(starts):
+        current = pending if pending is not None else pool.submit(decode, m, items[start : start + size], start)
+        if k + 1 < len(starts):
+            nxt = starts[k + 1]
+            pending = pool.submit(decode, m, items[nxt : nxt + size], nxt)
+        yield current.result()
+
+
+def _describe(item: Any) -> str:
+    if isinstance(item, (str, bytes)):
+        text = item if isinstance(item, str) else f"bytes[{len(item)}]"
+        return text if len(text) <= 120 else text[:117] + "..."
+    shape = getattr(item, "shape", None) or getattr(item, "size", None)
+    return f"{type(item).__name__}{tuple(shape) if shape else ''}"
+
+
+def _progress_bar(total: int, label: str, progress: bool | None):  # noqa: ANN202
+    if progress is False or (progress is None and (total < 64 or not sys.stderr.isatty())):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"embedding {label}", unit="item")

@@ -1,0 +1,28 @@
+"""Pooling of clip embeddings into one embedding per item (video clips, audio windows)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def pool_clips(clips: torch.Tensor, counts: list[int]) -> torch.Tensor:
+    """Mean of the L2-normalised clip embeddings of each item, renormalised.
+
+    Args:
+        clips: (sum(counts), D) raw clip features.
+        counts: number of clips of each item, in order.
+
+    Returns:
+        (len(counts), D) unit vectors.
+
+    The ImageBind reference averages normalised *and logit-scaled* clip vectors without
+    renormalising; its direction equals this result exactly, only the norm differs (see
+    `openbind.zoo.imagebind` for the parity forward that keeps the reference's norms).
+    """
+    unit = F.normalize(clips.float(), dim=-1)
+    if all(c == 1 for c in counts):
+        return unit
+    index = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
+    sums = torch.zeros(len(counts), unit.shape[1], dtype=unit.dtype).index_add_(0, index, unit)
+    return F.normalize(sums, dim=-1)
