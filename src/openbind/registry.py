@@ -70,13 +70,22 @@ _REGISTRY: dict[str, ModelEntry] = {}
 _DEFAULT_TAGS: dict[str, str] = {}
 
 
-def register(entry: ModelEntry, *, default: bool = False) -> ModelEntry:
-    """Add `entry`; with `default=True` its variant name alone (no tag) resolves to it."""
+def register(entry: ModelEntry, *, default: bool = False, aliases: tuple[str, ...] = ()) -> ModelEntry:
+    """Add `entry`.
+
+    Args:
+        entry: the model.
+        default: its variant name alone (no tag) resolves to it (the first registered tag of a
+            variant is its default unless another says `default=True`).
+        aliases: short names that also resolve to it (e.g. "starter").
+    """
     if "." not in entry.name:
         raise ValueError(f"model names are family_variant.tag, got {entry.name!r}")
     _REGISTRY[entry.name] = entry
     if default or entry.variant not in _DEFAULT_TAGS:
         _DEFAULT_TAGS[entry.variant] = entry.name
+    for alias in aliases:
+        _DEFAULT_TAGS[alias] = entry.name
     return entry
 
 
