@@ -13,7 +13,14 @@ import importlib
 import sys
 
 from openbind import __version__
-from openbind.errors import BadInput, ConfigError, MissingExtra, OpenbindError, UnknownModel, WeightsError
+from openbind.errors import (
+    BadInput,
+    ConfigError,
+    MissingExtra,
+    OpenbindError,
+    UnknownModel,
+    WeightsError,
+)
 
 # Order is the order of `openbind --help`.
 SUBCOMMANDS = (
@@ -48,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _module(name: str):  # noqa: ANN202
+def _module(name: str):
     try:
         return importlib.import_module(f"openbind.cli.{name}_cmd")
     except ModuleNotFoundError as e:

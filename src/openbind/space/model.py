@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 
-from openbind.encoders.base import Tower
 from openbind.errors import BadInput, MissingModality
 from openbind.space.pooling import pool_clips
 from openbind.types import Embeddings, Modality
@@ -288,7 +287,7 @@ def _describe(item: Any) -> str:
     return f"{type(item).__name__}{tuple(shape) if shape else ''}"
 
 
-def _progress_bar(total: int, label: str, progress: bool | None):  # noqa: ANN202
+def _progress_bar(total: int, label: str, progress: bool | None):
     if progress is False or (progress is None and (total < 64 or not sys.stderr.isatty())):
         return None
     from tqdm.auto import tqdm
