@@ -1,0 +1,345 @@
+"""Weights cache and downloads: the only code in openbind that talks to the network.
+
+Files live in `cache_dir()/models/<model name>/<filename>`. A download goes to `<filename>.part`
+next to its final place (never the working directory), resumes an existing `.part` with an HTTP
+Range request, is checked against its sha256, and is renamed into place only when complete. A
+`<filename>.lock` file keeps two processes from downloading the same file at once, and a
+`<filename>.sha256` sidecar records the checksum of a verified file, so a 4.8 GB checkpoint is hashed
+once, not at every load.
+
+Offline mode (`OPENBIND_OFFLINE=1`, `HF_HUB_OFFLINE=1` or `offline=True`) never opens a connection:
+a file that is not cached raises `MissingWeights` saying where to get it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from openbind.errors import ChecksumMismatch, DownloadError, MissingWeights
+from openbind.registry import ModelEntry, WeightFile
+
+_CHUNK = 1 << 20
+_ATTEMPTS = 3
+_RETRY_DELAY = 1.0  # seconds; doubled after every failed attempt
+_TIMEOUT = 30.0  # seconds without data before a connection counts as dropped
+_TRUE = ("1", "true", "yes", "on")
+_PART, _LOCK, _SIDECAR = ".part", ".lock", ".sha256"
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    """A file in a model's cache folder.
+
+    Attributes:
+        name: file name (for a partial download, the name it will have when complete).
+        size: bytes on disk.
+        partial: True for an unfinished download (`.part`), which `fetch` resumes.
+    """
+
+    name: str
+    size: int
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    """The cache folder of one model and the files in it."""
+
+    name: str
+    path: Path
+    files: tuple[CachedFile, ...]
+
+    @property
+    def size(self) -> int:
+        """Bytes used by the folder's weight files, partial downloads included."""
+        return sum(f.size for f in self.files)
+
+    def has(self, filename: str) -> bool:
+        """Whether `filename` is present and complete."""
+        return any(f.name == filename and not f.partial for f in self.files)
+
+
+def cache_dir() -> Path:
+    """The openbind cache: `$OPENBIND_HOME`, else `~/.cache/openbind` (read at each call)."""
+    home = os.environ.get("OPENBIND_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".cache" / "openbind"
+
+
+def model_dir(model_name: str) -> Path:
+    """Where the weight files of `model_name` are cached."""
+    return cache_dir() / "models" / model_name
+
+
+def is_offline(offline: bool | None = None) -> bool:
+    """`offline` if given, else whether `OPENBIND_OFFLINE` or `HF_HUB_OFFLINE` is set to a true value."""
+    if offline is not None:
+        return offline
+    return any(
+        os.environ.get(v, "").strip().lower() in _TRUE
+        for v in ("OPENBIND_OFFLINE", "HF_HUB_OFFLINE")
+    )
+
+
+def fetch(
+    model_name: str, wf: WeightFile, *, offline: bool | None = None, progress: bool = True
+) -> Path:
+    """The cached path of `wf`, downloading and verifying it first if needed.
+
+    Args:
+        model_name: the model the file belongs to (names the cache folder).
+        wf: the file: name, URL, sha256 and size.
+        offline: never download (default: the `OPENBIND_OFFLINE` / `HF_HUB_OFFLINE` variables).
+        progress: show a progress bar on stderr while downloading.
+
+    Returns:
+        The verified file in `model_dir(model_name)`.
+
+    Raises:
+        MissingWeights: the file is not cached and downloads are off.
+        ChecksumMismatch: the cached or downloaded file has the wrong sha256 or size (a bad download
+            is deleted; a bad cached file is reported, and must be deleted to download it again).
+        DownloadError: the server cannot be reached, answers with an error, the connection keeps
+            dropping (the `.part` file is kept and resumed next time) or the disk is full.
+
+    Example:
+        >>> wf = openbind.registry.get("imagebind_huge").weights[0]
+        >>> path = fetch("imagebind_huge.official", wf)
+    """
+    path = model_dir(model_name) / wf.filename
+    if path.exists():
+        return _verified(path, wf)
+    if is_offline(offline):
+        raise MissingWeights(_offline_message(model_name, wf, path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path):
+        if path.exists():  # another process finished it while we waited for the lock
+            return _verified(path, wf)
+        _download(wf, path, progress=progress)
+    return path
+
+
+def resolve_weights(
+    entry: ModelEntry, weights: str | Path | None, *, offline: bool | None = None
+) -> Path:
+    """The weights of `entry` to load: the user's `weights` path, else the cached/downloaded files.
+
+    Args:
+        entry: the registered model.
+        weights: a local file or folder given by the user (`--weights PATH`), or None.
+        offline: passed to `fetch`.
+
+    Returns:
+        `weights` itself if given; else the single weight file of the entry, or the model's cache
+        folder when the entry has several files (all fetched).
+
+    Raises:
+        MissingWeights: `weights` does not exist, or the entry has no downloadable weights and
+            none were given, or a file is not cached while offline.
+    """
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.exists():
+            raise MissingWeights(f"weights for {entry.name} not found: {path} does not exist")
+        return path
+    if not entry.weights:
+        raise MissingWeights(
+            f"{entry.name} has no downloadable weights; pass a local file or folder "
+            "(`--weights PATH`, or openbind.load(..., weights=PATH))"
+        )
+    paths = [fetch(entry.name, wf, offline=offline) for wf in entry.weights]
+    return paths[0] if len(paths) == 1 else model_dir(entry.name)
+
+
+def cached_models() -> list[CachedModel]:
+    """The model folders in the cache with their weight files (locks and sidecars left out), by name."""
+    root = cache_dir() / "models"
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = []
+        for f in sorted(folder.iterdir()):
+            if not f.is_file() or f.suffix in (_LOCK, _SIDECAR):
+                continue
+            partial = f.suffix == _PART
+            files.append(CachedFile(f.stem if partial else f.name, f.stat().st_size, partial))
+        found.append(CachedModel(folder.name, folder, tuple(files)))
+    return found
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of the file at `path`, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _verified(path: Path, wf: WeightFile) -> Path:
+    """`path` if it is `wf` (trusting a sidecar that matches the file's size and mtime), else raise."""
+    size = path.stat().st_size
+    if wf.size and size != wf.size:
+        raise ChecksumMismatch(
+            f"cached file {path} has {size} bytes, expected {wf.size}; it is truncated or "
+            f"not the right file. Delete it and run again to download {wf.url}"
+        )
+    if wf.sha256 is None:
+        return path
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(_with_suffix(path, _SIDECAR).read_text()) == _stamp(path, wf.sha256.lower()):
+            return path
+    actual = sha256_file(path)
+    if actual != wf.sha256.lower():
+        raise ChecksumMismatch(
+            f"cached file {path} has sha256 {actual}, expected {wf.sha256}; it is corrupted or "
+            f"not the right file. Delete it and run again to download {wf.url}"
+        )
+    _record(path, actual)
+    return path
+
+
+def _stamp(path: Path, sha256: str) -> dict:
+    """What the sidecar of `path` says once verified: the checksum, and the size and mtime it had."""
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
+
+
+def _record(path: Path, sha256: str) -> None:
+    """Write the sidecar of a verified file (skipped on a read-only cache)."""
+    with contextlib.suppress(OSError):
+        _with_suffix(path, _SIDECAR).write_text(json.dumps(_stamp(path, sha256)) + "\n")
+
+
+def _download(wf: WeightFile, path: Path, *, progress: bool) -> None:
+    """Download `wf.url` to `path` through `path.part`, resuming and retrying dropped connections."""
+    part = _with_suffix(path, _PART)
+    for attempt in range(_ATTEMPTS):
+        try:
+            _transfer(wf.url, part, total=wf.size, progress=progress)
+            break
+        except _Retryable as e:
+            if attempt == _ATTEMPTS - 1:
+                have = part.stat().st_size if part.exists() else 0
+                raise DownloadError(
+                    f"download of {wf.url} failed {_ATTEMPTS} times ({e}); {have} bytes are kept in "
+                    f"{part} and the next run resumes from there"
+                ) from e
+            time.sleep(_RETRY_DELAY * 2**attempt)
+    digest = sha256_file(part)
+    size = part.stat().st_size
+    if (wf.sha256 and digest != wf.sha256.lower()) or (wf.size and size != wf.size):
+        part.unlink()
+        raise ChecksumMismatch(
+            f"download of {wf.url} gave {size} bytes with sha256 {digest}, expected "
+            f"{wf.size or '?'} bytes with sha256 {wf.sha256}; the bad file was deleted"
+        )
+    os.replace(part, path)
+    _record(path, digest)
+
+
+class _Retryable(Exception):
+    """A transient failure: the connection dropped or the server had a temporary error."""
+
+
+def _transfer(url: str, part: Path, *, total: int, progress: bool) -> None:
+    """Append the rest of `url` to `part` (starting over if the server ignores the Range request)."""
+    from tqdm import tqdm
+
+    offset = part.stat().st_size if part.exists() else 0
+    if total and offset >= total:  # a complete or over-long leftover: verify it as it is
+        return
+    if total:
+        _check_space(part, total - offset)
+    request = urllib.request.Request(url, headers={"User-Agent": "openbind"})
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=_TIMEOUT)
+    except urllib.error.HTTPError as e:
+        if e.code == 416:  # range not satisfiable: the .part is stale, start over
+            part.unlink()
+            raise _Retryable(f"HTTP 416 for a resume at byte {offset}") from e
+        if e.code >= 500 or e.code == 429:
+            raise _Retryable(f"HTTP {e.code} {e.reason}") from e
+        raise DownloadError(f"cannot download {url}: HTTP {e.code} {e.reason}") from e
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise DownloadError(
+            f"cannot reach {url} ({reason}); check the network, or download the file on a connected "
+            "machine and pass it with --weights PATH"
+        ) from e
+    with response:
+        if offset and getattr(response, "status", None) != 206:
+            offset = 0  # the server sent the whole file
+        bar = tqdm(
+            total=total or None, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+            desc=part.stem, disable=not progress, leave=False,
+        )  # fmt: skip
+        try:
+            with bar, open(part, "ab" if offset else "wb") as out:
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        except (http.client.HTTPException, TimeoutError, ConnectionError) as e:
+            raise _Retryable(f"connection dropped: {e!r}") from e
+        except OSError as e:
+            if e.errno in _NO_SPACE:
+                part.unlink(missing_ok=True)
+                raise DownloadError(
+                    f"no space left to download {url} into {part.parent}; free some space or set "
+                    "OPENBIND_HOME to a bigger disk (the partial file was deleted)"
+                ) from e
+            raise _Retryable(f"connection dropped: {e!r}") from e
+    if total and part.stat().st_size < total:
+        raise _Retryable(f"connection closed after {part.stat().st_size} of {total} bytes")
+
+
+def _check_space(part: Path, needed: int) -> None:
+    free = shutil.disk_usage(part.parent).free
+    if free < needed:
+        raise DownloadError(
+            f"not enough disk space in {part.parent}: {needed} bytes needed, {free} free; free "
+            "some space or set OPENBIND_HOME to a bigger disk"
+        )
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path.lock` (waits while another process downloads `path`)."""
+    with open(_with_suffix(path, _LOCK), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _with_suffix(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _offline_message(model_name: str, wf: WeightFile, path: Path) -> str:
+    size = f", {wf.size / 1e9:.2f} GB" if wf.size else ""
+    sha = f" (sha256 {wf.sha256})" if wf.sha256 else ""
+    return (
+        f"{model_name}: weights file {wf.filename} is not cached and downloads are off "
+        "(OPENBIND_OFFLINE / HF_HUB_OFFLINE or offline=True).\n"
+        f"  It would be cached at: {path}\n"
+        f"  On a connected machine, download {wf.url}{sha}{size} and copy it there,\n"
+        "  or pass the file with --weights PATH (openbind.load(..., weights=PATH))."
+    )
