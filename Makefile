@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first and pinned exactly: anything else would pull a CUDA build.
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q --no-deps open_clip_torch==3.3.0  # only for its CLIP BPE vocabulary file (text tokenizer); never imported
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -1,0 +1,94 @@
+"""Text -> CLIP token ids: `TextConfig` and `TextTransform` (one item -> (1, context_length) int64).
+
+The ids follow the ImageBind / OpenAI CLIP convention: `<|startoftext|>` (49406), the BPE ids of
+the cleaned text truncated so that `<|endoftext|>` (49407) always fits (at index <= 76), then
+padding. The tokenizer (`openbind.preprocess.tokenizer`) is built once per process, on first use.
+
+Example:
+    >>> TextTransform()("A dog.")[0, :5]
+    tensor([49406,   320,  1929,   269, 49407])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from openbind.errors import ConfigError
+from openbind.io.text import read_text
+from openbind.preprocess.tokenizer import ClipTokenizer, clip_tokenizer
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """How text becomes token ids.
+
+    Attributes:
+        context_length: ids per text, start and end tokens included (77 for CLIP models).
+        pad_id: id after the end token: 0 for ImageBind / OpenAI CLIP, 49407 (the end token) for
+            Hugging Face `CLIPTokenizer` models such as LanguageBind.
+        unescape_html: unescape HTML entities twice before tokenising (ImageBind / OpenAI CLIP
+            do; Hugging Face `CLIPTokenizer` does not).
+        vocab_path: a `bpe_simple_vocab_16e6.txt.gz` to use instead of the installed one.
+    """
+
+    context_length: int = 77
+    pad_id: int = 0
+    unescape_html: bool = True
+    vocab_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.context_length < 2:
+            raise ConfigError(f"TextConfig.context_length must be >= 2, got {self.context_length}")
+
+
+class TextTransform:
+    """One text item -> (1, context_length) int64 token ids.
+
+    Thread-safe; the tokenizer is shared by every transform of the process.
+
+    Args:
+        config: tokenisation settings (default: ImageBind's).
+
+    Example:
+        >>> ids = TextTransform()("a photo of a cat")  # (1, 77) int64
+    """
+
+    def __init__(self, config: TextConfig | None = None) -> None:
+        self.config = config or TextConfig()
+
+    @property
+    def tokenizer(self) -> ClipTokenizer:
+        """The process-wide tokenizer (built on first use)."""
+        return clip_tokenizer(self.config.vocab_path)
+
+    def __call__(self, item: Any) -> torch.Tensor:
+        """Token ids (1, context_length) of a string or a UTF-8 text file (see `read_text`).
+
+        Raises:
+            BadInput: the item cannot be read as text (`DecodeError` for bad files).
+            MissingExtra: the CLIP vocabulary is not installed.
+        """
+        return torch.tensor([self.ids(read_text(item))], dtype=torch.int64)
+
+    def ids(self, text: str) -> list[int]:
+        """The padded id list of one string: start, BPE ids (truncated), end, padding."""
+        tok = self.tokenizer
+        n = self.config.context_length
+        body = tok.encode(text, unescape_html=self.config.unescape_html)[: n - 2]
+        ids = [tok.sot_id, *body, tok.eot_id]
+        return ids + [self.config.pad_id] * (n - len(ids))
+
+
+def tokenize(texts: Sequence[Any], config: TextConfig | None = None) -> torch.Tensor:
+    """Token ids (N, context_length) int64 of several strings or text files.
+
+    Raises:
+        BadInput: an item cannot be read as text.
+    """
+    transform = TextTransform(config)
+    rows = [transform.ids(read_text(t)) for t in texts]
+    return torch.tensor(rows, dtype=torch.int64).reshape(len(rows), transform.config.context_length)

@@ -1,0 +1,62 @@
+"""TextTransform: token ids equal the reference tokenizers' (ImageBind and LanguageBind conventions)."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+
+from openbind.errors import ConfigError
+from openbind.preprocess.text import TextConfig, TextTransform, tokenize
+
+GOLDEN = json.loads((Path(__file__).parents[1] / "golden/preproc/text_tokens.json").read_text())
+LANGUAGEBIND = TextConfig(pad_id=49407, unescape_html=False)
+
+
+@pytest.mark.parametrize("k", range(len(GOLDEN["imagebind"]["texts"])))
+def test_imagebind_golden_ids(k: int):
+    text, ids = GOLDEN["imagebind"]["texts"][k], GOLDEN["imagebind"]["ids"][k]
+    out = TextTransform()(text)
+    assert out.dtype == torch.int64 and out.shape == (1, 77)
+    assert out[0].tolist() == ids
+
+
+def test_golden_covers_truncation_and_html():
+    texts = GOLDEN["imagebind"]["texts"]
+    assert any("&amp;" in t and "😀" in t for t in texts)
+    assert sum(ids[-1] == 49407 for ids in GOLDEN["imagebind"]["ids"]) >= 2  # truncated ones
+
+
+@pytest.mark.parametrize("k", range(len(GOLDEN["languagebind"]["texts"])))
+def test_languagebind_golden_ids(k: int):
+    text, ids = GOLDEN["languagebind"]["texts"][k], GOLDEN["languagebind"]["ids"][k]
+    assert TextTransform(LANGUAGEBIND)(text)[0].tolist() == ids
+
+
+def test_tokenize_batch_equals_rows():
+    texts = GOLDEN["imagebind"]["texts"]
+    batch = tokenize(texts)
+    assert batch.shape == (len(texts), 77)
+    assert batch.tolist() == GOLDEN["imagebind"]["ids"]
+    assert tokenize([]).shape == (0, 77)
+
+
+def test_short_context_truncates_and_keeps_end_token():
+    out = TextTransform(TextConfig(context_length=4))("a dog barking loudly")
+    assert out.tolist() == [[49406, 320, 1929, 49407]]
+
+
+def test_bad_context_length():
+    with pytest.raises(ConfigError):
+        TextConfig(context_length=1)
+
+
+def test_thread_safe_results():
+    texts = GOLDEN["imagebind"]["texts"] * 8
+    transform = TextTransform()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda t: transform(t)[0].tolist(), texts))
+    assert got == GOLDEN["imagebind"]["ids"] * 8
