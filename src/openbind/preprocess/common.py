@@ -1,0 +1,88 @@
+"""Helpers shared by the vision-like transforms: CLIP constants, normalisation, crop offsets, and
+the shape check for items that are already preprocessed tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from openbind.errors import BadInput
+
+__all__ = [
+    "CLIP_MEAN",
+    "CLIP_STD",
+    "center_crop_offset",
+    "check_clips",
+    "normalize",
+    "uint8_to_float",
+]
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+"""OpenAI CLIP per-channel RGB mean (on [0, 1] values), used by ImageBind for images and video."""
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+"""OpenAI CLIP per-channel RGB standard deviation."""
+
+
+def center_crop_offset(length: int, crop: int) -> int:
+    """Start of a centred crop of `crop` pixels in `length`: `int(round((length - crop) / 2))`.
+
+    Python's round (banker's rounding) as torchvision's `CenterCrop`; negative when the crop is
+    larger than the image (the caller pads).
+    """
+    return round((length - crop) / 2.0)
+
+
+def uint8_to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 0..255 -> float32 0..1, as `x.float() / 255` (a division, for bit-exact parity)."""
+    return x.to(torch.float32).div_(255.0)
+
+
+def normalize(
+    x: torch.Tensor, mean: Sequence[float], std: Sequence[float], dim: int
+) -> torch.Tensor:
+    """`(x - mean) / std` per channel along `dim`, in place when `x` is float32.
+
+    Bit-exact with torchvision's `Normalize` (subtract, then divide, float32 constants).
+    """
+    shape = [1] * x.ndim
+    shape[dim] = len(mean)
+    m = torch.tensor(mean, dtype=x.dtype).view(shape)
+    s = torch.tensor(std, dtype=x.dtype).view(shape)
+    return x.sub_(m).div_(s)
+
+
+def check_clips(item: Any, clip_shape: Sequence[int], what: str) -> torch.Tensor | None:
+    """Pass an already preprocessed tensor through after a shape check.
+
+    Args:
+        item: any input item; only tensors (and float numpy arrays of the exact clip shape
+            with a leading clip axis) are handled here.
+        clip_shape: the shape of one model-ready clip, e.g. (3, 224, 224).
+        what: the modality name for the error message.
+
+    Returns:
+        For a tensor of shape `clip_shape` or `(S, *clip_shape)`, a float32 `(S, *clip_shape)`
+        tensor (S = 1 for the former); None when `item` is not a tensor.
+
+    Raises:
+        BadInput: a tensor of another shape; the message gives the expected and the actual one.
+    """
+    if not isinstance(item, torch.Tensor):
+        return None
+    clip_shape = tuple(clip_shape)
+    shape = tuple(item.shape)
+    if shape == clip_shape:
+        x = item.unsqueeze(0)  # (1, *clip_shape)
+    elif len(shape) == len(clip_shape) + 1 and shape[1:] == clip_shape and shape[0] >= 1:
+        x = item
+    else:
+        expected = ", ".join(map(str, clip_shape))
+        raise BadInput(
+            f"a preprocessed {what} tensor must have shape ({expected}) or (S, {expected}); "
+            f"got {shape}"
+        )
+    if not x.is_floating_point():
+        raise BadInput(f"a preprocessed {what} tensor must be floating point, got {x.dtype}")
+    return x.to(torch.float32)

@@ -1,0 +1,154 @@
+"""Image preprocessing: resize the short side, centre crop, scale to [0, 1], normalise.
+
+Defaults reproduce ImageBind's `load_and_transform_vision_data` (torchvision `Resize(224,
+BICUBIC)` on the PIL image, `CenterCrop(224)`, `ToTensor`, CLIP `Normalize`) bit-exactly:
+
+* resize: the short side becomes `size`, the long side `int(size * long / short)` (truncated);
+  Pillow's bicubic filter (antialiased when downscaling, upscaling small images);
+* crop: offsets `int(round((h - crop) / 2))`, banker's rounding;
+* `uint8 / 255` then `(x - mean) / std` in float32.
+
+Example:
+    >>> transform = ImageTransform(ImageConfig())          # ImageBind / CLIP
+    >>> transform("cat.jpg").shape
+    torch.Size([1, 3, 224, 224])
+    >>> starter = ImageConfig(mean=(127 / 255,) * 3, std=(128 / 255,) * 3)  # EfficientNet-Lite
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from openbind.errors import ConfigError
+from openbind.io.image import DEFAULT_MAX_PIXELS, load_image
+from openbind.preprocess.common import CLIP_MEAN, CLIP_STD, center_crop_offset, check_clips
+
+__all__ = [
+    "INTERPOLATIONS",
+    "ImageConfig",
+    "ImageTransform",
+    "center_crop",
+    "preprocess_image",
+    "resize_short_side",
+    "to_normalized_tensor",
+]
+
+INTERPOLATIONS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
+}
+"""Names accepted by `ImageConfig.interpolation` -> Pillow filters."""
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """How images become model input. Stored as JSON next to the weights.
+
+    Attributes:
+        size: the short side is resized to this many pixels.
+        crop_size: side of the square centre crop (the model input).
+        interpolation: Pillow filter name (see `INTERPOLATIONS`).
+        mean: per-channel RGB mean on [0, 1] values.
+        std: per-channel RGB standard deviation.
+        alpha: "drop" (reference parity) or "white" (composite transparent images over white).
+        exif_transpose: apply the EXIF orientation tag (the reference does not; see
+            `openbind.io.image`).
+        max_pixels: larger images raise `DecodeError` (None: no limit of openbind's).
+    """
+
+    size: int = 224
+    crop_size: int = 224
+    interpolation: str = "bicubic"
+    mean: tuple[float, float, float] = CLIP_MEAN
+    std: tuple[float, float, float] = CLIP_STD
+    alpha: str = "drop"
+    exif_transpose: bool = True
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or self.crop_size < 1:
+            raise ConfigError(f"ImageConfig: size and crop_size must be >= 1, got {self}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ConfigError(
+                f"ImageConfig: unknown interpolation {self.interpolation!r}; "
+                f"valid: {sorted(INTERPOLATIONS)}"
+            )
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ConfigError("ImageConfig: mean and std need 3 values each, std > 0")
+        if self.alpha not in ("drop", "white"):
+            raise ConfigError(f"ImageConfig: alpha must be 'drop' or 'white', got {self.alpha!r}")
+
+    @property
+    def clip_shape(self) -> tuple[int, int, int]:
+        """Shape of one model-ready image: (3, crop_size, crop_size)."""
+        return (3, self.crop_size, self.crop_size)
+
+
+def resize_short_side(im: Image.Image, size: int, interpolation: str = "bicubic") -> Image.Image:
+    """Resize so the short side is `size`; the long side is `int(size * long / short)`."""
+    w, h = im.size
+    if w <= h:
+        new_w, new_h = size, int(size * h / w)
+    else:
+        new_w, new_h = int(size * w / h), size
+    return im.resize((new_w, new_h), INTERPOLATIONS[interpolation])
+
+
+def center_crop(im: Image.Image, size: int) -> Image.Image:
+    """Centred `size` x `size` crop; areas outside a smaller image are black (zero)."""
+    w, h = im.size
+    if (w, h) == (size, size):
+        return im
+    top, left = center_crop_offset(h, size), center_crop_offset(w, size)
+    return im.crop((left, top, left + size, top + size))
+
+
+def to_normalized_tensor(
+    im: Image.Image, mean: tuple[float, ...], std: tuple[float, ...]
+) -> torch.Tensor:
+    """An RGB PIL image -> normalised float32 (3, H, W): `(uint8 / 255 - mean) / std`."""
+    a = np.asarray(im, dtype=np.float32)  # (H, W, 3), 0..255
+    a /= np.float32(255.0)
+    a -= np.asarray(mean, dtype=np.float32)
+    a /= np.asarray(std, dtype=np.float32)
+    return torch.from_numpy(a).permute(2, 0, 1).contiguous()  # (3, H, W)
+
+
+def preprocess_image(im: Image.Image, config: ImageConfig) -> torch.Tensor:
+    """A decoded RGB PIL image -> model-ready (3, crop_size, crop_size) float32 tensor."""
+    im = resize_short_side(im, config.size, config.interpolation)
+    im = center_crop(im, config.crop_size)
+    return to_normalized_tensor(im, config.mean, config.std)
+
+
+class ImageTransform:
+    """Decode + preprocess one image item into a (1, 3, crop, crop) tensor. Thread-safe.
+
+    Items: whatever `openbind.io.image.load_image` accepts, or an already preprocessed tensor
+    of shape (3, crop, crop) or (S, 3, crop, crop), which passes through after a shape check.
+    """
+
+    def __init__(self, config: ImageConfig | None = None) -> None:
+        self.config = config or ImageConfig()
+
+    def __call__(self, item: Any) -> torch.Tensor:
+        c = self.config
+        x = check_clips(item, c.clip_shape, "image")
+        if x is not None:
+            return x
+        im = load_image(
+            item, alpha=c.alpha, exif_transpose=c.exif_transpose, max_pixels=c.max_pixels
+        )
+        return preprocess_image(im, c).unsqueeze(0)  # (1, 3, crop, crop)
+
+    def __repr__(self) -> str:
+        return f"ImageTransform({self.config})"
