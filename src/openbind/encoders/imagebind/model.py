@@ -1,0 +1,231 @@
+"""`ImageBindModel`: six independent towers into one space, with the official checkpoint layout.
+
+Girdhar et al., 2023, "ImageBind: One Embedding Space To Bind Them All" (CVPR). Each tower is
+preprocessor -> transformer trunk -> head -> postprocessor; the four stages live in the
+`modality_preprocessors`, `modality_trunks`, `modality_heads` and `modality_postprocessors`
+dicts keyed by the reference's modality names, so `state_dict()` has exactly the keys of
+`imagebind_huge.pth`. Any subset of the towers can be built; `towers()` exposes them to
+`openbind.space.SpaceModel` as `Tower`s keyed by openbind `Modality`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import torch
+from torch import nn
+
+from openbind.encoders.imagebind.config import TOWER_NAMES, ImageBindConfig
+from openbind.encoders.imagebind.heads import HEADS, postprocessor
+from openbind.encoders.imagebind.preprocessors import PREPROCESSORS, Stem
+from openbind.errors import MissingModality
+from openbind.nn.heads import LogitScale
+from openbind.nn.transformer import Transformer
+from openbind.types import Modality
+
+IMAGEBIND_NAMES: dict[Modality, str] = {
+    Modality.IMAGE: "vision",
+    Modality.VIDEO: "vision",
+    Modality.TEXT: "text",
+    Modality.AUDIO: "audio",
+    Modality.DEPTH: "depth",
+    Modality.THERMAL: "thermal",
+    Modality.IMU: "imu",
+}
+"""openbind modality -> the reference's name of its tower (images and video share `vision`)."""
+
+STAGES = ("modality_preprocessors", "modality_trunks", "modality_heads", "modality_postprocessors")
+
+# Structural differences between the trunks (not configurable in the reference either).
+_TRUNK_OPTIONS: dict[str, dict[str, bool]] = {
+    "vision": {"pre_norm": True, "add_bias_kv": False},
+    "text": {"pre_norm": False, "add_bias_kv": False},
+    "audio": {"pre_norm": False, "add_bias_kv": True},
+    "depth": {"pre_norm": False, "add_bias_kv": True},
+    "thermal": {"pre_norm": False, "add_bias_kv": True},
+    "imu": {"pre_norm": False, "add_bias_kv": True},
+}
+
+
+def imagebind_name(modality: Modality | str) -> str:
+    """The reference tower name ("vision", ...) of an openbind modality or a reference name."""
+    if isinstance(modality, str) and modality in TOWER_NAMES:
+        return modality
+    return IMAGEBIND_NAMES[Modality.parse(modality)]
+
+
+def imagebind_key_prefixes(modality: Modality | str) -> tuple[str, ...]:
+    """State-dict key prefixes of one tower, e.g. to split the official checkpoint per tower.
+
+    Args:
+        modality: an openbind modality ("image" and "video" give the vision tower) or a
+            reference name ("vision", "text", "audio", "depth", "thermal", "imu").
+    """
+    name = imagebind_name(modality)
+    return tuple(f"{stage}.{name}." for stage in STAGES)
+
+
+def run_tower(pre: nn.Module, trunk: nn.Module, head: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Preprocessor -> trunk -> head: (N, *clip_shape) -> (N, out_dim), before normalisation."""
+    stem: Stem = pre(x)
+    return head(trunk(stem.tokens, stem.attn_mask), **stem.head_kwargs)
+
+
+class ImageBindModel(nn.Module):
+    """ImageBind towers with the official state-dict layout.
+
+    Args:
+        config: sizes of the towers (default: `imagebind_huge`).
+        modalities: reference names of the towers to build (default: all six).
+
+    Example:
+        >>> with torch.device("meta"):
+        ...     model = ImageBindModel(ImageBindConfig.huge(), modalities=["text", "audio"])
+        >>> model.load_state_dict(state, assign=True)
+        >>> model.forward_reference({"text": ids, "audio": mels})  # the reference's outputs
+    """
+
+    def __init__(
+        self, config: ImageBindConfig | None = None, modalities: Iterable[str] | None = None
+    ) -> None:
+        super().__init__()
+        self.config = config = config or ImageBindConfig()
+        wanted = set(TOWER_NAMES if modalities is None else modalities)
+        unknown = sorted(wanted - set(TOWER_NAMES))
+        if unknown:
+            raise MissingModality(f"ImageBind has no {unknown} tower; it has: {', '.join(TOWER_NAMES)}")
+        names = [n for n in TOWER_NAMES if n in wanted]
+        self.modality_preprocessors = nn.ModuleDict(
+            {n: PREPROCESSORS[n](config.tower(n)) for n in names}
+        )
+        self.modality_trunks = nn.ModuleDict(
+            {
+                n: Transformer(
+                    config.tower(n).width,
+                    config.tower(n).blocks,
+                    config.tower(n).heads,
+                    drop_path=config.tower(n).drop_path,
+                    **_TRUNK_OPTIONS[n],
+                )
+                for n in names
+            }
+        )
+        self.modality_heads = nn.ModuleDict(
+            {n: HEADS[n](config.tower(n), config.out_dim) for n in names}
+        )
+        self.modality_postprocessors = nn.ModuleDict({n: postprocessor(n) for n in names})
+        self._init_trunks()
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """Reference names of the towers this model has."""
+        return tuple(self.modality_trunks)
+
+    def _init_trunks(self) -> None:
+        # The reference's "jax" init of the trunks: Linear xavier-uniform / zero bias, LN 1 / 0.
+        for module in self.modality_trunks.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def _check(self, name: str) -> None:
+        if name not in self.modality_trunks:
+            raise MissingModality(
+                f"this ImageBind model has no {name!r} tower; it has: {', '.join(self.modalities)}"
+            )
+
+    def embed_clips(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Head output of the tower `name` for single clips (N, *clip_shape) -> (N, out_dim)."""
+        self._check(name)
+        return run_tower(
+            self.modality_preprocessors[name], self.modality_trunks[name], self.modality_heads[name], x
+        )
+
+    def forward_reference(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Exactly what the reference `ImageBindModel.forward` returns.
+
+        Per entry: inputs with `ndim >= 5` are (B, S, *clip_shape) multi-clip batches (so a single
+        video clip must be passed as (B, 1, 3, T, H, W)); each clip is embedded, L2-normalised and
+        multiplied by the modality's logit scale; clips are then averaged **without**
+        renormalising, so video norms are < 1 and audio norms < 20.
+
+        Args:
+            inputs: reference names ("vision", "text", "audio", "depth", "thermal", "imu") ->
+                preprocessed tensors.
+
+        Returns:
+            The same names -> (B, out_dim) embeddings.
+
+        Raises:
+            MissingModality: a name this model has no tower for.
+            BadInput: a tensor of the wrong shape (the message gives expected and actual shape).
+        """
+        out: dict[str, torch.Tensor] = {}
+        for name, x in inputs.items():
+            self._check(name)
+            clips = x.ndim >= 5
+            if clips:
+                b, s = x.shape[:2]
+                x = x.flatten(0, 1)  # (B*S, *clip_shape)
+            e = self.modality_postprocessors[name](self.embed_clips(name, x))  # (B*S, D)
+            out[name] = e.unflatten(0, (b, s)).mean(dim=1) if clips else e  # (B, D)
+        return out
+
+    def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Same as `forward_reference`."""
+        return self.forward_reference(inputs)
+
+    def towers(self, modalities: Iterable[Modality | str] | None = None) -> dict[Modality, ImageBindTower]:
+        """`Tower`s for openbind modalities (default: every modality the built towers serve)."""
+        if modalities is None:
+            modalities = [m for m, n in IMAGEBIND_NAMES.items() if n in self.modality_trunks]
+        return {Modality.parse(m): ImageBindTower(self, m) for m in modalities}
+
+
+class ImageBindTower(nn.Module):
+    """One modality of an `ImageBindModel` as an openbind `Tower` (shares the model's modules).
+
+    `forward` maps single clips (N, *clip_shape) to head outputs (N, out_dim) before
+    normalisation: images (N, 3, H, W), video clips (N, 3, T, H, W), token ids (N, 77),
+    spectrograms (N, 1, 128, 204), depth/thermal maps (N, 1, 224, 224), IMU (N, 6, 2000).
+
+    Args:
+        model: the model holding the tower.
+        modality: the openbind modality it serves.
+
+    Raises:
+        MissingModality: the model was built without this tower.
+    """
+
+    def __init__(self, model: ImageBindModel, modality: Modality | str) -> None:
+        super().__init__()
+        self.modality = Modality.parse(modality)
+        name = IMAGEBIND_NAMES[self.modality]
+        model._check(name)
+        self.out_dim = model.config.out_dim
+        self.preprocessor = model.modality_preprocessors[name]
+        self.trunk = model.modality_trunks[name]
+        self.head = model.modality_heads[name]
+        self.postprocessor = model.modality_postprocessors[name]
+
+    @property
+    def logit_scale(self) -> float:
+        """The modality's training temperature: text exp(learned) <= 100, audio 20, depth 5,
+        thermal 10, IMU 5, vision 1."""
+        scales = [m.scale for m in self.postprocessor.modules() if isinstance(m, LogitScale)]
+        return float(scales[0]) if scales else 1.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return run_tower(self.preprocessor, self.trunk, self.head, x)
+
+
+__all__ = [
+    "IMAGEBIND_NAMES",
+    "ImageBindModel",
+    "ImageBindTower",
+    "imagebind_key_prefixes",
+    "imagebind_name",
+]
