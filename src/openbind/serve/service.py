@@ -1,0 +1,341 @@
+"""The framework-free service behind the HTTP API: embed, search, classify, models, health.
+
+`Service` holds one `SpaceModel`, an optional indexed `Library` and named label sets. Its async
+methods share a `Batcher`, so concurrent requests are embedded together in one forward pass per
+modality. Any web framework (or none) can sit on top; `openbind.serve.app` is the FastAPI one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from openbind.errors import BadInput, MissingModality
+from openbind.serve.batching import Batcher, BatchStats
+from openbind.serve.inputs import InputError, QueryPart
+from openbind.space.model import EncodeReport, SpaceModel
+from openbind.types import Embeddings, Modality
+
+DEFAULT_LABELS = (
+    "a person",
+    "a cat",
+    "a dog",
+    "a bird",
+    "a cup of coffee",
+    "a rocket",
+    "a motorcycle",
+    "a car",
+    "a building",
+    "a landscape",
+    "text",
+    "music",
+    "speech",
+    "noise",
+)
+"""The label set used when a classify request gives none."""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result.
+
+    Attributes:
+        id: the item's id in the library.
+        score: cosine similarity between the query and the item (higher is closer).
+        path: the indexed file.
+        modality: the item's modality.
+        media_url: where the HTTP API serves the file (`/media/{id}`).
+        metadata: whatever the library stored with the item.
+    """
+
+    id: int
+    score: float
+    path: str
+    modality: Modality
+    media_url: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    """A zero-shot label of an input.
+
+    Attributes:
+        label: the label text.
+        probability: softmax over the labels of the logit-scaled cosine similarities.
+        score: the raw cosine similarity between the input and the label text.
+    """
+
+    label: str
+    probability: float
+    score: float
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The space a service runs: id, dimension and the modalities it embeds."""
+
+    id: str
+    dim: int
+    modalities: tuple[Modality, ...]
+
+
+@dataclass(frozen=True)
+class Health:
+    """Liveness and what is loaded.
+
+    Attributes:
+        status: "ok".
+        model: the space's model id.
+        modalities: what it embeds.
+        library: the library's name, or None when no index is served.
+        items: how many items the library holds (0 without one).
+        batches: dynamic-batching counters.
+    """
+
+    status: str
+    model: str
+    modalities: tuple[Modality, ...]
+    library: str | None
+    items: int
+    batches: BatchStats
+
+
+class Service:
+    """Embedding, search and zero-shot classification over one space.
+
+    Args:
+        space: the embedding space.
+        library: an indexed media library to search and serve files from (optional).
+        label_sets: named label lists for `classify`; "default" is used when none is named.
+        max_batch_items: items per merged forward pass.
+        max_wait_ms: how long a request waits for others to share its forward pass.
+
+    Example:
+        >>> service = Service(openbind.load("starter"))
+        >>> emb = await service.embed("text", ["a dog barking"])
+        >>> labels = await service.classify(QueryPart(Modality.IMAGE, png_bytes, "file"))
+    """
+
+    def __init__(
+        self,
+        space: SpaceModel,
+        library: Any | None = None,
+        *,
+        label_sets: Mapping[str, Sequence[str]] | None = None,
+        max_batch_items: int = 64,
+        max_wait_ms: float = 5.0,
+    ) -> None:
+        self.space = space
+        self.library = library
+        self.label_sets = {
+            "default": tuple(DEFAULT_LABELS),
+            **{k: tuple(v) for k, v in (label_sets or {}).items()},
+        }
+        self._batcher = Batcher(self._encode, max_items=max_batch_items, max_wait_ms=max_wait_ms)
+        self._label_cache: dict[tuple[str, ...], torch.Tensor] = {}
+
+    @property
+    def model_id(self) -> str:
+        return self.space.model_id
+
+    # -- endpoints -------------------------------------------------------------------------------
+
+    async def embed(self, modality: Modality | str, items: Sequence[Any]) -> Embeddings:
+        """Embed `items` of one modality (strings for text, file bytes otherwise).
+
+        Raises:
+            InputError: an item cannot be embedded (field "input[i]") or the modality is not
+                one the space has (field "modality").
+        """
+        m = self._modality(modality)
+        try:
+            return await self._batcher.submit(m, items)
+        except InputError:
+            raise
+        except BadInput as e:
+            raise _name_input(e, "input") from None
+
+    async def search(
+        self, parts: Sequence[QueryPart], *, k: int = 10, modality: Modality | str | None = None
+    ) -> list[SearchHit]:
+        """The `k` library items closest to the weighted combination of `parts`.
+
+        Args:
+            parts: query inputs (text and/or media); their unit embeddings are summed with
+                their weights and renormalised.
+            k: how many hits.
+            modality: only return items of this modality.
+
+        Raises:
+            InputError: no library, no parts, a bad part or weight (the field is named).
+        """
+        if self.library is None:
+            raise InputError("index", "this server has no index to search; start it with --index")
+        if not parts:
+            raise InputError("text", "give a text query and/or a file to search with")
+        if not 1 <= k <= 1000:
+            raise InputError("k", f"must be between 1 and 1000, got {k}")
+        only = self._filter_modality(modality)
+        query = await self._compose(parts)
+        hits = await asyncio.to_thread(
+            self.library.search, query.numpy()[None, :], k=k, modality=only
+        )
+        return (
+            [_hit(h) for h in hits[0]]
+            if hits and isinstance(hits[0], list)
+            else [_hit(h) for h in hits]
+        )
+
+    async def classify(
+        self, part: QueryPart, labels: Sequence[str] | None = None, *, label_set: str = "default"
+    ) -> list[LabelScore]:
+        """Zero-shot labels of one input, most probable first.
+
+        Args:
+            part: the input (any modality the space has).
+            labels: candidate labels; default: the named `label_set`.
+            label_set: which of `label_sets` to use when `labels` is not given.
+
+        Raises:
+            InputError: empty labels, unknown label set, or an input that cannot be embedded.
+        """
+        names = self._labels(labels, label_set)
+        item_emb = await self._embed_part(part)
+        label_emb = await self._label_embeddings(names)
+        scores = label_emb @ item_emb  # (L,)
+        scale = self.space.logit_scale(part.modality)
+        probs = torch.softmax(scores * scale, dim=0)
+        order = torch.argsort(probs, descending=True).tolist()
+        return [LabelScore(names[i], float(probs[i]), float(scores[i])) for i in order]
+
+    def models(self) -> list[ModelInfo]:
+        """The space this service runs (one entry)."""
+        return [ModelInfo(self.model_id, self.space.dim, self.space.modalities)]
+
+    def health(self) -> Health:
+        """Status, model and library counts."""
+        name = None if self.library is None else str(getattr(self.library, "name", "library"))
+        items = 0 if self.library is None else len(self.library)
+        return Health("ok", self.model_id, self.space.modalities, name, items, self._batcher.stats)
+
+    def media_path(self, item_id: int) -> Path:
+        """The file of library item `item_id`, if it lies inside one of the indexed roots.
+
+        Raises:
+            InputError: no library, unknown id, or a file outside the indexed roots (all three
+                are reported the same way, as "not found").
+        """
+        not_found = InputError("id", "no such media")
+        if self.library is None:
+            raise not_found
+        try:
+            record = self.library.get(item_id)
+        except (KeyError, BadInput):
+            raise not_found from None
+        if record is None:
+            raise not_found
+        path = Path(record.path).resolve()
+        roots = [Path(r).resolve() for r in self.library.roots]
+        if not path.is_file() or not any(path.is_relative_to(root) for root in roots):
+            raise not_found
+        return path
+
+    async def aclose(self) -> None:
+        """Stop the batching workers."""
+        await self._batcher.close()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _encode(self, modality: Modality, items: list[Any]) -> EncodeReport:
+        return self.space.encode_report(
+            modality, items, batch_size=max(1, len(items)), progress=False
+        )
+
+    def _modality(self, modality: Modality | str) -> Modality:
+        try:
+            m = Modality.parse(modality)
+        except BadInput as e:
+            raise InputError("modality", str(e)) from None
+        if m not in self.space.modalities:
+            have = ", ".join(x.value for x in self.space.modalities)
+            raise InputError(
+                "modality", f"{self.model_id} cannot embed {m.value}; it embeds: {have}"
+            )
+        return m
+
+    def _filter_modality(self, modality: Modality | str | None) -> Modality | None:
+        if modality is None or modality == "":
+            return None
+        try:
+            return Modality.parse(modality)
+        except BadInput as e:
+            raise InputError("modality", str(e)) from None
+
+    def _labels(self, labels: Sequence[str] | None, label_set: str) -> list[str]:
+        if labels is None:
+            if label_set not in self.label_sets:
+                known = ", ".join(sorted(self.label_sets))
+                raise InputError("label_set", f"unknown label set {label_set!r}; known: {known}")
+            return list(self.label_sets[label_set])
+        names = list(dict.fromkeys(x.strip() for x in labels if x.strip()))
+        if len(names) < 2:
+            raise InputError("labels", "give at least two distinct non-empty labels")
+        return names
+
+    async def _embed_part(self, part: QueryPart) -> torch.Tensor:
+        m = self._modality(part.modality)
+        try:
+            emb = await self._batcher.submit(m, [part.item])
+        except MissingModality as e:
+            raise InputError("modality", str(e)) from None
+        except BadInput as e:
+            reason = str(e).split(": ", 1)[-1]
+            raise InputError(part.field, f"cannot embed this {m.value} input: {reason}") from None
+        return emb.vectors[0]
+
+    async def _compose(self, parts: Sequence[QueryPart]) -> torch.Tensor:
+        for p in parts:
+            if not math.isfinite(p.weight):
+                raise InputError("weights", f"weight of {p.field} is not a finite number")
+        vectors = await asyncio.gather(*(self._embed_part(p) for p in parts))
+        total = sum(p.weight * v for p, v in zip(parts, vectors, strict=True))
+        norm = float(torch.linalg.vector_norm(total))
+        if norm < 1e-6:
+            raise InputError("weights", "the weighted query is zero; use other weights")
+        return total / norm
+
+    async def _label_embeddings(self, labels: list[str]) -> torch.Tensor:
+        key = tuple(labels)
+        cached = self._label_cache.get(key)
+        if cached is None:
+            cached = (await self._batcher.submit(Modality.TEXT, labels)).vectors
+            if len(self._label_cache) < 256:
+                self._label_cache[key] = cached
+        return cached
+
+
+def _name_input(error: BadInput, field: str) -> InputError:
+    """Turn the batcher's "input 2: reason" into an error for field "input[2]"."""
+    message = str(error)
+    head, _, reason = message.partition(": ")
+    if head.startswith("input ") and head[6:].isdigit():
+        return InputError(f"{field}[{head[6:]}]", reason)
+    return InputError(field, message)
+
+
+def _hit(h: Any) -> SearchHit:
+    return SearchHit(
+        id=int(h.id),
+        score=float(h.score),
+        path=str(h.path),
+        modality=Modality.parse(h.modality),
+        media_url=f"/media/{int(h.id)}",
+        metadata=dict(getattr(h, "metadata", None) or {}),
+    )
