@@ -23,7 +23,9 @@ class MultiheadAttention(nn.Module):
             query also attends to; it is appended after the projection as position L.
     """
 
-    def __init__(self, dim: int, num_heads: int, *, bias: bool = True, add_bias_kv: bool = False) -> None:
+    def __init__(
+        self, dim: int, num_heads: int, *, bias: bool = True, add_bias_kv: bool = False
+    ) -> None:
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"width {dim} is not divisible by {num_heads} heads")
@@ -56,13 +58,15 @@ class MultiheadAttention(nn.Module):
             (B, L, D).
         """
         b, n, d = x.shape
-        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)  # 3 x (B, L, D)
+        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # (B, L, 3D), rows [q; k; v]
+        q, k, v = qkv.chunk(3, dim=-1)  # 3 x (B, L, D)
         if self.bias_k is not None:
             k = torch.cat([k, self.bias_k.expand(b, 1, d)], dim=1)  # (B, L+1, D)
             v = torch.cat([v, self.bias_v.expand(b, 1, d)], dim=1)
             if attn_mask is not None:
                 attn_mask = F.pad(attn_mask, (0, 1))  # the extra key is never masked
-        q, k, v = (t.unflatten(-1, (self.num_heads, -1)).transpose(1, 2) for t in (q, k, v))  # (B, H, L, d)
+        # (B, L, D) -> (B, H, L, D/H)
+        q, k, v = (t.unflatten(-1, (self.num_heads, -1)).transpose(1, 2) for t in (q, k, v))
         if attn_mask is not None:
             attn_mask = attn_mask.to(q.dtype)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, H, L, d)

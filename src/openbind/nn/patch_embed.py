@@ -95,6 +95,8 @@ def conv_patch_embed(
     return PatchEmbed(conv, norm)
 
 
-def conv_grid(size: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...]) -> tuple[int, ...]:
+def conv_grid(
+    size: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...]
+) -> tuple[int, ...]:
     """Output grid of an unpadded convolution: `(n - k) // s + 1` per axis."""
     return tuple((n - k) // s + 1 for n, k, s in zip(size, kernel, stride, strict=True))

@@ -93,7 +93,9 @@ class ImageBindModel(nn.Module):
         wanted = set(TOWER_NAMES if modalities is None else modalities)
         unknown = sorted(wanted - set(TOWER_NAMES))
         if unknown:
-            raise MissingModality(f"ImageBind has no {unknown} tower; it has: {', '.join(TOWER_NAMES)}")
+            raise MissingModality(
+                f"ImageBind has no {unknown} tower; it has: {', '.join(TOWER_NAMES)}"
+            )
         names = [n for n in TOWER_NAMES if n in wanted]
         self.modality_preprocessors = nn.ModuleDict(
             {n: PREPROCESSORS[n](config.tower(n)) for n in names}
@@ -141,7 +143,10 @@ class ImageBindModel(nn.Module):
         """Head output of the tower `name` for single clips (N, *clip_shape) -> (N, out_dim)."""
         self._check(name)
         return run_tower(
-            self.modality_preprocessors[name], self.modality_trunks[name], self.modality_heads[name], x
+            self.modality_preprocessors[name],
+            self.modality_trunks[name],
+            self.modality_heads[name],
+            x,
         )
 
     def forward_reference(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -178,7 +183,9 @@ class ImageBindModel(nn.Module):
         """Same as `forward_reference`."""
         return self.forward_reference(inputs)
 
-    def towers(self, modalities: Iterable[Modality | str] | None = None) -> dict[Modality, ImageBindTower]:
+    def towers(
+        self, modalities: Iterable[Modality | str] | None = None
+    ) -> dict[Modality, ImageBindTower]:
         """`Tower`s for openbind modalities (default: every modality the built towers serve)."""
         if modalities is None:
             modalities = [m for m, n in IMAGEBIND_NAMES.items() if n in self.modality_trunks]
@@ -216,7 +223,7 @@ class ImageBindTower(nn.Module):
         """The modality's training temperature: text exp(learned) <= 100, audio 20, depth 5,
         thermal 10, IMU 5, vision 1."""
         scales = [m.scale for m in self.postprocessor.modules() if isinstance(m, LogitScale)]
-        return float(scales[0]) if scales else 1.0
+        return float(scales[0].detach()) if scales else 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return run_tower(self.preprocessor, self.trunk, self.head, x)

@@ -114,7 +114,11 @@ def audio_preprocessor(cfg: AudioConfig) -> PatchPreprocessor:
     grid = conv_grid(size, (cfg.kernel,) * 2, (cfg.stride,) * 2)
     stem = conv_patch_embed(1, cfg.width, cfg.kernel, cfg.stride, norm_eps=STEM_NORM_EPS)
     return PatchPreprocessor(
-        "rgbt_stem", stem, grid[0] * grid[1], cfg.width, lambda x: check_shape("audio", x, (1, *size))
+        "rgbt_stem",
+        stem,
+        grid[0] * grid[1],
+        cfg.width,
+        lambda x: check_shape("audio", x, (1, *size)),
     )
 
 
@@ -126,7 +130,11 @@ def map_preprocessor(name: str, stem_name: str) -> Callable[[MapConfig], PatchPr
         grid = conv_grid(size, (cfg.kernel,) * 2, (cfg.kernel,) * 2)
         stem = conv_patch_embed(1, cfg.width, cfg.kernel, cfg.kernel, norm_eps=STEM_NORM_EPS)
         return PatchPreprocessor(
-            stem_name, stem, grid[0] * grid[1], cfg.width, lambda x: check_shape(name, x, (1, *size))
+            stem_name,
+            stem,
+            grid[0] * grid[1],
+            cfg.width,
+            lambda x: check_shape(name, x, (1, *size)),
         )
 
     return build
