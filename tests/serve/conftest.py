@@ -7,6 +7,7 @@ and zero-shot results are known exactly. Every tower records the batch sizes it 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from openbind.errors import DecodeError
+from openbind.index import Library, Record
 from openbind.serve.service import Service
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
@@ -84,3 +86,44 @@ def space() -> SpaceModel:
 @pytest.fixture
 def service(space: SpaceModel) -> Service:
     return Service(space, label_sets={"colours": ("red", "green", "blue")}, max_wait_ms=20)
+
+
+LIBRARY_COLOURS = {
+    "red": (230, 10, 10),
+    "green": (10, 220, 10),
+    "blue": (10, 10, 230),
+    "yellow": (230, 220, 10),
+}
+
+
+@pytest.fixture
+def media_dir(tmp_path: Path) -> Path:
+    """Four colour swatches and two text notes in `tmp_path/media`."""
+    root = tmp_path / "media"
+    (root / "notes").mkdir(parents=True)
+    for name, rgb in LIBRARY_COLOURS.items():
+        (root / f"{name}.png").write_bytes(png(rgb, size=16))
+    (root / "notes" / "sky.txt").write_text("blue sky")
+    (root / "notes" / "grass.txt").write_text("green grass")
+    return root
+
+
+@pytest.fixture
+def library(tmp_path: Path, space: SpaceModel, media_dir: Path) -> Library:
+    """A library of `media_dir`, built with the colour space."""
+    lib = Library.create(tmp_path / "lib", model_id=space.model_id, dim=3, roots=[media_dir])
+    images = sorted(media_dir.glob("*.png"))
+    notes = sorted((media_dir / "notes").glob("*.txt"))
+    img = space.encode_items("image", [p.read_bytes() for p in images])
+    txt = space.encode_items("text", [p.read_text() for p in notes])
+    lib.add(img.numpy(), [Record(str(p), Modality.IMAGE) for p in images])
+    lib.add(txt.numpy(), [Record(str(p), Modality.TEXT) for p in notes])
+    lib.commit()
+    for tower in space.towers.values():
+        tower.calls.clear()
+    return lib
+
+
+@pytest.fixture
+def library_service(space: SpaceModel, library: Library) -> Service:
+    return Service(space, library, max_wait_ms=5)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from openbind.errors import BadInput, MissingModality
+from openbind.index import Hit, Library
 from openbind.serve.batching import Batcher, BatchStats
 from openbind.serve.inputs import InputError, QueryPart
 from openbind.space.model import EncodeReport, SpaceModel
@@ -126,7 +127,7 @@ class Service:
     def __init__(
         self,
         space: SpaceModel,
-        library: Any | None = None,
+        library: Library | None = None,
         *,
         label_sets: Mapping[str, Sequence[str]] | None = None,
         max_batch_items: int = 64,
@@ -184,14 +185,8 @@ class Service:
             raise InputError("k", f"must be between 1 and 1000, got {k}")
         only = self._filter_modality(modality)
         query = await self._compose(parts)
-        hits = await asyncio.to_thread(
-            self.library.search, query.numpy()[None, :], k=k, modality=only
-        )
-        return (
-            [_hit(h) for h in hits[0]]
-            if hits and isinstance(hits[0], list)
-            else [_hit(h) for h in hits]
-        )
+        hits = await asyncio.to_thread(self.library.search, query.numpy(), k, modality=only)
+        return [_hit(h) for h in hits]
 
     async def classify(
         self, part: QueryPart, labels: Sequence[str] | None = None, *, label_set: str = "default"
@@ -221,7 +216,7 @@ class Service:
 
     def health(self) -> Health:
         """Status, model and library counts."""
-        name = None if self.library is None else str(getattr(self.library, "name", "library"))
+        name = None if self.library is None else self.library.path.name
         items = 0 if self.library is None else len(self.library)
         return Health("ok", self.model_id, self.space.modalities, name, items, self._batcher.stats)
 
@@ -236,16 +231,17 @@ class Service:
         if self.library is None:
             raise not_found
         try:
-            record = self.library.get(item_id)
-        except (KeyError, BadInput):
+            (record,) = self.library.get([item_id])
+        except BadInput:
             raise not_found from None
-        if record is None:
-            raise not_found
-        path = Path(record.path).resolve()
-        roots = [Path(r).resolve() for r in self.library.roots]
-        if not path.is_file() or not any(path.is_relative_to(root) for root in roots):
-            raise not_found
-        return path
+        roots = [Path(r).resolve() for r in self.library.manifest.roots]
+        path = Path(record.path)
+        candidates = [path] if path.is_absolute() else [root / path for root in roots]
+        for candidate in candidates:
+            resolved = candidate.resolve()  # follows symlinks: a link out of a root is refused
+            if resolved.is_file() and any(resolved.is_relative_to(root) for root in roots):
+                return resolved
+        raise not_found
 
     async def aclose(self) -> None:
         """Stop the batching workers."""
@@ -330,12 +326,12 @@ def _name_input(error: BadInput, field: str) -> InputError:
     return InputError(field, message)
 
 
-def _hit(h: Any) -> SearchHit:
+def _hit(h: Hit) -> SearchHit:
     return SearchHit(
         id=int(h.id),
         score=float(h.score),
         path=str(h.path),
-        modality=Modality.parse(h.modality),
+        modality=h.modality,
         media_url=f"/media/{int(h.id)}",
-        metadata=dict(getattr(h, "metadata", None) or {}),
+        metadata=dict(h.metadata),
     )
