@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from openbind.errors import ConfigError
+from openbind.errors import ConfigError, DecodeError
 from openbind.preprocess.text import TextConfig, TextTransform, tokenize
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "golden/preproc/text_tokens.json").read_text())
@@ -52,6 +52,18 @@ def test_short_context_truncates_and_keeps_end_token():
 def test_bad_context_length():
     with pytest.raises(ConfigError):
         TextConfig(context_length=1)
+
+
+def test_text_files_and_bytes(tmp_path: Path):
+    f = tmp_path / "caption.txt"
+    f.write_bytes("\ufeffA dog.\n".encode())
+    want = TextTransform()("A dog.")
+    assert torch.equal(TextTransform()(f), want)
+    assert torch.equal(TextTransform()(b"A dog."), want)
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("café".encode("latin-1"))
+    with pytest.raises(DecodeError, match=r"latin1\.txt.*not UTF-8"):
+        TextTransform()(bad)
 
 
 def test_thread_safe_results():
