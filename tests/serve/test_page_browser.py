@@ -1,0 +1,107 @@
+"""The web page end to end in headless Chromium: search, result grid, upload, zero-shot labels."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from openbind.index import Library
+from openbind.serve.app import create_app
+from openbind.serve.service import Service
+from openbind.space.model import SpaceModel
+from tests.serve.conftest import png
+
+pytestmark = [pytest.mark.browser, pytest.mark.network]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "serve"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def server(space: SpaceModel, library: Library) -> Iterator[str]:
+    """The app on a free 127.0.0.1 port, served by uvicorn in a thread."""
+    service = Service(space, library, label_sets={"default": ("red", "green", "blue")})
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def test_search_upload_and_labels_in_chromium(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    assert CHROMIUM.exists(), "the browser test needs Debian's chromium (scripts/install-system.sh)"
+    upload = tmp_path / "swatch.png"
+    upload.write_bytes(png((10, 220, 10), size=32))  # the green swatch
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(
+                viewport={"width": 1200, "height": 900}, user_agent="openbind-test"
+            )
+            page.goto(server)
+            expect(page.locator("#status")).to_contain_text("toy_colour.test")
+            expect(page.locator("#status")).to_contain_text("6 items")
+
+            page.fill("#query-text", "red")
+            page.press("#query-text", "Enter")
+            cards = page.locator("#results .card")
+            expect(cards).to_have_count(6)
+            expect(cards.first.locator(".path")).to_have_text("red.png")
+            expect(cards.first.locator(".badge")).to_have_text("image")
+            image = cards.first.locator("img")
+            expect(image).to_have_attribute("src", "/media/2")
+            page.wait_for_function(
+                "() => document.querySelector('#results img').naturalWidth === 16"
+            )
+            expect(page.locator("#results .card.text blockquote").first).not_to_have_text("…")
+
+            page.fill("#query-text", "")
+            page.set_input_files("#file-input", str(upload))
+            expect(page.locator("#drop-file")).to_contain_text("swatch.png")
+            labels = page.locator("#labels li")
+            expect(labels).to_have_count(3)
+            expect(labels.first.locator(".label")).to_have_text("green")
+            expect(cards.first.locator(".path")).to_have_text("green.png")
+
+            page.fill("#label-list", "red, blue, yellow")
+            page.click("#classify-button")
+            expect(labels.first.locator(".label")).to_have_text("yellow")
+            expect(labels).to_have_count(3)
+
+            page.fill("#query-text", "red")
+            page.click("#search-button")
+            expect(page.locator("#weight-box")).to_be_visible()
+            expect(page.locator("#summary")).to_contain_text("“red” + swatch.png")
+            expect(cards.first.locator(".path")).to_have_text("yellow.png")  # red + green
+            page.screenshot(path=str(ARTIFACTS / "page.png"), full_page=True)
+
+            page.select_option("#filter", "text")
+            expect(cards).to_have_count(2)
+            expect(page.locator("#error")).to_be_hidden()
+        finally:
+            browser.close()
