@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
-from openbind.registry import ModelEntry, register
+from openbind.registry import ModelEntry, WeightFile, register
 
 ALL = ("text", "image", "video", "audio", "depth", "thermal", "imu")
 
 # Entries are added by each family (imagebind, starter, ...) below.
+
+# -- ImageBind (docs/imagebind.md): the official checkpoint, loaded tower by tower -------------
+register(
+    ModelEntry(
+        name="imagebind_huge.official",
+        builder="openbind.zoo.imagebind:build",
+        modalities=ALL,
+        dim=1024,
+        weights=(
+            WeightFile(
+                filename="imagebind_huge.pth",
+                url="https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth",
+                sha256=None,  # not published; unknown here
+            ),
+        ),
+        license="CC-BY-NC-4.0",
+        description="ImageBind huge (Girdhar et al., 2023): 6 towers, 1.2 B parameters, non-commercial",
+        options={"config": "huge"},
+    ),
+    aliases=("imagebind",),
+)

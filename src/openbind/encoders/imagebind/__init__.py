@@ -1,6 +1,7 @@
 """ImageBind-compatible towers (Girdhar et al., 2023) with the official checkpoint layout."""
 
 from openbind.encoders.imagebind.config import (
+    TOWER_NAMES,
     AudioConfig,
     ImageBindConfig,
     ImuConfig,
@@ -19,6 +20,7 @@ from openbind.encoders.imagebind.model import (
 
 __all__ = [
     "IMAGEBIND_NAMES",
+    "TOWER_NAMES",
     "AudioConfig",
     "ImageBindConfig",
     "ImageBindModel",

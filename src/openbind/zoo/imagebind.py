@@ -1,0 +1,110 @@
+"""The ImageBind family (Girdhar et al., 2023): build a `SpaceModel` with only the towers asked for.
+
+`build` constructs the requested towers on the meta device (no memory, no init), reads only their
+keys from the checkpoint (memory-mapped `.pth`, `.safetensors`, or a per-tower folder written by
+`openbind convert`), checks them strictly against the model's keys and shapes, and assigns the
+loaded tensors as the parameters (no copy).
+
+Example:
+    >>> space = openbind.load("imagebind_huge", modalities=["text", "audio"])
+    >>> space.encode({"text": ["a dog barking"], "audio": ["bark.wav"]})
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+from openbind import checkpoint, hub
+from openbind.encoders.imagebind import (
+    TOWER_NAMES,
+    ImageBindConfig,
+    ImageBindModel,
+    imagebind_key_prefixes,
+    imagebind_name,
+)
+from openbind.errors import ConfigError
+from openbind.registry import ModelEntry
+from openbind.space.model import SpaceModel, Transform
+from openbind.types import Modality
+
+CONFIGS = {"huge": ImageBindConfig.huge, "small": ImageBindConfig.small}
+"""Values of a registry entry's `options["config"]` -> config factory."""
+
+__all__ = ["CONFIGS", "build", "imagebind_key_prefixes", "key_groups", "load_model", "transforms"]
+
+
+def key_groups() -> dict[str, tuple[str, ...]]:
+    """Tower name -> its checkpoint key prefixes, to split a checkpoint per tower.
+
+    Example:
+        >>> checkpoint.convert("imagebind_huge.pth", "out", group_of=checkpoint.group_by_prefix(key_groups()))
+    """
+    return {name: imagebind_key_prefixes(name) for name in TOWER_NAMES}
+
+
+def build(
+    entry: ModelEntry,
+    *,
+    modalities: tuple[Modality, ...],
+    weights: str | Path | None = None,
+) -> SpaceModel:
+    """The registry builder of ImageBind spaces (`openbind.load` calls it).
+
+    Args:
+        entry: the registered model; `entry.options["config"]` names a `CONFIGS` preset
+            (default "huge").
+        modalities: openbind modalities to load; image and video share the vision tower.
+        weights: a local checkpoint file or converted folder (default: cached / downloaded).
+
+    Raises:
+        MissingWeights: no local weights and the file is neither cached nor downloadable.
+        CheckpointMismatch: the checkpoint lacks keys of the requested towers, or shapes differ.
+    """
+    preset = entry.options.get("config", "huge")
+    if preset not in CONFIGS:
+        raise ConfigError(
+            f"{entry.name}: unknown ImageBind config {preset!r}; known: {list(CONFIGS)}"
+        )
+    config = CONFIGS[preset]()
+    model = load_model(config, hub.resolve_weights(entry, weights), modalities)
+    return SpaceModel(entry.name, model.towers(modalities), transforms(modalities), config.out_dim)
+
+
+def load_model(
+    config: ImageBindConfig, path: str | Path, modalities: Iterable[Modality | str]
+) -> ImageBindModel:
+    """Build the towers serving `modalities` and load their weights strictly from `path`.
+
+    Only the keys of those towers are read; tensors of memory-mapped files stay file-backed.
+
+    Args:
+        config: model sizes.
+        path: checkpoint file or converted folder.
+        modalities: openbind modalities or reference tower names.
+
+    Raises:
+        CheckpointMismatch: missing, unexpected or wrongly shaped keys (all listed).
+    """
+    names = {imagebind_name(m) for m in modalities}
+    with torch.device("meta"):
+        model = ImageBindModel(config, modalities=names)
+    prefixes = [p for name in model.modalities for p in imagebind_key_prefixes(name)]
+    state = checkpoint.load_state_dict(path, prefixes=prefixes)
+    expected = {k: v.shape for k, v in model.state_dict().items()}
+    checkpoint.check_keys(expected, state, source=str(path))
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval()
+
+
+def transforms(modalities: Iterable[Modality]) -> dict[Modality, Transform]:
+    """The ImageBind preprocessing of each modality: `openbind.preprocess.<m>` with its defaults."""
+    out: dict[Modality, Transform] = {}
+    for m in modalities:
+        module = importlib.import_module(f"openbind.preprocess.{m.value}")
+        prefix = m.value.capitalize()  # image -> ImageTransform(ImageConfig())
+        out[m] = getattr(module, f"{prefix}Transform")(getattr(module, f"{prefix}Config")())
+    return out
