@@ -1,0 +1,106 @@
+"""Find the files to embed: walk folders, stat, detect modalities, hash contents.
+
+Folders are walked recursively in sorted order; hidden files and folders (names starting with
+".") are skipped, symbolic links to files are followed, links to folders are not. Files named
+directly are always taken. Paths are stored absolute and resolved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from openbind.errors import BadInput
+from openbind.pipeline.detect import detect
+from openbind.types import Modality
+
+HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file found by `scan`.
+
+    Attributes:
+        path: absolute path.
+        modality: detected (or forced) modality; None when unsupported.
+        size: bytes.
+        mtime: modification time (seconds since the epoch).
+    """
+
+    path: Path
+    modality: Modality | None
+    size: int
+    mtime: float
+
+
+def list_files(inputs: Sequence[str | Path]) -> list[Path]:
+    """Files under `inputs` (folders walked, files kept), absolute, without duplicates.
+
+    Raises:
+        BadInput: an input does not exist.
+    """
+    seen: dict[Path, None] = {}
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            for f in _walk(path):
+                seen.setdefault(f.resolve(), None)
+        elif path.is_file():
+            seen.setdefault(path.resolve(), None)
+        else:
+            raise BadInput("no such file or folder", source=str(item))
+    return list(seen)
+
+
+def scan(
+    inputs: Sequence[str | Path], *, force: Modality | str | None = None, workers: int = 4
+) -> list[FileEntry]:
+    """Every file under `inputs` with its size, mtime and modality (`detect`, or `force`)."""
+    forced = Modality.parse(force) if force is not None else None
+    files = list_files(inputs)
+
+    def entry(path: Path) -> FileEntry:
+        st = path.stat()
+        modality = forced if forced is not None else detect(path)
+        return FileEntry(path, modality, st.st_size, st.st_mtime)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(entry, files))
+
+
+def content_hash(path: str | Path) -> str:
+    """blake2b (128-bit) of the file's bytes, as hex."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def hash_files(paths: Iterable[Path], *, workers: int = 4) -> dict[Path, str | None]:
+    """`content_hash` of each path in threads; None for files that cannot be read."""
+
+    def one(path: Path) -> str | None:
+        try:
+            return content_hash(path)
+        except OSError:
+            return None
+
+    paths = list(paths)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(paths, pool.map(one, paths), strict=True))
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                path = Path(dirpath) / name
+                if path.is_file():
+                    yield path

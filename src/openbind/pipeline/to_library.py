@@ -1,0 +1,124 @@
+"""Index a folder tree or file list into a `Library`, incrementally and resumably.
+
+`index_files` compares the files with the library's items (`plan.make_plan`): unchanged files are
+kept, deleted and changed ones removed, new and changed ones embedded (or their vector reused from
+an identical stored file). The library is committed every `commit_every` embedded files, so a
+killed build loses at most that much work: run it again and it carries on from the last commit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openbind.errors import BadInput
+from openbind.index import Library, Record
+from openbind.pipeline.plan import Stored, Todo, make_plan
+from openbind.pipeline.report import RunSummary, Skipped
+from openbind.pipeline.runner import LocalRunner, Runner
+from openbind.pipeline.scan import scan
+from openbind.types import Modality
+
+
+def build_library(
+    space: Any,
+    path: str | Path,
+    inputs: Sequence[str | Path],
+    *,
+    kind: str = "flat",
+    params: dict[str, Any] | None = None,
+    force: Modality | str | None = None,
+    progress: bool | None = None,
+) -> tuple[Library, RunSummary]:
+    """Create a library in `path` and index `inputs` into it (see `index_files`).
+
+    If `path` already holds a library of the same space (e.g. an interrupted build), it is
+    updated instead, with `inputs` as its new roots.
+    """
+    runner: Runner = space if hasattr(space, "run") else LocalRunner(space)
+    roots = [str(Path(p).expanduser().resolve()) for p in inputs]
+    if Library.exists(path):
+        lib = Library.open(path, model_id=runner.model_id, dim=runner.dim)
+    else:
+        lib = Library.create(
+            path, model_id=runner.model_id, dim=runner.dim, kind=kind, params=params, roots=roots
+        )
+    summary = index_files(runner, lib, roots, force=force, progress=progress)
+    return lib, summary
+
+
+def index_files(
+    space: Any,
+    lib: Library,
+    inputs: Sequence[str | Path] | None = None,
+    *,
+    force: Modality | str | None = None,
+    progress: bool | None = None,
+    commit_every: int = 2000,
+) -> RunSummary:
+    """Bring `lib` in line with the files under `inputs` (default: the library's roots).
+
+    Args:
+        space: a `SpaceModel` or a `Runner`.
+        lib: an open library of the same space.
+        inputs: folders and files; they become the library's roots.
+        force: embed every file as this modality instead of detecting it.
+        progress: show a progress bar (None: when stderr is a terminal).
+        commit_every: commit after this many embedded files (and at the end).
+
+    Raises:
+        IndexMismatch: the library was built with another space.
+        BadInput: no inputs and no roots, or an input does not exist.
+    """
+    started = time.perf_counter()
+    runner: Runner = space if hasattr(space, "run") else LocalRunner(space)
+    lib.manifest.check(model_id=runner.model_id, dim=runner.dim, where=str(lib.path))
+    roots = (
+        [str(Path(p).expanduser().resolve()) for p in inputs]
+        if inputs
+        else list(lib.manifest.roots)
+    )
+    if not roots:
+        raise BadInput(f"library {lib.path} has no roots; say which folders or files to index")
+    if tuple(roots) != lib.manifest.roots:
+        lib.set_roots(roots)
+    stored = [
+        Stored(r.id, r.path, r.modality, r.content_hash, r.size, r.mtime) for r in lib.records()
+    ]
+    plan = make_plan(scan(roots, force=force), stored, runner.modalities)
+
+    reuse_vectors = lib.vectors([k for _, k in plan.reuse]) if plan.reuse else None
+    lib.remove(plan.remove)
+    if reuse_vectors is not None:
+        lib.add(reuse_vectors, [_record(t) for t, _ in plan.reuse])
+    pending = 0
+
+    def sink(done: list[Todo], vectors: np.ndarray) -> None:
+        nonlocal pending
+        lib.add(vectors, [_record(t) for t in done])
+        pending += len(done)
+        if pending >= commit_every:
+            lib.commit()
+            pending = 0
+
+    embedded_before = len(lib)
+    skipped = [Skipped(p, r) for p, r in plan.unsupported]
+    skipped += runner.run(plan.embed, sink, progress=progress)
+    lib.commit()
+    return RunSummary(
+        embedded=len(lib) - embedded_before,
+        reused=len(plan.reuse),
+        unchanged=len(plan.keep),
+        removed=len(plan.remove),
+        skipped=skipped,
+        seconds=time.perf_counter() - started,
+        total=len(lib),
+    )
+
+
+def _record(t: Todo) -> Record:
+    return Record(str(t.path), t.modality, t.content_hash, t.size, t.mtime)

@@ -1,0 +1,77 @@
+"""A tiny deterministic space for pipeline, index and CLI tests: vectors from file bytes.
+
+Each item (a path, or a string for text) becomes the byte histogram of its content, projected
+by a fixed random matrix. Equal contents give equal vectors, so a text file and the same string
+match with cosine 1. Contents starting with b"CORRUPT" raise `DecodeError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from openbind import registry
+from openbind.errors import DecodeError
+from openbind.space.model import SpaceModel
+from openbind.types import Modality
+
+MODEL_ID = "toyhash_small.v1"
+DIM = 16
+MODALITIES = ("text", "image", "video", "depth", "imu")  # no audio: tests the "no tower" path
+
+
+def content(item: Any) -> bytes:
+    if isinstance(item, str) and not Path(item).is_file():
+        return item.encode()
+    return Path(item).read_bytes()
+
+
+def transform(item: Any) -> torch.Tensor:
+    data = content(item)
+    if not data or data.startswith(b"CORRUPT"):
+        raise DecodeError("corrupt toy file", source=str(item))
+    hist = np.bincount(np.frombuffer(data, np.uint8), minlength=256).astype(np.float32)
+    return torch.from_numpy(hist / hist.sum())[None, :]  # (1 clip, 256)
+
+
+class Tower(torch.nn.Module):
+    def __init__(self, modality: Modality, seed: int) -> None:
+        super().__init__()
+        self.modality = modality
+        self.out_dim = DIM
+        g = torch.Generator().manual_seed(seed)
+        self.proj = torch.nn.Linear(256, DIM, bias=False)
+        self.proj.weight.data = torch.randn(DIM, 256, generator=g)
+        self.proj.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)
+
+
+def make_space(modalities: tuple[str, ...] = MODALITIES, *, batch_size: int = 4) -> SpaceModel:
+    """The toy space; all towers share one projection, so modalities are comparable."""
+    mods = [Modality.parse(m) for m in modalities]
+    return SpaceModel(
+        MODEL_ID,
+        {m: Tower(m, seed=0) for m in mods},
+        dict.fromkeys(mods, transform),
+        DIM,
+        batch_size=batch_size,
+    )
+
+
+def build(entry: registry.ModelEntry, *, modalities: Any = None, weights: Any = None) -> SpaceModel:
+    return make_space(tuple(m.value for m in modalities) if modalities else MODALITIES)
+
+
+def register() -> None:
+    """Make `openbind.load("toyhash_small")` build this space."""
+    registry.register(
+        registry.ModelEntry(
+            MODEL_ID, "tests.pipeline.toy_space:build", MODALITIES, DIM, description="test space"
+        ),
+        aliases=("toyhash",),
+    )
