@@ -1,0 +1,173 @@
+"""Video preprocessing: clips of frames -> scaled, normalised, spatially cropped clips.
+
+Defaults reproduce ImageBind's `load_and_transform_video_data`: 5 clips of 2 s, 2 frames per
+clip (first and last of the window), `/ 255`, pytorchvideo `ShortSideScale(224)` (bilinear
+`F.interpolate`, `align_corners=False`, no antialias, long side `floor(long / short * 224)`),
+CLIP mean/std, and `SpatialCrop(224, num_crops=3)`: crops at offsets 0, `ceil((L - 224) / 2)`
+and `L - 224` along the long side, ordered clip-major ([clip0 crop0, clip0 crop1, clip0 crop2,
+clip1 crop0, ...]). All clips are scaled, normalised and cropped together in batched ops.
+
+Output per video: (clips_per_video * spatial_crops, 3, frames_per_clip, crop, crop), by default
+(15, 3, 2, 224, 224).
+
+Example:
+    >>> VideoTransform()("dog.mp4").shape
+    torch.Size([15, 3, 2, 224, 224])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from openbind.errors import ConfigError
+from openbind.io.video import FRAME_TIMINGS, load_video_clips
+from openbind.preprocess.common import CLIP_MEAN, CLIP_STD, check_clips, normalize, uint8_to_float
+
+__all__ = [
+    "VideoConfig",
+    "VideoTransform",
+    "crop_offsets",
+    "preprocess_clips",
+    "short_side_scale",
+    "spatial_crops",
+]
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """How videos become model input. Stored as JSON next to the weights.
+
+    Attributes:
+        clip_duration: seconds per clip.
+        clips_per_video: clips spread evenly over the video.
+        frames_per_clip: frames uniformly subsampled from each clip.
+        size: the short side of every frame is scaled to this.
+        crop_size: side of the square spatial crops.
+        spatial_crops: 3 (start / centre / end of the long side, the reference) or 1 (centre).
+        mean: per-channel RGB mean on [0, 1] values.
+        std: per-channel RGB standard deviation.
+        frame_timing: "auto", "index" (reference) or "pts" (see `openbind.io.video`).
+        apply_rotation: turn frames as the display matrix says (the reference does not).
+    """
+
+    clip_duration: float = 2.0
+    clips_per_video: int = 5
+    frames_per_clip: int = 2
+    size: int = 224
+    crop_size: int = 224
+    spatial_crops: int = 3
+    mean: tuple[float, float, float] = CLIP_MEAN
+    std: tuple[float, float, float] = CLIP_STD
+    frame_timing: str = "auto"
+    apply_rotation: bool = True
+
+    def __post_init__(self) -> None:
+        if self.clip_duration <= 0 or min(self.clips_per_video, self.frames_per_clip) < 1:
+            raise ConfigError(f"VideoConfig: clip settings must be positive, got {self}")
+        if self.size < 1 or not 1 <= self.crop_size <= self.size:
+            raise ConfigError(
+                f"VideoConfig: need 1 <= crop_size <= size, got {self.crop_size}, {self.size}"
+            )
+        if self.spatial_crops not in (1, 3):
+            raise ConfigError(
+                f"VideoConfig: spatial_crops must be 1 or 3, got {self.spatial_crops}"
+            )
+        if self.frame_timing not in FRAME_TIMINGS:
+            raise ConfigError(
+                f"VideoConfig: frame_timing must be one of {FRAME_TIMINGS}, got {self.frame_timing!r}"
+            )
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ConfigError("VideoConfig: mean and std need 3 values each, std > 0")
+
+    @property
+    def clip_shape(self) -> tuple[int, int, int, int]:
+        """Shape of one model-ready clip: (3, frames_per_clip, crop_size, crop_size)."""
+        return (3, self.frames_per_clip, self.crop_size, self.crop_size)
+
+    @property
+    def num_clips(self) -> int:
+        """Clips per video after spatial cropping (15 by default)."""
+        return self.clips_per_video * self.spatial_crops
+
+
+def short_side_scale(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear resize of (N, C, T, H, W) clips so the short side is `size` (pytorchvideo rule).
+
+    The long side becomes `floor(long / short * size)`; `align_corners=False`, no antialias.
+    """
+    n, c, t, h, w = x.shape
+    if w < h:
+        new_h, new_w = math.floor(h / w * size), size
+    else:
+        new_h, new_w = size, math.floor(w / h * size)
+    planes = x.reshape(n * c, t, h, w)  # (N*C, T, H, W): each (t, h, w) plane resized alone
+    out = F.interpolate(planes, size=(new_h, new_w), mode="bilinear", align_corners=False)
+    return out.reshape(n, c, t, new_h, new_w)
+
+
+def crop_offsets(height: int, width: int, size: int, num_crops: int) -> list[tuple[int, int]]:
+    """(top, left) of each spatial crop, as ImageBind's `uniform_crop` computes them."""
+    top, left = math.ceil((height - size) / 2), math.ceil((width - size) / 2)
+    order = (0, 1, 2) if num_crops == 3 else (1,)
+    out = []
+    for index in order:
+        y, x = top, left
+        if height > width:
+            y = {0: 0, 1: top, 2: height - size}[index]
+        else:
+            x = {0: 0, 1: left, 2: width - size}[index]
+        out.append((y, x))
+    return out
+
+
+def spatial_crops(x: torch.Tensor, size: int, num_crops: int) -> torch.Tensor:
+    """Crop (N, C, T, H, W) clips into (N * num_crops, C, T, size, size), clip-major."""
+    n, c, t, h, w = x.shape
+    offsets = crop_offsets(h, w, size, num_crops)
+    crops = torch.stack([x[..., y : y + size, s : s + size] for y, s in offsets], dim=1)
+    return crops.reshape(n * len(offsets), c, t, size, size)  # (N*K, C, T, size, size)
+
+
+def preprocess_clips(frames: np.ndarray, config: VideoConfig) -> torch.Tensor:
+    """Decoded clips (S, T, H, W, 3) uint8 -> model-ready (S * crops, 3, T, crop, crop) float32."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 4, 1, 2, 3)  # (S, 3, T, H, W)
+    x = uint8_to_float(x.contiguous())
+    x = short_side_scale(x, config.size)
+    x = normalize(x, config.mean, config.std, dim=1)
+    return spatial_crops(x, config.crop_size, config.spatial_crops)
+
+
+class VideoTransform:
+    """Decode + preprocess one video into (num_clips, 3, T, crop, crop) clips. Thread-safe.
+
+    Items: a path, bytes or binary file object of a video file, or an already preprocessed
+    tensor of shape (3, T, crop, crop) or (S, 3, T, crop, crop), passed through after a shape
+    check.
+    """
+
+    def __init__(self, config: VideoConfig | None = None) -> None:
+        self.config = config or VideoConfig()
+
+    def __call__(self, item: Any) -> torch.Tensor:
+        c = self.config
+        x = check_clips(item, c.clip_shape, "video")
+        if x is not None:
+            return x
+        clips = load_video_clips(
+            item,
+            clip_duration=c.clip_duration,
+            clips_per_video=c.clips_per_video,
+            frames_per_clip=c.frames_per_clip,
+            frame_timing=c.frame_timing,
+            apply_rotation=c.apply_rotation,
+        )
+        return preprocess_clips(clips.frames, c)
+
+    def __repr__(self) -> str:
+        return f"VideoTransform({self.config})"

@@ -1,0 +1,203 @@
+"""Video decoding: reference clip/frame arithmetic, seek == full decode, VFR, rotation, bad files."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openbind.errors import BadInput, DecodeError
+from openbind.io import video as video_module
+from openbind.io.video import (
+    clip_frame_indices,
+    clip_timepoints,
+    decode_all_frames,
+    load_video_clips,
+    probe_video,
+    read_frames,
+)
+from tests.io.synth_video import make_audio_only, make_video
+
+GOLDEN = Path(__file__).parents[1] / "golden"
+TESTSRC = GOLDEN / "media" / "testsrc_320x240_30fps_3s.mp4"
+
+
+def _frame_ids(frames: np.ndarray) -> list[int]:
+    """Which synthetic frame each decoded frame is, from its grey level (bottom-right area)."""
+    values = frames[..., -8:, -8:, 0].reshape(len(frames), -1).mean(axis=1)
+    return [round((v - 8) / 6) for v in values]
+
+
+def _ids(indices: object) -> list[int]:
+    """Expected `_frame_ids` of frame indices (grey levels repeat every 40 frames)."""
+    return [i % 40 for i in np.asarray(indices).reshape(-1).tolist()]
+
+
+def test_golden_clip_timepoints_indices_and_frames() -> None:
+    golden = np.load(GOLDEN / "preproc" / "video_internals.npz")
+    clips = load_video_clips(TESTSRC)
+    assert clips.info.num_frames == int(golden["num_frames"]) == 90
+    assert clips.info.fps == float(golden["fps"]) and clips.info.duration == float(
+        golden["duration"]
+    )
+    assert [[str(s), str(e)] for s, e in clips.timepoints] == golden["timepoints"].tolist()
+    assert [list(i) for i in clips.indices] == golden["indices"].tolist()
+    assert clips.frames.shape == (5, 2, 240, 320, 3)
+    # The golden frames are (clips, C, T, H, W); PyAV rgb24 equals decord's frames exactly.
+    np.testing.assert_array_equal(clips.frames.transpose(0, 4, 1, 2, 3), golden["frames"])
+
+
+def test_clip_timepoints_match_the_reference_sampler() -> None:
+    assert clip_timepoints(3.0) == tuple((Fraction(k, 4), Fraction(k, 4) + 2) for k in range(5))
+    assert clip_timepoints(1.2) == ((Fraction(0), Fraction(2)),) * 5  # shorter than a clip
+    (s0, _), (s1, e1) = clip_timepoints(4.42, 2, 3)[:2]
+    assert s0 == 0 and s1 == Fraction(4.42 - 2) / 2 and e1 == s1 + 2
+    assert clip_timepoints(10.0, 2, 1) == ((Fraction(0), Fraction(2)),)
+
+
+@pytest.mark.parametrize(
+    ("gop", "b_frames", "fps", "n"),
+    [(8, 2, 24, 40), (1, 0, 30, 17), (250, 3, 25, 60), (5, 1, 10, 95)],
+)
+def test_seeking_equals_full_decoding(
+    gop: int, b_frames: int, fps: int, n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = make_video(n=n, fps=fps, gop=gop, b_frames=b_frames)
+    full = decode_all_frames(data)
+    assert full.shape[0] == n and _frame_ids(full) == _ids(range(n))
+    # From here on the seek path must do all the work (no silent sequential fallback).
+    monkeypatch.setattr(video_module._Video, "_sequential_decode", _no_fallback)
+    clips = load_video_clips(data)
+    for clip, idx in zip(clips.frames, clips.indices, strict=True):
+        np.testing.assert_array_equal(clip, full[list(idx)])
+    some = [n - 1, 0, 3, 3, n // 2, n - 2]
+    np.testing.assert_array_equal(read_frames(data, some), full[some])
+
+
+def _no_fallback(*args: object) -> None:
+    raise AssertionError("fell back to sequential decoding")
+
+
+def test_reference_index_arithmetic_on_synthetic_video() -> None:
+    clips = load_video_clips(make_video(n=40, fps=24))  # 40 / 24 s
+    # ceil(24 * s) .. min(ceil(24 * (s + 2)), 40) - 1 with s = k * (40/24 - 2 -> 0) / 4 = 0
+    assert clips.indices == ((0, 39),) * 5
+    clips = load_video_clips(make_video(n=95, fps=10, gop=5), frames_per_clip=3)
+    # duration 9.5 s: starts k * 7.5 / 4 = 0, 1.875, 3.75, 5.625, 7.5
+    assert clips.indices == (
+        (0, 9, 19),
+        (19, 28, 38),
+        (38, 47, 57),
+        (57, 66, 76),
+        (75, 84, 94),
+    )
+    assert _frame_ids(clips.frames.reshape(-1, 48, 64, 3)) == _ids(clips.indices)
+
+
+def test_variable_frame_rate_uses_presentation_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    pts = [0, 40, 80, 200, 210, 220, 600, 640, 700, 1500, 1540, 1580, 1620, 1700]
+    pts += [2500, 2540, 2580, 2620, 2660, 2700, 3900, 3940, 3980, 4000]
+    data = make_video(n=len(pts), pts_ms=pts, gop=6)
+    full = decode_all_frames(data)
+    monkeypatch.setattr(video_module._Video, "_sequential_decode", _no_fallback)
+    info = probe_video(data)
+    assert not info.constant_rate
+    assert [float(t) for t in info.times] == [p / 1000 for p in pts]
+    clips = load_video_clips(data)  # auto -> pts timing
+    for (start, end), idx in zip(clips.timepoints, clips.indices, strict=True):
+        shown = [i for i, p in enumerate(pts) if start <= Fraction(p, 1000) < end]
+        assert idx == (shown[0], shown[-1])
+    assert _frame_ids(clips.frames.reshape(-1, 48, 64, 3)) == _ids(clips.indices)
+    for clip, idx in zip(clips.frames, clips.indices, strict=True):
+        np.testing.assert_array_equal(clip, full[list(idx)])
+
+
+def test_index_and_pts_timing_agree_on_constant_rate() -> None:
+    info = probe_video(make_video(n=95, fps=10, gop=5))
+    assert info.constant_rate
+    tp = clip_timepoints(info.duration, 2, 5)
+    assert clip_frame_indices(info, tp, 2, "index") == clip_frame_indices(info, tp, 2, "pts")
+    with pytest.raises(BadInput, match="frame_timing"):
+        clip_frame_indices(info, tp, 2, "exact")
+
+
+def test_video_shorter_than_a_clip_and_single_frame() -> None:
+    clips = load_video_clips(make_video(n=6, fps=12))  # 0.5 s
+    assert clips.indices == ((0, 5),) * 5
+    one = load_video_clips(make_video(n=1, fps=12, gop=1, b_frames=0))
+    assert one.indices == ((0, 0),) * 5 and one.frames.shape == (5, 2, 48, 64, 3)
+
+
+@pytest.mark.parametrize(("rotation", "turns"), [(90, 1), (-90, 3), (180, 2)])
+def test_rotation_metadata(rotation: float, turns: int) -> None:
+    data = make_video(n=10, fps=10, rotation=rotation)
+    raw = load_video_clips(data, apply_rotation=False).frames
+    assert raw.shape[2:4] == (48, 64)
+    turned = load_video_clips(data).frames
+    np.testing.assert_array_equal(turned, np.rot90(raw, turns, axes=(2, 3)))
+    # The white quarter is top-left in the coded frame; players show it rotated.
+    corner = {1: (-1, 0), 3: (0, -1), 2: (-1, -1)}[turns]
+    assert turned[0, 0, corner[0], corner[1]].min() > 200
+
+
+def test_audio_track_is_ignored_and_audio_only_is_an_error(tmp_path: Path) -> None:
+    clips = load_video_clips(make_video(n=24, fps=12, audio=True))
+    assert clips.info.num_frames == 24
+    path = tmp_path / "voice.m4a"
+    path.write_bytes(make_audio_only())
+    with pytest.raises(DecodeError, match=r"voice\.m4a: no video stream"):
+        load_video_clips(path)
+
+
+def test_bad_files(tmp_path: Path) -> None:
+    data = TESTSRC.read_bytes()
+    trunc = tmp_path / "cut.mp4"
+    trunc.write_bytes(data[: len(data) // 3])
+    with pytest.raises(DecodeError, match=r"cut\.mp4: "):
+        load_video_clips(trunc)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(DecodeError, match=r"empty\.mp4: empty file"):
+        load_video_clips(empty)
+    odd = tmp_path / "clip.xyz"
+    odd.write_text("not a video at all " * 20)
+    with pytest.raises(DecodeError, match=r"clip\.xyz: not a readable video"):
+        load_video_clips(odd)
+    with pytest.raises(BadInput, match=r"gone\.mp4: no such file"):
+        load_video_clips(tmp_path / "gone.mp4")
+    with pytest.raises(BadInput, match="not arrays"):
+        load_video_clips(np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(BadInput, match=r"outside 0\.\.89"):
+        read_frames(TESTSRC, [90])
+
+
+def test_file_object_and_bytes_inputs() -> None:
+    data = make_video(n=20, fps=10)
+    a = load_video_clips(data).frames
+    np.testing.assert_array_equal(load_video_clips(io.BytesIO(data)).frames, a)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=4096))
+def test_random_bytes_only_raise_decode_error(data: bytes) -> None:
+    with contextlib.suppress(DecodeError):
+        load_video_clips(data)
+
+
+_SMALL = make_video(n=12, fps=12, gop=4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, len(_SMALL) - 1), st.integers(1, 255))
+def test_mutated_video_only_raises_decode_error(pos: int, xor: int) -> None:
+    data = bytearray(_SMALL)
+    data[pos] ^= xor
+    with contextlib.suppress(DecodeError):
+        clips = load_video_clips(bytes(data))
+        assert clips.frames.dtype == np.uint8
