@@ -1,7 +1,7 @@
 """`openbind convert`: per-tower safetensors from a checkpoint with the ImageBind key layout.
 
-This module stands in for a zoo family module: its `checkpoint_groups` gives the ImageBind towers'
-real key prefixes, and the test model's builder points here.
+This module stands in for a zoo family module: its `key_groups` gives two ImageBind towers' real key
+prefixes, and the test model's builder points here. The last test converts with the real family.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from openbind.registry import ModelEntry
 TOWERS = ("vision", "audio")
 
 
-def checkpoint_groups(entry: ModelEntry) -> dict[str, tuple[str, ...]]:
+def key_groups() -> dict[str, tuple[str, ...]]:
     return {name: imagebind_key_prefixes(name) for name in TOWERS}
 
 
@@ -95,3 +95,12 @@ def test_unknown_model_suggests_close_names(src, tmp_path, capsys):
 def test_model_without_a_tower_layout(src, tmp_path, capsys):
     assert main(["convert", str(src), str(tmp_path / "out"), "--model", "zzflat_tiny"]) == 2
     assert "zzflat_tiny.v1 has no per-tower checkpoint layout" in capsys.readouterr().err
+
+
+def test_imagebind_family_layout(src, tmp_path, capsys):
+    # The default --model is the registered ImageBind; a 2-tower checkpoint gives 2 files.
+    assert main(["convert", str(src), str(tmp_path / "ib"), "-q"]) == 0
+    assert "2 files" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "ib").iterdir()) == [
+        "audio.safetensors", "manifest.json", "vision.safetensors",
+    ]  # fmt: skip

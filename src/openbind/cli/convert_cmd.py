@@ -3,7 +3,8 @@
 A converted folder loads only the towers asked for (`openbind.load(..., modalities=[...])` opens
 just their files) and is checked by sha256 in its `manifest.json`. Which keys form a tower is told
 by the model family: the module of the registry entry's builder defines
-`checkpoint_groups(entry) -> Mapping[str, Sequence[str]]` (group name -> key prefixes).
+`key_groups() -> Mapping[str, Sequence[str]]` (group name -> key prefixes), as
+`openbind.zoo.imagebind` does.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from openbind.cli.models_cmd import human_bytes
 
     entry = registry.get(args.model)
-    groups = checkpoint_groups(entry)
+    groups = key_groups(entry)
     dst = convert(
         args.src,
         args.dst,
@@ -60,14 +61,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def checkpoint_groups(entry: registry.ModelEntry) -> Mapping[str, Sequence[str]]:
-    """Group name -> key prefixes for `entry`, from its family's `checkpoint_groups(entry)`.
+def key_groups(entry: registry.ModelEntry) -> Mapping[str, Sequence[str]]:
+    """Group name -> key prefixes for `entry`, from its family module's `key_groups()`.
 
     Raises:
         BadInput: the family defines no per-tower layout.
     """
     module = importlib.import_module(entry.builder.split(":")[0])
-    layout = getattr(module, "checkpoint_groups", None)
-    if layout is None:
+    groups = getattr(module, "key_groups", None)
+    if groups is None:
         raise BadInput(f"{entry.name} has no per-tower checkpoint layout; nothing to convert to")
-    return layout(entry)
+    return groups()
