@@ -96,10 +96,8 @@ LIBRARY_COLOURS = {
 }
 
 
-@pytest.fixture
-def media_dir(tmp_path: Path) -> Path:
-    """Four colour swatches and two text notes in `tmp_path/media`."""
-    root = tmp_path / "media"
+def make_media(root: Path) -> Path:
+    """Four colour swatches and two text notes in `root`."""
     (root / "notes").mkdir(parents=True)
     for name, rgb in LIBRARY_COLOURS.items():
         (root / f"{name}.png").write_bytes(png(rgb, size=16))
@@ -108,12 +106,11 @@ def media_dir(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def library(tmp_path: Path, space: SpaceModel, media_dir: Path) -> Library:
-    """A library of `media_dir`, built with the colour space."""
-    lib = Library.create(tmp_path / "lib", model_id=space.model_id, dim=3, roots=[media_dir])
-    images = sorted(media_dir.glob("*.png"))
-    notes = sorted((media_dir / "notes").glob("*.txt"))
+def make_library(path: Path, space: SpaceModel, media: Path) -> Library:
+    """A committed library of `media` (see `make_media`) in `path`, built with `space`."""
+    lib = Library.create(path, model_id=space.model_id, dim=3, roots=[media])
+    images = sorted(media.glob("*.png"))
+    notes = sorted((media / "notes").glob("*.txt"))
     img = space.encode_items("image", [p.read_bytes() for p in images])
     txt = space.encode_items("text", [p.read_text() for p in notes])
     lib.add(img.numpy(), [Record(str(p), Modality.IMAGE) for p in images])
@@ -122,6 +119,16 @@ def library(tmp_path: Path, space: SpaceModel, media_dir: Path) -> Library:
     for tower in space.towers.values():
         tower.calls.clear()
     return lib
+
+
+@pytest.fixture
+def media_dir(tmp_path: Path) -> Path:
+    return make_media(tmp_path / "media")
+
+
+@pytest.fixture
+def library(tmp_path: Path, space: SpaceModel, media_dir: Path) -> Library:
+    return make_library(tmp_path / "lib", space, media_dir)
 
 
 @pytest.fixture

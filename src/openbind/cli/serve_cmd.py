@@ -1,0 +1,131 @@
+"""`openbind serve`: the HTTP API and web page over a space and, optionally, an indexed library.
+
+openbind serve --index demo                 # http://127.0.0.1:8000
+openbind serve --model starter --port 9000 --api-key s3cret
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from openbind.serve.app import ServeSettings
+
+API_KEY_ENV = "OPENBIND_API_KEY"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the HTTP API and web page",
+        description="Serve OpenAI-compatible /v1/embeddings, /search, /classify, /media and a web "
+        "page for searching an indexed library. Binds to 127.0.0.1 unless told otherwise.",
+    )
+    p.add_argument("--index", metavar="NAME|PATH", help="library to search (a name or a folder)")
+    p.add_argument("--model", help="space to load (default: the library's, else starter)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument(
+        "--api-key",
+        help=f"require this key on every path but /health (default: ${API_KEY_ENV} if set)",
+    )
+    p.add_argument("--labels", help="default zero-shot labels, comma-separated")
+    p.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=32.0,
+        help="largest request body (default: %(default)s)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        default=1200.0,
+        help="requests per minute per client, 0 for no limit (default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch-items",
+        type=int,
+        default=64,
+        help="items per merged forward pass (default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=5.0,
+        help="how long a request waits for company (default: %(default)s)",
+    )
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the space (and library), then serve until interrupted."""
+    import uvicorn
+
+    app, settings = build(args)
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
+    service = app.state.service
+    lib = service.health()
+    library = (
+        f"library {lib.library!r} ({lib.items} items)"
+        if lib.library
+        else "no library (search disabled)"
+    )
+    print(
+        f"openbind: serving {service.model_id} with {library} at {where}/ (API docs: {where}/docs)",
+        file=sys.stderr,
+    )
+    if settings.api_key is None and args.host not in LOOPBACK:
+        print(
+            f"openbind: warning: {args.host} is reachable from other machines and no --api-key is set",
+            file=sys.stderr,
+        )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def build(args: argparse.Namespace) -> tuple[FastAPI, ServeSettings]:
+    """The app and its settings from the command line (loads the space and opens the library)."""
+    import openbind
+    from openbind.errors import BadInput
+    from openbind.index import Library, resolve_library
+    from openbind.serve.app import ServeSettings, create_app
+    from openbind.serve.service import Service
+
+    library = None
+    model = args.model
+    if args.index:
+        path = resolve_library(args.index)
+        if not Library.exists(path):
+            raise BadInput(
+                f"no library at {path}; build one with `openbind index build DIR --name NAME`"
+            )
+        library = Library.open(path)
+        model = model or library.model_id
+    space = openbind.load(model or "starter")
+    if library is not None:
+        library.manifest.check(model_id=space.model_id, dim=space.dim, where=str(library.path))
+    labels = (
+        {"default": [x.strip() for x in args.labels.split(",") if x.strip()]}
+        if args.labels
+        else None
+    )
+    service = Service(
+        space,
+        library,
+        label_sets=labels,
+        max_batch_items=args.batch_items,
+        max_wait_ms=args.batch_wait_ms,
+    )
+    settings = ServeSettings(
+        api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        rate_limit=args.rate_limit,
+    )
+    return create_app(service, settings), settings
