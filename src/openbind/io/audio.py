@@ -1,0 +1,223 @@
+"""Audio decoding: files, bytes, file objects and arrays -> a float32 `Waveform` (channels, samples).
+
+Files with a libsndfile extension (wav, flac, ogg, mp3, aiff, ...) are read with soundfile; every
+other audio or video container (m4a, aac, opus, webm, the audio track of an mp4, ...) with PyAV
+(FFmpeg). Bytes and unnamed file objects try soundfile, then PyAV. Arrays come with their sample
+rate: `(array, sample_rate)`, a `{"array": ..., "sampling_rate": ...}` dict (the Hugging Face
+`datasets` layout), or an array plus `load_audio(..., sample_rate=...)`.
+
+Samples keep the file's rate and channels; resampling and down-mixing are preprocessing
+(`openbind.preprocess.audio`). Integer samples are scaled to [-1, 1) (int16: / 32768).
+
+Example:
+    >>> wav = load_audio("speech.wav")
+    >>> wav.samples.shape, wav.sample_rate
+    ((1, 194920), 44100)
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from openbind.errors import BadInput, DecodeError
+from openbind.io.sources import Source, describe, to_source
+
+__all__ = ["AV_SUFFIXES", "SOUNDFILE_SUFFIXES", "Waveform", "array_waveform", "load_audio"]
+
+SOUNDFILE_SUFFIXES = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd"}
+    | {".w64", ".rf64", ".caf"}
+)
+"""Extensions read with soundfile (libsndfile); PyAV is the fallback if libsndfile fails."""
+
+AV_SUFFIXES = frozenset(
+    {".m4a", ".m4b", ".aac", ".opus", ".weba", ".webm", ".mka", ".mkv", ".mp4", ".m4v", ".mov"}
+    | {".avi", ".wma", ".wmv", ".asf", ".amr", ".3gp", ".ac3", ".mp2", ".mpg", ".mpeg", ".ts"}
+    | {".flv", ".spx", ".ape", ".wv", ".dts"}
+)
+"""Extensions read with PyAV: audio containers and the audio track of video files."""
+
+_INT_SCALE = {np.dtype(np.int8): 2.0**7, np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31}
+_WAV_DATA_SIZE = re.compile(r"^data : (\d+) \(should be (\d+)\)", re.MULTILINE)
+_STREAMED_WAV_SIZE = 0xFFFFFFFF  # data size written by non-seekable writers (e.g. ffmpeg to a pipe)
+
+
+@dataclass(frozen=True, eq=False)
+class Waveform:
+    """Decoded audio.
+
+    Attributes:
+        samples: (channels, n) float32, nominally in [-1, 1].
+        sample_rate: samples per second per channel.
+        name: the input's name for error messages.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    name: str
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[1] / self.sample_rate
+
+
+def load_audio(item: Any, *, sample_rate: int | None = None) -> Waveform:
+    """Decode an audio item.
+
+    Args:
+        item: a path, bytes, binary file object, `(array, sample_rate)`, a dict with "array" and
+            "sampling_rate", or an array (1-D mono, or 2-D channels-first; a 2-D array with more
+            rows than columns is taken as (samples, channels)).
+        sample_rate: the rate of a bare array item (ignored for files and tuples).
+
+    Raises:
+        DecodeError: the file is empty, corrupt, truncated, has no audio track or no samples, or
+            has an unsupported extension; the message names the item and the reason.
+        BadInput: the file is missing, an array lacks a sample rate, or has a bad shape or dtype.
+    """
+    if isinstance(item, tuple) and len(item) == 2:
+        array, rate = item
+        return array_waveform(array, rate, describe(array))
+    if isinstance(item, dict) and "array" in item:
+        return array_waveform(item["array"], item.get("sampling_rate"), describe(item["array"]))
+    source = to_source(item)
+    if source.array is not None:
+        return array_waveform(source.array, sample_rate, source.name)
+    suffix = source.suffix
+    if suffix and suffix not in SOUNDFILE_SUFFIXES and suffix not in AV_SUFFIXES:
+        raise DecodeError(f"unsupported audio file extension {suffix!r}", source=source.name)
+    with source.open():  # raises for missing or empty files
+        pass
+    if suffix in AV_SUFFIXES:
+        return _decode_av(source)
+    try:
+        return _decode_soundfile(source)
+    except DecodeError as first:
+        if "truncated" in str(first):
+            raise
+        try:
+            return _decode_av(source)
+        except DecodeError:
+            raise first from None
+
+
+def array_waveform(array: Any, sample_rate: Any, name: str) -> Waveform:
+    """A `Waveform` from an array of samples (see `load_audio` for the accepted layouts).
+
+    Raises:
+        BadInput: no valid sample rate, a shape other than 1-D / 2-D, an unsupported dtype, or
+            NaN / infinite samples.
+        DecodeError: the array has no samples.
+    """
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
+        raise BadInput(
+            "an audio array needs its sample rate: pass (array, sample_rate)", source=name
+        )
+    if sample_rate <= 0:
+        raise BadInput(f"sample rate must be positive, got {sample_rate}", source=name)
+    try:
+        x = np.asarray(array)
+    except Exception as e:  # e.g. a tensor on another device
+        raise BadInput(f"cannot read the array ({e})", source=name) from None
+    if x.ndim == 1:
+        x = x[None]
+    elif x.ndim == 2 and x.shape[0] > x.shape[1]:
+        x = x.T  # (samples, channels) -> (channels, samples)
+    elif x.ndim != 2:
+        raise BadInput(f"audio arrays must be 1-D or 2-D, got shape {x.shape}", source=name)
+    if x.dtype in _INT_SCALE:
+        x = x.astype(np.float32) / np.float32(_INT_SCALE[x.dtype])
+    elif x.dtype == np.uint8:
+        x = (x.astype(np.float32) - 128.0) / np.float32(128.0)
+    elif np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32, copy=False)
+        if not np.isfinite(x).all():
+            raise BadInput("audio samples contain NaN or infinity", source=name)
+    else:
+        raise BadInput(f"unsupported audio sample dtype {x.dtype}", source=name)
+    if x.shape[1] == 0:
+        raise DecodeError("no audio samples", source=name)
+    return Waveform(np.ascontiguousarray(x), int(sample_rate), name)
+
+
+def _decode_soundfile(source: Source) -> Waveform:
+    import soundfile as sf
+
+    try:
+        target = str(source.path) if source.path is not None else io.BytesIO(source.data)
+        with sf.SoundFile(target) as f:
+            declared, rate = f.frames, f.samplerate
+            data = f.read(dtype="float32", always_2d=True)  # (n, channels)
+            info = f.extra_info
+    except Exception as e:  # libsndfile reports corrupt data with several exception types
+        raise DecodeError(f"cannot decode audio ({_reason(e)})", source=source.name) from None
+    sizes = _WAV_DATA_SIZE.search(info)
+    if sizes and _STREAMED_WAV_SIZE != int(sizes[1]) > int(sizes[2]):
+        raise DecodeError(
+            f"truncated file: the header declares {sizes[1]} data bytes, {sizes[2]} are present",
+            source=source.name,
+        )
+    if data.shape[0] < declared - max(declared // 100, 4096):
+        raise DecodeError(
+            f"truncated file: {data.shape[0]} of {declared} declared samples", source=source.name
+        )
+    return _checked(data.T, rate, source.name)
+
+
+def _decode_av(source: Source) -> Waveform:
+    import av
+
+    chunks: list[np.ndarray] = []
+    try:
+        target = str(source.path) if source.path is not None else io.BytesIO(source.data)
+        with av.open(target, metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise DecodeError("no audio track", source=source.name)
+            stream = container.streams.audio[0]
+            # Planar float at the stream's own rate and layout: (channels, n) per frame.
+            resampler = av.AudioResampler(format="fltp")
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray())
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+            rate = stream.rate or (stream.codec_context.sample_rate if stream.codec_context else 0)
+    except DecodeError:
+        raise
+    except Exception as e:  # FFmpeg reports corrupt data with many exception types
+        raise DecodeError(f"cannot decode audio ({_reason(e)})", source=source.name) from None
+    if not chunks:
+        raise DecodeError("no audio samples", source=source.name)
+    channels = {c.shape[0] for c in chunks}
+    if len(channels) > 1:
+        raise DecodeError(
+            f"channel count changes within the stream {sorted(channels)}", source=source.name
+        )
+    return _checked(
+        np.concatenate(chunks, axis=1).astype(np.float32, copy=False), rate, source.name
+    )
+
+
+def _checked(samples: np.ndarray, rate: int, name: str) -> Waveform:
+    if samples.shape[1] == 0 or samples.shape[0] == 0:
+        raise DecodeError("no audio samples", source=name)
+    if not rate or rate <= 0:
+        raise DecodeError("the file declares no sample rate", source=name)
+    if not np.isfinite(samples).all():
+        raise DecodeError("decoded samples contain NaN or infinity", source=name)
+    return Waveform(np.ascontiguousarray(samples), int(rate), name)
+
+
+def _reason(e: Exception) -> str:
+    text = str(e).strip() or type(e).__name__
+    text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "the buffer", text)
+    return text if len(text) <= 200 else text[:197] + "..."

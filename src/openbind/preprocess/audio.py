@@ -1,0 +1,198 @@
+"""Audio -> log mel spectrogram clips: `AudioConfig` and `AudioTransform` (item -> (S, 1, mels, frames)).
+
+The ImageBind recipe (Girdhar et al. 2023, "ImageBind: One Embedding Space To Bind Them All",
+after AST, Gong et al. 2021): resample to 16 kHz (`preprocess.resample`), take 3 clips of 2 s at
+evenly spaced start times, subtract each clip's mean, Kaldi log mel filterbank (128 bins, 25 ms
+frames every 10 ms, `preprocess.fbank`), right-pad with zeros or crop to 204 frames, normalise as
+`(x - mean) / std` with mean -4.268 and std 9.138.
+
+Two behaviours of the reference are fixed by default and reproduced with `parity=True`:
+
+* channels: the reference keeps only the first channel (after subtracting the mean of all
+  channels); by default openbind averages the channels.
+* clip means: the reference subtracts each clip's mean in place on a view of the waveform, so
+  when clips overlap (recordings between 2 and 6 s) later clips start from already shifted
+  samples; by default each clip is centred on its own copy.
+
+Clip time points: `clips` evenly spaced clips (the reference's constant sampler, exact
+`Fraction`s), or a sliding window every `clip_stride_s` seconds that covers the whole recording,
+falling back to `max_clips` evenly spaced clips when it would need more.
+
+Example:
+    >>> x = AudioTransform()("dog.wav")   # (3, 1, 128, 204) float32
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import torch
+
+from openbind.errors import ConfigError
+from openbind.io.audio import load_audio
+from openbind.preprocess.fbank import log_mel_fbank
+from openbind.preprocess.resample import resample
+
+ClipTime = tuple[Fraction, Fraction]
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """How audio becomes model-ready spectrogram clips.
+
+    Attributes:
+        sample_rate: rate the audio is resampled to (Hz).
+        clip_duration_s: length of one clip.
+        clips: evenly spaced clips per recording (ignored when `clip_stride_s` is set).
+        clip_stride_s: if set, a sliding window: a clip every `clip_stride_s` seconds, the last
+            one ending at the end of the recording.
+        max_clips: cap on the sliding window's clips; longer recordings get `max_clips` evenly
+            spaced clips instead (None: no cap).
+        num_mel_bins: mel filters.
+        target_length: frames per clip after right-padding with zeros or cropping.
+        frame_length_ms: analysis window.
+        frame_shift_ms: hop between frames.
+        mean: normalisation mean of the log mel values.
+        std: normalisation standard deviation.
+        parity: reproduce the reference exactly: first channel only and the in-place clip-mean
+            leak between overlapping clips.
+        array_sample_rate: sample rate of bare array items (None: arrays must come as
+            `(array, sample_rate)`).
+    """
+
+    sample_rate: int = 16000
+    clip_duration_s: float = 2.0
+    clips: int = 3
+    clip_stride_s: float | None = None
+    max_clips: int | None = None
+    num_mel_bins: int = 128
+    target_length: int = 204
+    frame_length_ms: float = 25.0
+    frame_shift_ms: float = 10.0
+    mean: float = -4.268
+    std: float = 9.138
+    parity: bool = False
+    array_sample_rate: int | None = None
+
+    def __post_init__(self) -> None:
+        checks = {
+            "sample_rate": self.sample_rate > 0,
+            "clip_duration_s": self.clip_duration_s > 0,
+            "clips": self.clips >= 1,
+            "clip_stride_s": self.clip_stride_s is None or self.clip_stride_s > 0,
+            "max_clips": self.max_clips is None or self.max_clips >= 1,
+            "num_mel_bins": self.num_mel_bins > 3,
+            "target_length": self.target_length >= 1,
+            "frame_length_ms": self.sample_rate * self.frame_length_ms >= 2000,
+            "frame_shift_ms": self.sample_rate * self.frame_shift_ms >= 1000,
+            "std": self.std > 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(f"AudioConfig: invalid {', '.join(bad)}: {self}")
+
+    @property
+    def frame_length(self) -> int:
+        """Samples per analysis frame."""
+        return int(self.sample_rate * self.frame_length_ms * 0.001)
+
+
+def clip_times(duration: float, config: AudioConfig) -> list[ClipTime]:
+    """Start and end (seconds, exact) of each clip of a recording of `duration` seconds.
+
+    Evenly spaced clips follow pytorchvideo's `ConstantClipsPerVideoSampler`: clip k starts at
+    `k * Fraction(max(duration - clip, 0)) / (clips - 1)`. Recordings shorter than a clip get
+    clips [0, clip] (the caller pads).
+    """
+    clip = Fraction(str(config.clip_duration_s))
+    last_start = Fraction(max(duration - clip, 0))  # float arithmetic, as the reference
+    count = config.clips
+    if config.clip_stride_s is not None:
+        stride = Fraction(str(config.clip_stride_s))
+        count = 1 + math.ceil(last_start / stride)
+        if config.max_clips is None or count <= config.max_clips:
+            starts = [min(k * stride, last_start) for k in range(count)]
+            return [(s, s + clip) for s in starts]
+        count = config.max_clips
+    step = Fraction(last_start, max(count - 1, 1))
+    return [(step * k, step * k + clip) for k in range(count)]
+
+
+def sample_slices(times: list[ClipTime], sample_rate: int) -> list[tuple[int, int]]:
+    """Sample index ranges `[int(start * rate), int(end * rate))` of clip time points."""
+    return [(int(s * sample_rate), int(e * sample_rate)) for s, e in times]
+
+
+class AudioTransform:
+    """One audio item -> (S, 1, num_mel_bins, target_length) float32 normalised log mel clips.
+
+    Thread-safe (no mutable state; filter banks are cached process-wide).
+
+    Args:
+        config: preprocessing settings (default: ImageBind's, with the two fixes above).
+
+    Example:
+        >>> AudioTransform(AudioConfig(parity=True))("speech.wav").shape
+        torch.Size([3, 1, 128, 204])
+    """
+
+    def __init__(self, config: AudioConfig | None = None) -> None:
+        self.config = config or AudioConfig()
+
+    def __call__(self, item: Any) -> torch.Tensor:
+        """Decode (`openbind.io.audio.load_audio`) and preprocess one item.
+
+        Raises:
+            BadInput: the item cannot be decoded (`DecodeError` for bad files) or is an array
+                without a sample rate.
+        """
+        wav = load_audio(item, sample_rate=self.config.array_sample_rate)
+        return self.from_waveform(torch.from_numpy(wav.samples), wav.sample_rate)
+
+    def waveform(self, samples: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """The (channels', n) waveform at `config.sample_rate`: channels averaged, unless parity."""
+        if not self.config.parity and samples.shape[0] > 1:
+            samples = samples.mean(dim=0, keepdim=True)
+        return resample(samples, sample_rate, self.config.sample_rate)
+
+    def from_waveform(self, samples: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Preprocess decoded samples (channels, n) float32 at `sample_rate`."""
+        cfg = self.config
+        wave = self.waveform(samples, sample_rate)
+        times = clip_times(wave.shape[1] / cfg.sample_rate, cfg)
+        clips = self._centred_clips(wave, sample_slices(times, cfg.sample_rate))
+        feats = log_mel_fbank(
+            clips,
+            sample_rate=cfg.sample_rate,
+            num_mel_bins=cfg.num_mel_bins,
+            frame_length_ms=cfg.frame_length_ms,
+            frame_shift_ms=cfg.frame_shift_ms,
+        )
+        out = torch.zeros(len(feats), 1, cfg.num_mel_bins, cfg.target_length)  # (S, 1, mels, T)
+        for k, f in enumerate(feats):
+            n = min(f.shape[0], cfg.target_length)
+            out[k, 0, :, :n] = f[:n].T
+        # Normalise like torchvision's Normalize: float32 mean and std tensors.
+        return out.sub_(torch.tensor(cfg.mean)).div_(torch.tensor(cfg.std))
+
+    def _centred_clips(
+        self, wave: torch.Tensor, slices: list[tuple[int, int]]
+    ) -> list[torch.Tensor]:
+        """1-D clips minus their mean; parity mode leaks the means as the reference's views do."""
+        if self.config.parity:
+            wave = wave.clone()
+        clips = []
+        for a, b in slices:
+            view = wave[:, a:b]
+            if self.config.parity:
+                view -= view.mean()  # in place: overlapping later clips see the shift
+                clip = view[0].clone()
+            else:
+                clip = view[0] - view[0].mean()
+            if clip.shape[0] < self.config.frame_length:  # shorter than one frame: zero-pad
+                clip = torch.nn.functional.pad(clip, (0, self.config.frame_length - clip.shape[0]))
+            clips.append(clip)
+        return clips

@@ -1,0 +1,103 @@
+"""Kaldi-compatible log mel filterbank features, batched over clips.
+
+Equal to `torchaudio.compliance.kaldi.fbank` with the settings ImageBind uses (Gong et al. 2021,
+"AST: Audio Spectrogram Transformer", and the Kaldi `compute-fbank-feats` defaults): HTK-compatible
+output order, no energy, no dither, 25 ms frames every 10 ms with `snip_edges` (only whole frames),
+per-frame DC removal, pre-emphasis 0.97, a symmetric Hann window, zero-padding to a power of two
+(400 -> 512 samples at 16 kHz), power spectrum, Kaldi mel filters (mel = 1127 ln(1 + f / 700),
+triangles between 20 Hz and Nyquist), then `log(max(x, float32 eps))`.
+
+All frames of all clips go through one batch of tensor operations and one real FFT.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+
+import torch
+
+PREEMPHASIS = 0.97
+LOW_FREQ = 20.0
+_EPS = torch.finfo(torch.float32).eps
+
+
+def mel(freq: float | torch.Tensor) -> float | torch.Tensor:
+    """Kaldi's mel scale: 1127 ln(1 + f / 700)."""
+    if isinstance(freq, torch.Tensor):
+        return 1127.0 * (1.0 + freq / 700.0).log()
+    return 1127.0 * math.log(1.0 + freq / 700.0)
+
+
+@functools.lru_cache(maxsize=16)
+def mel_filters(num_bins: int, fft_size: int, sample_rate: float) -> torch.Tensor:
+    """Triangular Kaldi mel filters (num_bins, fft_size // 2 + 1), float32; the Nyquist column is 0.
+
+    Cached; do not modify the result.
+    """
+    fft_bin_width = sample_rate / fft_size
+    low, high = mel(LOW_FREQ), mel(0.5 * sample_rate)
+    delta = (high - low) / (num_bins + 1)
+    b = torch.arange(num_bins).unsqueeze(1)
+    left = low + b * delta  # (num_bins, 1)
+    center = low + (b + 1.0) * delta
+    right = low + (b + 2.0) * delta
+    m = mel(fft_bin_width * torch.arange(fft_size / 2)).unsqueeze(0)  # (1, fft_size / 2)
+    up = (m - left) / (center - left)
+    down = (right - m) / (right - center)
+    filters = torch.max(torch.zeros(1), torch.min(up, down))
+    return torch.nn.functional.pad(filters, (0, 1))
+
+
+@functools.lru_cache(maxsize=16)
+def _window(length: int) -> torch.Tensor:
+    return torch.hann_window(length, periodic=False, dtype=torch.float32).unsqueeze(0)
+
+
+def frame_count(num_samples: int, frame_length: int, frame_shift: int) -> int:
+    """Whole frames in `num_samples` samples (Kaldi `snip_edges=True`)."""
+    return 0 if num_samples < frame_length else 1 + (num_samples - frame_length) // frame_shift
+
+
+def log_mel_fbank(
+    clips: Sequence[torch.Tensor],
+    *,
+    sample_rate: int = 16000,
+    num_mel_bins: int = 128,
+    frame_length_ms: float = 25.0,
+    frame_shift_ms: float = 10.0,
+) -> list[torch.Tensor]:
+    """Log mel filterbank features of several 1-D clips, computed in one batch.
+
+    Args:
+        clips: 1-D float32 waveforms (any lengths); clips shorter than one frame give 0 frames.
+        sample_rate: their sample rate (Hz).
+        num_mel_bins: mel filters.
+        frame_length_ms: frame (window) length.
+        frame_shift_ms: hop between frames.
+
+    Returns:
+        One (frames, num_mel_bins) float32 tensor per clip.
+    """
+    length = int(sample_rate * frame_length_ms * 0.001)
+    shift = int(sample_rate * frame_shift_ms * 0.001)
+    fft_size = 1 << (length - 1).bit_length()
+    counts = [frame_count(c.shape[-1], length, shift) for c in clips]
+    frames = [
+        c.as_strided((n, length), (shift * c.stride(-1), c.stride(-1)))
+        for c, n in zip(clips, counts, strict=True)
+        if n
+    ]
+    if not frames:
+        return [torch.zeros(0, num_mel_bins) for _ in clips]
+    x = torch.cat(frames)  # (F, length): all frames of all clips
+    x = x - torch.mean(x, dim=1).unsqueeze(1)
+    previous = torch.nn.functional.pad(x.unsqueeze(0), (1, 0), mode="replicate").squeeze(0)
+    x = x - PREEMPHASIS * previous[:, :-1]
+    x = x * _window(length)
+    x = torch.nn.functional.pad(x, (0, fft_size - length))
+    power = torch.fft.rfft(x).abs().pow(2.0)  # (F, fft_size // 2 + 1)
+    energies = torch.mm(power, mel_filters(num_mel_bins, fft_size, float(sample_rate)).T)
+    out = torch.max(energies, torch.tensor(_EPS)).log()  # (F, num_mel_bins)
+    return list(torch.split(out, counts))
