@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import mimetypes
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from openbind.errors import BadInput
+from openbind.pipeline.detect import EXTENSIONS, HEAD_BYTES, sniff
 from openbind.types import Modality
 
 
@@ -46,8 +47,7 @@ _DATA_URI = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[\w.+-]+)*)(?P<b64>;base64)?,"
 )
 
-# Upload types whose modality is certain from the MIME type or extension; depth, thermal and IMU
-# files (.npy, .csv, 16-bit PNG) need the modality said explicitly.
+# MIME types that name a modality, for uploads with neither magic bytes nor a known extension.
 _MAJOR_TYPES = {"image": Modality.IMAGE, "video": Modality.VIDEO, "audio": Modality.AUDIO}
 _TEXT_TYPES = {"text/plain", "text/markdown"}
 
@@ -77,18 +77,22 @@ def decode_base64(value: str, field: str) -> tuple[bytes, str | None]:
     return data, mime
 
 
-def guess_modality(filename: str | None, content_type: str | None) -> Modality | None:
-    """The modality of an upload from its MIME type, else its file extension; None if unsure."""
-    for mime in (content_type, mimetypes.guess_type(filename or "")[0]):
-        if not mime:
-            continue
-        mime = mime.split(";")[0].strip().lower()
-        if mime in _TEXT_TYPES:
-            return Modality.TEXT
-        major = _MAJOR_TYPES.get(mime.split("/")[0])
-        if major is not None:
-            return major
-    return None
+def guess_modality(data: bytes, filename: str | None, content_type: str | None) -> Modality | None:
+    """The modality of an upload: by its magic bytes, else its file extension, else its MIME type.
+
+    Content comes first, so a mislabelled upload is still decoded as what it is; None if unsure
+    (CSV files and thermal images need the modality said).
+    """
+    found = sniff(data[:HEAD_BYTES])
+    if found is not None:
+        return found
+    suffix = Path(filename or "").suffix.lower()
+    if suffix in EXTENSIONS and suffix != ".csv":  # IMU CSV needs a look at its rows
+        return EXTENSIONS[suffix]
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if mime in _TEXT_TYPES:
+        return Modality.TEXT
+    return _MAJOR_TYPES.get(mime.split("/")[0])
 
 
 def media_part(
@@ -108,7 +112,7 @@ def media_part(
     if not data:
         raise InputError(field, "is empty")
     if modality is None:
-        m = guess_modality(filename, content_type)
+        m = guess_modality(data, filename, content_type)
         if m is None:
             raise InputError(
                 field,
