@@ -1,0 +1,97 @@
+"""errors: the error tree (each error also is the matching builtin), messages, and `require`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from openbind import errors
+from openbind.errors import (
+    BadInput,
+    CheckpointMismatch,
+    ChecksumMismatch,
+    ConfigError,
+    DecodeError,
+    DownloadError,
+    IndexMismatch,
+    MissingExtra,
+    MissingModality,
+    MissingWeights,
+    OpenbindError,
+    SpaceMismatch,
+    UnknownModel,
+    VectorIndexError,
+    WeightsError,
+    require,
+)
+
+TREE = [
+    (BadInput, (ValueError,)),
+    (DecodeError, (BadInput, ValueError)),
+    (UnknownModel, (KeyError,)),
+    (MissingModality, (KeyError,)),
+    (SpaceMismatch, (ValueError,)),
+    (WeightsError, ()),
+    (MissingWeights, (WeightsError, FileNotFoundError)),
+    (ChecksumMismatch, (WeightsError,)),
+    (CheckpointMismatch, (WeightsError,)),
+    (DownloadError, (WeightsError,)),
+    (MissingExtra, (ImportError,)),
+    (ConfigError, (ValueError,)),
+    (VectorIndexError, ()),
+    (IndexMismatch, (VectorIndexError, SpaceMismatch)),
+]
+
+
+@pytest.mark.parametrize(("error", "bases"), TREE)
+def test_error_tree(error, bases):
+    assert issubclass(error, OpenbindError)
+    for base in bases:
+        assert issubclass(error, base)
+
+
+def test_every_public_error_is_in_the_tree():
+    public = [
+        v for k, v in vars(errors).items() if isinstance(v, type) and issubclass(v, Exception)
+    ]
+    assert {e for e, _ in TREE} < set(public)
+    assert all(issubclass(e, OpenbindError) for e in public)
+
+
+@pytest.mark.parametrize("error", [UnknownModel, MissingModality])
+def test_key_errors_print_their_message_unquoted(error):
+    assert str(error("unknown model 'x'")) == "unknown model 'x'"
+    assert str(error()) == ""
+
+
+@pytest.mark.parametrize(
+    ("source", "prefix"),
+    [
+        (Path("cat.jpg"), "cat.jpg"),
+        ("short.wav", "short.wav"),
+        ("x" * 81, "str[81]"),
+        (b"abcde", "bytes[5]"),
+        (3, "3"),
+    ],
+)
+def test_bad_input_names_its_source(source, prefix):
+    e = DecodeError("not an image", source=source)
+    assert str(e) == f"{prefix}: not an image"
+    assert e.source is source
+
+
+def test_bad_input_without_source():
+    e = BadInput("empty text")
+    assert str(e) == "empty text" and e.source is None
+
+
+def test_require_imports_or_names_the_extra():
+    assert require("json", "core") is json
+    with pytest.raises(MissingExtra) as e:
+        require("openbind_no_such_module", "index")
+    assert str(e.value) == (
+        "openbind_no_such_module is needed for this; install it with: pip install 'openbind[index]'"
+    )
+    assert isinstance(e.value.__cause__, ImportError)
