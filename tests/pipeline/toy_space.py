@@ -67,8 +67,11 @@ def build(entry: registry.ModelEntry, *, modalities: Any = None, weights: Any = 
     return make_space(tuple(m.value for m in modalities) if modalities else MODALITIES)
 
 
-def register() -> None:
-    """Make `openbind.load("toyhash_small")` build this space."""
+def register(monkeypatch: Any) -> None:
+    """Make `openbind.load("toyhash")` build this space, for the duration of one test."""
+    registry.list_models()  # load the builtin tables before copying
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_DEFAULT_TAGS", dict(registry._DEFAULT_TAGS))
     registry.register(
         registry.ModelEntry(
             MODEL_ID, "tests.pipeline.toy_space:build", MODALITIES, DIM, description="test space"

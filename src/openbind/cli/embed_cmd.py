@@ -1,0 +1,137 @@
+"""`openbind embed`: embed a folder tree or files into a Parquet file, incrementally.
+
+Also holds the helpers the other data commands share: loading a space with only the towers a
+run needs, and printing a run summary as a table or JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openbind.pipeline import RunSummary
+    from openbind.space.model import SpaceModel
+    from openbind.types import Modality
+
+EXAMPLES = """
+examples:
+  openbind embed photos/ -o photos.parquet
+  openbind embed a.jpg b.wav notes.txt -o few.parquet --model imagebind_huge
+  openbind embed scans/ -o thermal.parquet --as thermal
+  openbind embed photos/ -o photos.parquet --json      # summary for programs
+
+Run it again with the same -o and only new or changed files are embedded; rows of deleted
+files are dropped. Files are recognised by extension and content (see docs/library.md);
+unsupported or corrupt files are listed at the end and never stop the run.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "embed",
+        help="embed files of any modality into a Parquet file",
+        description="Embed every supported file under the given folders and files into one "
+        "Parquet file (path, modality, content_hash, size, mtime, embedding).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "inputs", nargs="+", metavar="PATH", help="folders (walked recursively) and files"
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="Parquet file to create or update"
+    )
+    add_model_options(parser)
+    parser.set_defaults(run=run)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--model, --as, --batch-size, --json, --no-progress."""
+    parser.add_argument("--model", default="starter", help="space to embed with (default: starter)")
+    parser.add_argument(
+        "--as",
+        dest="force",
+        metavar="MODALITY",
+        help="embed every file as this modality instead of detecting it (e.g. thermal)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, metavar="N", help="items per forward pass"
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from openbind.pipeline import LocalRunner, embed_to_parquet
+
+    space = load_space(args.model, needed_modalities(args.inputs, args.force))
+    runner = LocalRunner(space, batch_size=args.batch_size)
+    summary = embed_to_parquet(
+        runner, args.inputs, args.output, force=args.force, progress=progress(args)
+    )
+    print_summary(summary, args.json, target=args.output)
+    return 0
+
+
+def needed_modalities(inputs: Sequence[str], force: str | None) -> list[Modality]:
+    """The modalities of the files under `inputs` (what towers a run needs)."""
+    from openbind.pipeline import scan
+    from openbind.types import Modality
+
+    if force is not None:
+        return [Modality.parse(force)]
+    return sorted(
+        {e.modality for e in scan(inputs) if e.modality is not None}, key=list(Modality).index
+    )
+
+
+def load_space(model: str, modalities: Iterable[Modality]) -> SpaceModel:
+    """`openbind.load(model)` with only those of `modalities` the model has (all if none)."""
+    import openbind
+    from openbind import registry
+
+    have = set(registry.get(model).modalities)
+    wanted = [m for m in modalities if m.value in have]
+    return openbind.load(model, modalities=wanted or None)
+
+
+def progress(args: argparse.Namespace) -> bool | None:
+    return False if args.no_progress or args.json else None
+
+
+def print_summary(summary: RunSummary, as_json: bool, *, target: str) -> None:
+    """The counts of a run, then the skipped files with their reasons."""
+    if as_json:
+        print(json.dumps({"output": str(target), **summary.to_dict()}, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{target}", show_header=True)
+    for col in ("embedded", "reused", "unchanged", "removed", "skipped", "total", "files/s"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        *(str(x) for x in (summary.embedded, summary.reused, summary.unchanged, summary.removed)),
+        str(len(summary.skipped)),
+        str(summary.total),
+        f"{summary.files_per_second:.1f}",
+    )
+    console.print(table)
+    if summary.skipped:
+        skipped = Table(title="skipped files", show_header=True)
+        skipped.add_column("file", overflow="fold")
+        skipped.add_column("reason")
+        for s in summary.skipped[:50]:
+            skipped.add_row(s.path, s.reason)
+        console.print(skipped)
+        if len(summary.skipped) > 50:
+            print(f"... and {len(summary.skipped) - 50} more (use --json for all)", file=sys.stderr)
+
+
+def emit_json(data: Any) -> None:
+    print(json.dumps(data, indent=1))

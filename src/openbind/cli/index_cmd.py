@@ -1,0 +1,226 @@
+"""`openbind index build|update|info|list`: media libraries searchable by `openbind search`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openbind.cli.embed_cmd import (
+    add_model_options,
+    emit_json,
+    load_space,
+    needed_modalities,
+    print_summary,
+    progress,
+)
+
+if TYPE_CHECKING:
+    from openbind.index import LibraryInfo
+
+EXAMPLES = """
+examples:
+  openbind index build ~/Pictures ~/Music --name media
+  openbind index build clips/ --path ./clips.lib --kind hnsw --ef-search 128
+  openbind index update media                # re-scan the folders it was built from
+  openbind index info media --json
+  openbind index list
+
+Named libraries live in $OPENBIND_HOME/libraries/NAME (default ~/.cache/openbind). Updates are
+incremental and atomic: an interrupted build or update leaves the library as it was at its last
+commit, and running the command again carries on.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "index",
+        help="build, update and inspect searchable media libraries",
+        description="Embed folders into a vector library (faiss index + SQLite metadata) that "
+        "`openbind search` and `openbind serve` query.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    build = actions.add_parser(
+        "build",
+        help="embed folders into a new library",
+        description="Create a library from folders and files (or finish an interrupted build).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    build.add_argument(
+        "inputs", nargs="+", metavar="PATH", help="folders (walked recursively) and files"
+    )
+    where = build.add_mutually_exclusive_group(required=True)
+    where.add_argument("--name", help="store it as $OPENBIND_HOME/libraries/NAME")
+    where.add_argument("--path", help="store it in this folder")
+    build.add_argument(
+        "--kind",
+        choices=("flat", "hnsw"),
+        default="flat",
+        help="flat: exact search (default, fine up to ~10^6 items); hnsw: approximate, faster on large libraries",
+    )
+    build.add_argument(
+        "--hnsw-m", type=int, default=32, metavar="M", help="HNSW links per node (default 32)"
+    )
+    build.add_argument(
+        "--ef-construction",
+        type=int,
+        default=100,
+        metavar="N",
+        help="HNSW build quality (default 100)",
+    )
+    build.add_argument(
+        "--ef-search", type=int, default=64, metavar="N", help="HNSW search breadth (default 64)"
+    )
+    add_model_options(build)
+    build.set_defaults(run=run_build)
+
+    update = actions.add_parser(
+        "update",
+        help="re-scan a library's folders: add new, re-embed changed, drop deleted files",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    update.add_argument("library", metavar="LIBRARY", help="library name or folder")
+    update.add_argument(
+        "inputs", nargs="*", metavar="PATH", help="new roots (default: the library's own)"
+    )
+    update.add_argument(
+        "--as", dest="force", metavar="MODALITY", help="embed every file as this modality"
+    )
+    update.add_argument(
+        "--batch-size", type=int, default=None, metavar="N", help="items per forward pass"
+    )
+    update.add_argument("--json", action="store_true", help="print the summary as JSON")
+    update.add_argument("--no-progress", action="store_true", help="no progress bar")
+    update.set_defaults(run=run_update)
+
+    info = actions.add_parser("info", help="model, index kind, counts and roots of a library")
+    info.add_argument("library", metavar="LIBRARY", help="library name or folder")
+    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    info.set_defaults(run=run_info)
+
+    listing = actions.add_parser("list", help="the libraries stored by name")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(run=run_list)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from openbind.index import library_path
+    from openbind.pipeline import LocalRunner, build_library
+
+    path = library_path(args.name) if args.name else Path(args.path)
+    params = None
+    if args.kind == "hnsw":
+        params = {
+            "m": args.hnsw_m,
+            "ef_construction": args.ef_construction,
+            "ef_search": args.ef_search,
+        }
+    space = load_space(args.model, needed_modalities(args.inputs, args.force))
+    runner = LocalRunner(space, batch_size=args.batch_size)
+    lib, summary = build_library(
+        runner,
+        path,
+        args.inputs,
+        kind=args.kind,
+        params=params,
+        force=args.force,
+        progress=progress(args),
+    )
+    lib.close()
+    print_summary(summary, args.json, target=str(path))
+    return 0
+
+
+def run_update(args: argparse.Namespace) -> int:
+    from openbind.index import Library, resolve_library
+    from openbind.pipeline import LocalRunner, index_files
+
+    lib = Library.open(resolve_library(args.library))
+    try:
+        roots = args.inputs or list(lib.manifest.roots)
+        space = load_space(lib.model_id, needed_modalities(roots, args.force))
+        runner = LocalRunner(space, batch_size=args.batch_size)
+        summary = index_files(
+            runner, lib, args.inputs or None, force=args.force, progress=progress(args)
+        )
+    finally:
+        lib.close()
+    print_summary(summary, args.json, target=str(lib.path))
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from openbind.index import Library, resolve_library
+
+    lib = Library.open(resolve_library(args.library))
+    info = lib.info()
+    lib.close()
+    if args.json:
+        emit_json(info.to_dict())
+    else:
+        _print_info(info)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from openbind.index import Library, libraries_dir, list_libraries
+
+    rows = []
+    for name in list_libraries():
+        lib = Library.open(libraries_dir() / name)
+        m = lib.manifest
+        rows.append(
+            {
+                "name": name,
+                "model_id": m.model_id,
+                "kind": m.kind,
+                "count": m.count,
+                "updated": m.updated,
+            }
+        )
+        lib.close()
+    if args.json:
+        emit_json(rows)
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"libraries in {libraries_dir()}")
+    for col in ("name", "model_id", "kind", "count", "updated"):
+        table.add_column(col, justify="right" if col == "count" else "left")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("name", "model_id", "kind", "count", "updated")))
+    Console().print(table)
+    return 0
+
+
+def _print_info(info: LibraryInfo) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    m = info.manifest
+    table = Table(title=info.path, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    params = ", ".join(f"{k}={v}" for k, v in sorted(m.params.items()))
+    rows = [
+        ("model", m.model_id),
+        ("dimension", str(m.dim)),
+        ("index", f"{m.kind} ({params})" if params else m.kind),
+        ("scores", m.metric),
+        ("items", str(m.count)),
+        ("by modality", ", ".join(f"{k}: {v}" for k, v in info.modalities.items()) or "-"),
+        ("roots", "\n".join(m.roots) or "-"),
+        ("size on disk", f"{info.size_bytes / 1e6:.1f} MB"),
+        ("created", m.created),
+        ("updated", f"{m.updated} (generation {m.generation})"),
+        ("openbind", m.openbind_version),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    Console().print(table)
