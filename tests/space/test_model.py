@@ -1,0 +1,137 @@
+"""SpaceModel on a toy space: batching, bad items, empty input, missing towers, features."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from openbind.errors import BadInput, DecodeError, MissingModality, SpaceMismatch
+from openbind.types import Embeddings, Modality
+from tests.space.toy import make_space
+
+ITEMS = [0.5, -1.0, 2.0, [1.0, 3.0], 0.25, -2.5, 4.0]
+
+
+@pytest.fixture(scope="module")
+def space():
+    return make_space()
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 16])
+def test_batching_gives_identical_vectors(space, batch_size):
+    reference = space.encode_items("image", ITEMS, batch_size=7).vectors
+    got = space.encode_items("image", ITEMS, batch_size=batch_size).vectors
+    # BLAS may sum in another order for other batch shapes: equal to float32 rounding.
+    assert torch.allclose(got, reference, atol=1e-6, rtol=0)
+
+
+def test_vectors_are_unit_and_match_the_tower(space):
+    emb = space.encode({"image": ITEMS})["image"]
+    assert emb.vectors.shape == (7, 8)
+    assert torch.allclose(emb.vectors.norm(dim=1), torch.ones(7), atol=1e-6)
+    raw = space.towers["image"](torch.tensor([[2.0, 1.0, 4.0, 0.0]]))
+    assert torch.allclose(emb.vectors[2], F.normalize(raw, dim=1)[0], atol=1e-6)
+
+
+def test_multi_clip_item_is_the_renormalised_mean_of_its_clips(space):
+    both = space.encode_items("image", [[1.0, 3.0]]).vectors[0]
+    parts = space.encode_items("image", [1.0, 3.0]).vectors
+    assert torch.allclose(both, F.normalize(parts.mean(0), dim=0), atol=1e-6)
+
+
+def test_text_collate_pads_words_of_different_lengths(space):
+    words = ["a", "cat", "elephants"]
+    together = space.encode_items("text", words, batch_size=3).vectors
+    alone = torch.cat([space.encode_items("text", [w]).vectors for w in words])
+    assert torch.allclose(together, alone, atol=1e-6)
+
+
+def test_encode_report_keeps_good_items_and_reports_bad_ones(space):
+    items = [0.5, "bad", 2.0, "bad", 4.0]
+    report = space.encode_report("image", items, batch_size=2)
+    assert report.kept == [0, 2, 4]
+    assert [e.index for e in report.errors] == [1, 3]
+    assert all("cannot decode" in e.reason and e.item == "bad" for e in report.errors)
+    good = space.encode_items("image", [0.5, 2.0, 4.0]).vectors
+    assert torch.allclose(report.embeddings.vectors, good, atol=1e-6)
+
+
+def test_encode_raises_bad_input_naming_the_item(space):
+    with pytest.raises(DecodeError, match="bad: cannot decode") as info:
+        space.encode({"image": [0.5, "bad", 2.0]})
+    assert isinstance(info.value, BadInput) and info.value.source == "bad"
+
+
+def test_a_string_instead_of_a_list_is_bad_input(space):
+    with pytest.raises(BadInput, match="must be a list of items"):
+        space.encode({"text": "a cat"})
+
+
+def test_batch_size_below_one_is_bad_input(space):
+    with pytest.raises(BadInput, match="batch_size must be >= 1"):
+        space.encode_items("image", [1.0], batch_size=-1)
+
+
+def test_empty_input_gives_zero_rows_of_the_space_dim(space):
+    emb = space.encode({"image": []})["image"]
+    assert emb.vectors.shape == (0, 8) and emb.modality is Modality.IMAGE
+    report = space.encode_report("image", [])
+    assert report.kept == [] and report.errors == []
+
+
+def test_missing_modality_lists_the_towers_the_space_has(space):
+    with pytest.raises(
+        MissingModality, match=r"toy_space\.v1 has no audio tower; it has: image, text"
+    ):
+        space.encode({"audio": ["x.wav"]})
+    with pytest.raises(MissingModality, match="it has: image, text"):
+        space.features("audio", ["x.wav"])
+
+
+def test_unknown_modality_name_is_bad_input(space):
+    with pytest.raises(BadInput, match="unknown modality 'smell'"):
+        space.encode({"smell": ["rose"]})
+
+
+def test_results_are_found_by_name_or_member(space):
+    out = space.encode({"text": ["cat"]})
+    assert out["text"] is out[Modality.TEXT]
+
+
+def test_features_are_raw_and_normalise_to_the_embeddings(space):
+    raw = space.features("image", ITEMS, batch_size=3)
+    assert raw.shape == (7, 8)
+    assert not torch.allclose(raw.norm(dim=1), torch.ones(7))
+    single = [i for i, x in enumerate(ITEMS) if not isinstance(x, list)]
+    emb = space.encode_items("image", ITEMS).vectors
+    assert torch.allclose(F.normalize(raw[single], dim=1), emb[single], atol=1e-6)
+    assert space.features("image", []).shape == (0, 8)
+
+
+def test_features_raise_on_a_bad_item(space):
+    with pytest.raises(DecodeError):
+        space.features("image", [1.0, "bad"])
+
+
+def test_embeddings_of_different_spaces_do_not_mix(space):
+    other = make_space("toy_other.v1")
+    a = space.encode_items("image", [1.0])
+    b = other.encode_items("image", [1.0])
+    with pytest.raises(SpaceMismatch, match=r"toy_space\.v1"):
+        a @ b
+    narrow = Embeddings(torch.eye(2), Modality.IMAGE, "toy_space.v1")
+    with pytest.raises(SpaceMismatch, match="8-d"):
+        a @ narrow
+
+
+def test_logit_scale_comes_from_the_tower(space):
+    assert space.logit_scale("image") == 10.0
+    assert space.logit_scale("text") == 1.0
+
+
+def test_progress_bar_is_written_when_asked(space, capsys):
+    space.encode_items("image", ITEMS, progress=True)
+    assert "embedding image" in capsys.readouterr().err
+    space.encode_items("image", ITEMS, progress=False)
+    assert capsys.readouterr().err == ""
