@@ -21,7 +21,12 @@ from typing import IO, Any
 
 from openbind.errors import BadInput, DecodeError
 
-__all__ = ["Source", "describe", "to_source"]
+__all__ = ["NPY_MAGIC", "NPZ_MAGIC", "Source", "describe", "load_arrays", "to_source"]
+
+NPY_MAGIC = b"\x93NUMPY"
+"""First bytes of a `.npy` file."""
+NPZ_MAGIC = b"PK\x03\x04"
+"""First bytes of a `.npz` file (a zip archive)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +119,31 @@ def to_source(item: Any) -> Source:
             raise BadInput("file object must be opened in binary mode", source=name)
         return Source(name=name, data=bytes(data))
     raise BadInput(f"cannot read an item of type {type(item).__name__}", source=describe(item))
+
+
+def load_arrays(src: Source) -> dict[str, Any]:
+    """The arrays of a `.npy` (one array, key "array") or `.npz` file, recognised by content.
+
+    Pickled object arrays are refused (`allow_pickle=False`).
+
+    Raises:
+        DecodeError: neither format, or a corrupt / truncated file.
+    """
+    import numpy as np
+
+    data = src.read()
+    if not data.startswith((NPY_MAGIC, NPZ_MAGIC)):
+        raise DecodeError("not a .npy or .npz file", source=src.name)
+    try:
+        loaded = np.load(io.BytesIO(data), allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            return {"array": loaded}
+        with loaded:
+            return {key: loaded[key] for key in loaded.files}
+    except Exception as e:  # numpy raises ValueError, OSError, EOFError, zipfile errors, ...
+        text = str(e).strip()
+        reason = f"{type(e).__name__}: {text}" if text else type(e).__name__
+        raise DecodeError(f"corrupt numpy file ({reason})", source=src.name) from None
 
 
 def describe(item: Any) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "ImageTransform",
     "center_crop",
     "preprocess_image",
+    "resize_crop",
     "resize_short_side",
     "to_normalized_tensor",
 ]
@@ -112,6 +113,11 @@ def center_crop(im: Image.Image, size: int) -> Image.Image:
     return im.crop((left, top, left + size, top + size))
 
 
+def resize_crop(im: Image.Image, size: int, crop_size: int, interpolation: str) -> Image.Image:
+    """`resize_short_side` then `center_crop`: the spatial part of every image-like transform."""
+    return center_crop(resize_short_side(im, size, interpolation), crop_size)
+
+
 def to_normalized_tensor(
     im: Image.Image, mean: tuple[float, ...], std: tuple[float, ...]
 ) -> torch.Tensor:
@@ -125,8 +131,7 @@ def to_normalized_tensor(
 
 def preprocess_image(im: Image.Image, config: ImageConfig) -> torch.Tensor:
     """A decoded RGB PIL image -> model-ready (3, crop_size, crop_size) float32 tensor."""
-    im = resize_short_side(im, config.size, config.interpolation)
-    im = center_crop(im, config.crop_size)
+    im = resize_crop(im, config.size, config.crop_size, config.interpolation)
     return to_normalized_tensor(im, config.mean, config.std)
 
 
