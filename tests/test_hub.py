@@ -34,7 +34,8 @@ class Server:
 
     Modes: "ok"; "drop" (always closes the connection after `drop_at` bytes); "drop_once" (drops the
     first response only); "wrong" (serves other bytes); "no_range" (ignores Range); "slow" (sends in
-    small pieces with pauses); "404".
+    small pieces with pauses); "404"; "503_once" (a server error, then ok); "hangup_once" (closes the
+    first connection before answering).
     """
 
     port: int = 0
@@ -53,8 +54,12 @@ def _handler(state: Server) -> type[http.server.BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             state.requests.append({"path": self.path, "range": self.headers.get("Range")})
-            if state.mode == "404":
-                self.send_error(404, "Not Found")
+            first = len(state.requests) == 1
+            if state.mode == "404" or (state.mode == "503_once" and first):
+                self.send_error(int(state.mode[:3]))
+                return
+            if state.mode == "hangup_once" and first:
+                self.close_connection = True  # no status line at all
                 return
             body = bytes(b ^ 0xFF for b in DATA) if state.mode == "wrong" else DATA
             start = 0
@@ -70,7 +75,7 @@ def _handler(state: Server) -> type[http.server.BaseHTTPRequestHandler]:
                 self.send_response(200)
             self.send_header("Content-Length", str(len(body) - start))
             self.end_headers()
-            drop = state.mode == "drop" or (state.mode == "drop_once" and len(state.requests) == 1)
+            drop = state.mode == "drop" or (state.mode == "drop_once" and first)
             if drop:
                 self.wfile.write(body[start : max(start, state.drop_at)])
                 self.wfile.flush()
@@ -156,6 +161,28 @@ def test_download_that_keeps_dropping_keeps_the_part_for_the_next_run(server, ho
     server.mode = "ok"
     assert hub.fetch(MODEL, _wf(server), progress=False).read_bytes() == DATA
     assert server.requests[-1]["range"] == f"bytes={server.drop_at}-"
+
+
+def test_unknown_size_uses_content_length_to_resume(server):
+    server.mode = "drop_once"
+    path = hub.fetch(MODEL, _wf(server, size=0), progress=False)
+    assert path.read_bytes() == DATA
+    assert server.requests[1]["range"] == f"bytes={server.drop_at}-"
+
+
+def test_overlong_part_of_unknown_size_restarts_after_416(server, home):
+    folder = home / "models" / MODEL
+    folder.mkdir(parents=True)
+    (folder / "w.bin.part").write_bytes(DATA + b"junk")
+    assert hub.fetch(MODEL, _wf(server, size=0), progress=False).read_bytes() == DATA
+    assert [r["range"] for r in server.requests] == [f"bytes={len(DATA) + 4}-", None]
+
+
+@pytest.mark.parametrize("mode", ["503_once", "hangup_once"])
+def test_transient_server_failures_are_retried(server, mode):
+    server.mode = mode
+    assert hub.fetch(MODEL, _wf(server), progress=False).read_bytes() == DATA
+    assert len(server.requests) == 2
 
 
 def test_server_that_ignores_range_restarts_from_zero(server, home):

@@ -233,6 +233,8 @@ def _download(wf: WeightFile, path: Path, *, progress: bool) -> None:
             _transfer(wf.url, part, total=wf.size, progress=progress)
             break
         except _Retryable as e:
+            if e.restart:
+                part.unlink(missing_ok=True)
             if attempt == _ATTEMPTS - 1:
                 have = part.stat().st_size if part.exists() else 0
                 raise DownloadError(
@@ -253,60 +255,85 @@ def _download(wf: WeightFile, path: Path, *, progress: bool) -> None:
 
 
 class _Retryable(Exception):
-    """A transient failure: the connection dropped or the server had a temporary error."""
+    """A transient failure: the connection dropped or the server had a temporary error.
+
+    Args:
+        restart: the `.part` file cannot be resumed (the next attempt starts from zero).
+    """
+
+    def __init__(self, message: str, *, restart: bool = False) -> None:
+        super().__init__(message)
+        self.restart = restart
 
 
 def _transfer(url: str, part: Path, *, total: int, progress: bool) -> None:
-    """Append the rest of `url` to `part` (starting over if the server ignores the Range request)."""
-    from tqdm import tqdm
+    """Append the rest of `url` to `part` (starting over if the server ignores the Range request).
 
+    Args:
+        total: the expected size (0 if unknown: the server's Content-Length is used instead).
+    """
     offset = part.stat().st_size if part.exists() else 0
     if total and offset >= total:  # a complete or over-long leftover: verify it as it is
         return
     if total:
         _check_space(part, total - offset)
+    with _open(url, offset) as response:
+        if offset and getattr(response, "status", None) != 206:
+            offset = 0  # the server sent the whole file
+        length = response.headers.get("Content-Length")
+        if not total and length:
+            _check_space(part, int(length))
+            total = offset + int(length)
+        _copy(response, part, offset=offset, total=total, progress=progress)
+    if total and part.stat().st_size < total:
+        raise _Retryable(f"connection closed after {part.stat().st_size} of {total} bytes")
+
+
+def _open(url: str, offset: int) -> http.client.HTTPResponse:
+    """The response to a GET of `url` from byte `offset` on."""
     request = urllib.request.Request(url, headers={"User-Agent": "openbind"})
     if offset:
         request.add_header("Range", f"bytes={offset}-")
     try:
-        response = urllib.request.urlopen(request, timeout=_TIMEOUT)
+        return urllib.request.urlopen(request, timeout=_TIMEOUT)
     except urllib.error.HTTPError as e:
-        if e.code == 416:  # range not satisfiable: the .part is stale, start over
-            part.unlink()
-            raise _Retryable(f"HTTP 416 for a resume at byte {offset}") from e
-        if e.code >= 500 or e.code == 429:
-            raise _Retryable(f"HTTP {e.code} {e.reason}") from e
+        if e.code == 416 or e.code == 429 or e.code >= 500:  # 416: stale .part, restarted below
+            raise _Retryable(f"HTTP {e.code} {e.reason}", restart=e.code == 416) from e
         raise DownloadError(f"cannot download {url}: HTTP {e.code} {e.reason}") from e
+    except (http.client.HTTPException, ConnectionError) as e:  # dropped before the headers
+        raise _Retryable(f"connection dropped: {e!r}") from e
     except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
         raise DownloadError(
-            f"cannot reach {url} ({reason}); check the network, or download the file on a connected "
-            "machine and pass it with --weights PATH"
+            f"cannot reach {url} ({getattr(e, 'reason', e)}); check the network, or download the "
+            "file on a connected machine and pass it with --weights PATH"
         ) from e
-    with response:
-        if offset and getattr(response, "status", None) != 206:
-            offset = 0  # the server sent the whole file
-        bar = tqdm(
-            total=total or None, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-            desc=part.stem, disable=not progress, leave=False,
-        )  # fmt: skip
-        try:
-            with bar, open(part, "ab" if offset else "wb") as out:
-                while chunk := response.read(_CHUNK):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        except (http.client.HTTPException, TimeoutError, ConnectionError) as e:
-            raise _Retryable(f"connection dropped: {e!r}") from e
-        except OSError as e:
-            if e.errno in _NO_SPACE:
-                part.unlink(missing_ok=True)
-                raise DownloadError(
-                    f"no space left to download {url} into {part.parent}; free some space or set "
-                    "OPENBIND_HOME to a bigger disk (the partial file was deleted)"
-                ) from e
-            raise _Retryable(f"connection dropped: {e!r}") from e
-    if total and part.stat().st_size < total:
-        raise _Retryable(f"connection closed after {part.stat().st_size} of {total} bytes")
+
+
+def _copy(
+    response: http.client.HTTPResponse, part: Path, *, offset: int, total: int, progress: bool
+) -> None:
+    """Write the body of `response` to `part` (appending after `offset` bytes) with a progress bar."""
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=total or None, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+        desc=part.stem, disable=not progress, leave=False,
+    )  # fmt: skip
+    try:
+        with bar, open(part, "ab" if offset else "wb") as out:
+            while chunk := response.read(_CHUNK):
+                out.write(chunk)
+                bar.update(len(chunk))
+    except (http.client.HTTPException, TimeoutError, ConnectionError) as e:
+        raise _Retryable(f"connection dropped: {e!r}") from e
+    except OSError as e:
+        if e.errno in _NO_SPACE:
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"no space left to download into {part.parent}; free some space or set "
+                "OPENBIND_HOME to a bigger disk (the partial file was deleted)"
+            ) from e
+        raise _Retryable(f"connection dropped: {e!r}") from e
 
 
 def _check_space(part: Path, needed: int) -> None:
