@@ -7,7 +7,7 @@ with the transform that makes its input from an item:
 
 | kind       | input (per item)              | architecture                                         |
 |------------|-------------------------------|------------------------------------------------------|
-| mel_audio  | (1, 128, 204) log-mel clip    | conv stages (BN, ReLU, pool) -> mean over time/freq -> linear |
+| mel_audio  | (1, 128, 204) log-mel clip    | conv stages (GroupNorm, ReLU, pool) -> mean over time/freq -> linear |
 | wave_audio | (samples,) mono waveform      | log-spectrogram stem (STFT, fixed) -> the same conv stages     |
 | conv_image | (3, S, S) normalised RGB      | the same conv stages                                  |
 | token_text | (L,) CLIP BPE ids             | embedding (ids hashed into `vocab_size`) -> masked mean -> MLP |
@@ -33,7 +33,11 @@ Transform = Callable[[Any], torch.Tensor]
 
 
 class ConvTrunk(nn.Module):
-    """Conv stages (3x3 conv, BN, ReLU, 2x2 max-pool) -> global mean -> linear to `dim`."""
+    """Conv stages (3x3 conv, GroupNorm, ReLU, 2x2 max-pool) -> global mean -> linear to `dim`.
+
+    GroupNorm rather than BatchNorm: the features of a sample do not depend on the rest of its
+    batch, so DDP ranks with half the batch compute exactly what one process computes.
+    """
 
     def __init__(self, in_channels: int, widths: tuple[int, ...], dim: int) -> None:
         super().__init__()
@@ -42,7 +46,7 @@ class ConvTrunk(nn.Module):
         for w in widths:
             layers += [
                 nn.Conv2d(c, w, 3, padding=1, bias=False),
-                nn.BatchNorm2d(w),
+                nn.GroupNorm(min(8, w), w),
                 nn.ReLU(inplace=True),
                 nn.MaxPool2d(2),
             ]
