@@ -7,6 +7,7 @@ and zero-shot results are known exactly. Every tower records the batch sizes it 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ class RecordingTower(torch.nn.Module):
 def text_to_rgb(text: str) -> torch.Tensor:
     """Sum of the colours named in `text` (a faint grey if none), shape (1, 3)."""
     v = np.full(3, 0.05)
-    for word in text.lower().replace(",", " ").split():
+    for word in re.findall(r"[a-z]+", text.lower()):
         v = v + np.array(COLOURS.get(word, (0.0, 0.0, 0.0)))
     return torch.tensor(v, dtype=torch.float32)[None]
 

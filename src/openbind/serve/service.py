@@ -21,6 +21,7 @@ from openbind.index import Hit, Library
 from openbind.serve.batching import Batcher, BatchStats
 from openbind.serve.inputs import InputError, QueryPart
 from openbind.space.model import EncodeReport, SpaceModel
+from openbind.tasks import class_embeddings, compose, zero_shot
 from openbind.types import Embeddings, Modality
 
 DEFAULT_LABELS = (
@@ -70,7 +71,7 @@ class LabelScore:
     Attributes:
         label: the label text.
         probability: softmax over the labels of the logit-scaled cosine similarities.
-        score: the raw cosine similarity between the input and the label text.
+        score: cosine similarity between the input and the label (through its prompt templates).
     """
 
     label: str
@@ -140,7 +141,7 @@ class Service:
             **{k: tuple(v) for k, v in (label_sets or {}).items()},
         }
         self._batcher = Batcher(self._encode, max_items=max_batch_items, max_wait_ms=max_wait_ms)
-        self._label_cache: dict[tuple[str, ...], torch.Tensor] = {}
+        self._label_cache: dict[tuple[Modality | str, ...], Embeddings] = {}
 
     @property
     def model_id(self) -> str:
@@ -185,7 +186,7 @@ class Service:
             raise InputError("k", f"must be between 1 and 1000, got {k}")
         only = self._filter_modality(modality)
         query = await self._compose(parts)
-        hits = await asyncio.to_thread(self.library.search, query.numpy(), k, modality=only)
+        hits = await asyncio.to_thread(self.library.search, query, k, modality=only)
         return [_hit(h) for h in hits]
 
     async def classify(
@@ -202,11 +203,11 @@ class Service:
             InputError: empty labels, unknown label set, or an input that cannot be embedded.
         """
         names = self._labels(labels, label_set)
-        item_emb = await self._embed_part(part)
-        label_emb = await self._label_embeddings(names)
-        scores = label_emb @ item_emb  # (L,)
-        scale = self.space.logit_scale(part.modality)
-        probs = torch.softmax(scores * scale, dim=0)
+        m = self._modality(part.modality)
+        item = await self._embed_part(part)
+        classes = await self._class_embeddings(names, m)
+        result = zero_shot(self.space, item, classes, m, class_names=names)
+        probs, scores = result.probabilities[0], result.scores[0] / result.logit_scale
         order = torch.argsort(probs, descending=True).tolist()
         return [LabelScore(names[i], float(probs[i]), float(scores[i])) for i in order]
 
@@ -285,35 +286,35 @@ class Service:
             raise InputError("labels", "give at least two distinct non-empty labels")
         return names
 
-    async def _embed_part(self, part: QueryPart) -> torch.Tensor:
+    async def _embed_part(self, part: QueryPart) -> Embeddings:
         m = self._modality(part.modality)
         try:
-            emb = await self._batcher.submit(m, [part.item])
+            return await self._batcher.submit(m, [part.item])
         except MissingModality as e:
             raise InputError("modality", str(e)) from None
         except BadInput as e:
             reason = str(e).split(": ", 1)[-1]
             raise InputError(part.field, f"cannot embed this {m.value} input: {reason}") from None
-        return emb.vectors[0]
 
-    async def _compose(self, parts: Sequence[QueryPart]) -> torch.Tensor:
+    async def _compose(self, parts: Sequence[QueryPart]) -> Embeddings:
         for p in parts:
             if not math.isfinite(p.weight):
                 raise InputError("weights", f"weight of {p.field} is not a finite number")
-        vectors = await asyncio.gather(*(self._embed_part(p) for p in parts))
-        total = sum(p.weight * v for p, v in zip(parts, vectors, strict=True))
-        norm = float(torch.linalg.vector_norm(total))
-        if norm < 1e-6:
-            raise InputError("weights", "the weighted query is zero; use other weights")
-        return total / norm
+        embeddings = await asyncio.gather(*(self._embed_part(p) for p in parts))
+        try:
+            return compose(embeddings, [p.weight for p in parts])
+        except BadInput as e:
+            raise InputError("weights", str(e)) from None
 
-    async def _label_embeddings(self, labels: list[str]) -> torch.Tensor:
-        key = tuple(labels)
+    async def _class_embeddings(self, labels: list[str], modality: Modality) -> Embeddings:
+        """Label embeddings through the modality's prompt templates, cached per label list."""
+        key = (modality, *labels)
         cached = self._label_cache.get(key)
         if cached is None:
-            cached = (await self._batcher.submit(Modality.TEXT, labels)).vectors
-            if len(self._label_cache) < 256:
-                self._label_cache[key] = cached
+            cached = await asyncio.to_thread(class_embeddings, self.space, labels, modality)
+            if len(self._label_cache) >= 256:
+                self._label_cache.pop(next(iter(self._label_cache)))
+            self._label_cache[key] = cached
         return cached
 
 
