@@ -287,10 +287,18 @@ def test_cached_file_with_wrong_bytes_is_reported_not_used(server):
     path = hub.fetch(MODEL, _wf(server), progress=False)
     # Same size, new mtime: the sidecar no longer vouches for it.
     path.write_bytes(DATA[:-1] + b"\0")
-    with pytest.raises(ChecksumMismatch, match=f"expected {SHA}.*Delete it"):
+    with pytest.raises(ChecksumMismatch, match=f", expected {SHA}.*Delete it"):
         hub.fetch(MODEL, _wf(server), progress=False)
     assert path.exists()  # reported, not silently replaced
     assert len(server.requests) == 1
+
+
+def test_file_without_published_sha_is_checked_against_the_recorded_one(server):
+    path = hub.fetch(MODEL, _wf(server, sha256=None, size=0), progress=False)
+    assert json.loads((path.parent / "w.bin.sha256").read_text())["sha256"] == SHA
+    path.write_bytes(DATA[:-1])  # damaged after download
+    with pytest.raises(ChecksumMismatch, match=f"w.bin.sha256 recorded at download {SHA}"):
+        hub.fetch(MODEL, _wf(server, sha256=None, size=0), progress=False)
 
 
 def test_cached_file_of_wrong_size_is_reported(server):

@@ -191,22 +191,30 @@ def sha256_file(path: Path) -> str:
 
 
 def _verified(path: Path, wf: WeightFile) -> Path:
-    """`path` if it is `wf` (trusting a sidecar that matches the file's size and mtime), else raise."""
+    """`path` if it is `wf`, else raise; a sidecar matching the file's size and mtime spares a rehash.
+
+    Without a published sha256, the one recorded when the file was downloaded is checked, so a
+    damaged file is still found.
+    """
     size = path.stat().st_size
     if wf.size and size != wf.size:
         raise ChecksumMismatch(
             f"cached file {path} has {size} bytes, expected {wf.size}; it is truncated or "
             f"not the right file. Delete it and run again to download {wf.url}"
         )
-    if wf.sha256 is None:
-        return path
+    sidecar = _with_suffix(path, _SIDECAR)
+    record = None
     with contextlib.suppress(OSError, ValueError):
-        if json.loads(_with_suffix(path, _SIDECAR).read_text()) == _stamp(path, wf.sha256.lower()):
-            return path
+        record = json.loads(sidecar.read_text())
+    recorded = record.get("sha256") if isinstance(record, dict) else None
+    expected = (wf.sha256 or recorded or "").lower()
+    if not expected or record == _stamp(path, expected):
+        return path
     actual = sha256_file(path)
-    if actual != wf.sha256.lower():
+    if actual != expected:
+        origin = "expected" if wf.sha256 else f"{sidecar.name} recorded at download"
         raise ChecksumMismatch(
-            f"cached file {path} has sha256 {actual}, expected {wf.sha256}; it is corrupted or "
+            f"cached file {path} has sha256 {actual}, {origin} {expected}; it is corrupted or "
             f"not the right file. Delete it and run again to download {wf.url}"
         )
     _record(path, actual)
