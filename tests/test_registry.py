@@ -14,12 +14,10 @@ from openbind.types import Modality
 
 
 @pytest.fixture
-def reg(monkeypatch):
+def reg():
     """The registry, with changes undone after the test."""
-    registry.list_models()  # load the builtin tables before copying
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    monkeypatch.setattr(registry, "_DEFAULT_TAGS", dict(registry._DEFAULT_TAGS))
-    return registry
+    with registry.isolated():
+        yield registry
 
 
 def _entry(name: str) -> ModelEntry:
@@ -93,3 +91,13 @@ def test_builtin_entries_are_well_formed():
 def test_weight_file_defaults():
     wf = WeightFile("w.pth", "https://example.org/w.pth")
     assert (wf.sha256, wf.size) == (None, 0)
+
+
+def test_isolated_undoes_registrations():
+    before = [e.name for e in registry.list_models()]
+    with registry.isolated():
+        registry.register(_entry("qqtmp_a.v1"), aliases=("qqtmp",))
+        assert registry.get("qqtmp").name == "qqtmp_a.v1"
+    assert [e.name for e in registry.list_models()] == before
+    with pytest.raises(UnknownModel):
+        registry.get("qqtmp")

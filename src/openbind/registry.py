@@ -6,8 +6,10 @@ named by a dotted path ("openbind.zoo.starter:build") and imported only when a m
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from openbind.errors import UnknownModel
@@ -70,7 +72,9 @@ _REGISTRY: dict[str, ModelEntry] = {}
 _DEFAULT_TAGS: dict[str, str] = {}
 
 
-def register(entry: ModelEntry, *, default: bool = False, aliases: tuple[str, ...] = ()) -> ModelEntry:
+def register(
+    entry: ModelEntry, *, default: bool = False, aliases: tuple[str, ...] = ()
+) -> ModelEntry:
     """Add `entry`.
 
     Args:
@@ -109,6 +113,24 @@ def list_models(pattern: str = "*") -> list[ModelEntry]:
     """Registered models whose name matches the glob `pattern`, sorted by name."""
     _ensure_builtin()
     return [e for n, e in sorted(_REGISTRY.items()) if fnmatch.fnmatch(n, pattern)]
+
+
+@contextlib.contextmanager
+def isolated() -> Iterator[None]:
+    """Undo, on exit, every registration made inside (for tests that register throwaway models).
+
+    Example:
+        >>> with isolated():
+        ...     register(ModelEntry("toy_tiny.test", "tests.toy:build", ("text",), 8))
+    """
+    _ensure_builtin()  # the builtin entries belong to the saved state
+    saved = [(table, dict(table)) for table in (_REGISTRY, _DEFAULT_TAGS)]
+    try:
+        yield
+    finally:
+        for table, before in saved:
+            table.clear()
+            table.update(before)
 
 
 def _ensure_builtin() -> None:

@@ -38,15 +38,13 @@ def _state() -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture
-def src(monkeypatch, tmp_path):
-    registry.list_models()
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    monkeypatch.setattr(registry, "_DEFAULT_TAGS", dict(registry._DEFAULT_TAGS))
-    registry.register(ModelEntry("zzconv_tiny.v1", f"{__name__}:build", ("image", "audio"), 16))
-    registry.register(ModelEntry("zzflat_tiny.v1", "openbind.registry:get", ("text",), 16))
+def src(tmp_path):
     path = tmp_path / "tiny.pth"
     torch.save(_state(), path)
-    return path
+    with registry.isolated():
+        registry.register(ModelEntry("zzconv_tiny.v1", f"{__name__}:build", ("image", "audio"), 16))
+        registry.register(ModelEntry("zzflat_tiny.v1", "openbind.registry:get", ("text",), 16))
+        yield path
 
 
 def test_convert_writes_one_file_per_tower(src, tmp_path, capsys):

@@ -15,21 +15,7 @@ from openbind.registry import ModelEntry, WeightFile
 @pytest.fixture
 def models(monkeypatch, tmp_path):
     """A registry of three test models (on top of the builtin ones) and a cache holding some files."""
-    registry.list_models()  # load the builtin tables before copying
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    monkeypatch.setattr(registry, "_DEFAULT_TAGS", dict(registry._DEFAULT_TAGS))
     monkeypatch.setenv("OPENBIND_HOME", str(tmp_path))
-    files = (
-        WeightFile("a.pth", "https://x/a", None, 1000),
-        WeightFile("b.pth", "https://x/b", None, 2000),
-    )
-    registry.register(
-        ModelEntry("zzbig_huge.v1", "m:build", ("image", "audio"), 1024, files, "CC-BY-NC-4.0")
-    )
-    registry.register(
-        ModelEntry("zzbig_small.v1", "m:build", ("text",), 512, files[:1], "MIT"), aliases=("tiny",)
-    )
-    registry.register(ModelEntry("zzpkg_base.v1", "m:build", ("text",), 384, (), "Apache-2.0"))
     big = tmp_path / "models" / "zzbig_huge.v1"
     big.mkdir(parents=True)
     (big / "a.pth").write_bytes(b"x" * 1000)
@@ -37,6 +23,20 @@ def models(monkeypatch, tmp_path):
     small = tmp_path / "models" / "zzbig_small.v1"
     small.mkdir()
     (small / "a.pth").write_bytes(b"x" * 1000)
+    files = (
+        WeightFile("a.pth", "https://x/a", None, 1000),
+        WeightFile("b.pth", "https://x/b", None, 2000),
+    )
+    with registry.isolated():
+        registry.register(
+            ModelEntry("zzbig_huge.v1", "m:build", ("image", "audio"), 1024, files, "CC-BY-NC-4.0")
+        )
+        registry.register(
+            ModelEntry("zzbig_small.v1", "m:build", ("text",), 512, files[:1], "MIT"),
+            aliases=("tiny",),
+        )
+        registry.register(ModelEntry("zzpkg_base.v1", "m:build", ("text",), 384, (), "Apache-2.0"))
+        yield
 
 
 def _json(capsys, *argv: str) -> list[dict]:
