@@ -391,5 +391,9 @@ def test_cached_models_lists_files_and_partial_downloads(server, home):
         hub.CachedFile("w.bin", len(DATA)),
     )
     assert model.size == len(DATA) + 5
+    nested = hub.fetch(MODEL, _wf(server, filename="tokenizer/vocab.bin"), progress=False)
+    assert nested == home / "models" / MODEL / "tokenizer" / "vocab.bin"
+    [_, model] = hub.cached_models()
+    assert model.has("tokenizer/vocab.bin")
     assert model.has("w.bin") and not model.has("v.bin")
     assert other.name == "other_m.t" and other.files == ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import PurePosixPath
 
 import pytest
 
@@ -85,7 +86,8 @@ def test_builtin_entries_are_well_formed():
         for wf in e.weights:
             assert wf.url.startswith(("https://", "file://")), e.name
             assert wf.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", wf.sha256), e.name
-            assert "/" not in wf.filename and wf.size >= 0, e.name
+            name = PurePosixPath(wf.filename)
+            assert not name.is_absolute() and ".." not in name.parts and wf.size >= 0, e.name
 
 
 def test_weight_file_defaults():

@@ -172,11 +172,12 @@ def cached_models() -> list[CachedModel]:
     found = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         files = []
-        for f in sorted(folder.iterdir()):
+        for f in sorted(folder.rglob("*")):  # file names may have folders: "tokenizer/vocab.json"
             if not f.is_file() or f.suffix in (_LOCK, _SIDECAR):
                 continue
             partial = f.suffix == _PART
-            files.append(CachedFile(f.stem if partial else f.name, f.stat().st_size, partial))
+            name = f.relative_to(folder).as_posix()
+            files.append(CachedFile(name.removesuffix(_PART), f.stat().st_size, partial))
         found.append(CachedModel(folder.name, folder, tuple(files)))
     return found
 
