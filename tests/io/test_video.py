@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from openbind.errors import BadInput, DecodeError
@@ -193,8 +193,9 @@ def test_random_bytes_only_raise_decode_error(data: bytes) -> None:
 _SMALL = make_video(n=12, fps=12, gop=4)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.integers(0, len(_SMALL) - 1), st.integers(1, 255))
+@example(pos=1463, xor=1)  # once gave a stream without a codec context
 def test_mutated_video_only_raises_decode_error(pos: int, xor: int) -> None:
     data = bytearray(_SMALL)
     data[pos] ^= xor

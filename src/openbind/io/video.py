@@ -238,7 +238,15 @@ class _Video:
             if not streams:
                 raise DecodeError("no video stream in the file", source=src.name)
             self.stream = streams[0]
+            if self.stream.codec_context is None:
+                raise DecodeError("unsupported or unknown video codec", source=src.name)
             self._index()
+        except DecodeError:
+            self.container.close()
+            raise
+        except Exception as e:  # broken headers surface as many types inside PyAV
+            self.container.close()
+            raise DecodeError(f"corrupt video ({_reason(e)})", source=src.name) from None
         except BaseException:
             self.container.close()
             raise
