@@ -5,6 +5,10 @@ Windowed-sinc interpolation with a Hann window (`sinc_interp_hann`), `lowpass_fi
 Rates are reduced by their gcd, so 44.1 kHz -> 16 kHz uses 160 phases of a filter applied every
 441 input samples (a polyphase filter: one strided convolution). The output has
 `ceil(new_rate * n / orig_rate)` samples.
+
+Rates whose reduced form would need a filter bank of more than `MAX_KERNEL` coefficients (for
+example 12345 Hz -> 16 kHz: 3200 phases x 2483 taps) are resampled by evaluating the same
+windowed sinc at each output sample instead (float64 filter, equal up to rounding).
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import torch
 
 LOWPASS_FILTER_WIDTH = 6
 ROLLOFF = 0.99
+MAX_KERNEL = 1 << 22
+"""Largest polyphase filter bank (coefficients) built; larger ones use the direct evaluation."""
+_CHUNK = 1 << 21  # outputs x taps evaluated at once by the direct evaluation
 
 
 @functools.lru_cache(maxsize=32)
@@ -56,11 +63,42 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Ten
         return waveform
     g = math.gcd(orig_rate, new_rate)
     orig, new = orig_rate // g, new_rate // g
-    kernel, width = sinc_kernel(orig, new)
     shape = waveform.shape
-    x = waveform.reshape(-1, 1, shape[-1])  # (B, 1, n)
-    x = torch.nn.functional.pad(x, (width, width + orig))
-    y = torch.nn.functional.conv1d(x, kernel, stride=orig)  # (B, new, frames)
-    y = y.transpose(1, 2).reshape(x.shape[0], -1)  # (B, frames * new), phases interleaved
+    x = waveform.reshape(-1, shape[-1])  # (B, n)
     length = -(-new * shape[-1] // orig)
-    return y[:, :length].reshape(*shape[:-1], length)
+    base = min(orig, new) * ROLLOFF
+    width = math.ceil(LOWPASS_FILTER_WIDTH * orig / base)
+    if new * (2 * width + orig) > MAX_KERNEL:
+        y = _direct(x, orig, new, length)
+    else:
+        y = _polyphase(x, orig, new)[:, :length]
+    return y.reshape(*shape[:-1], length)
+
+
+def _polyphase(x: torch.Tensor, orig: int, new: int) -> torch.Tensor:
+    """torchaudio's evaluation: all phases as the channels of one strided conv1d."""
+    kernel, width = sinc_kernel(orig, new)
+    x = torch.nn.functional.pad(x[:, None], (width, width + orig))  # (B, 1, width + n + ...)
+    y = torch.nn.functional.conv1d(x, kernel, stride=orig)  # (B, new, blocks)
+    return y.transpose(1, 2).reshape(x.shape[0], -1)  # (B, blocks * new), phases interleaved
+
+
+def _direct(x: torch.Tensor, orig: int, new: int, length: int) -> torch.Tensor:
+    """y[j] = sum_i x[i] h((i / orig - j / new) * base), taps around i = j * orig / new."""
+    base = min(orig, new) * ROLLOFF
+    width = math.ceil(LOWPASS_FILTER_WIDTH * orig / base)
+    offsets = torch.arange(-width, width + 2)  # taps around floor(j * orig / new)
+    padded = torch.nn.functional.pad(x, (width, width + 2))
+    out = torch.empty(x.shape[0], length)
+    step = max(1, _CHUNK // len(offsets))
+    for start in range(0, length, step):
+        j = torch.arange(start, min(start + step, length))[:, None]  # (J, 1)
+        i = (j * orig) // new + offsets  # (J, taps) input indices
+        # i / orig - j / new with an exact integer numerator
+        t = ((i * new - j * orig).double() / (orig * new) * base).clamp_(
+            -LOWPASS_FILTER_WIDTH, LOWPASS_FILTER_WIDTH
+        )
+        h = torch.sinc(t) * torch.cos(t * math.pi / LOWPASS_FILTER_WIDTH / 2) ** 2 * (base / orig)
+        taps = padded[:, i + width]  # (B, J, taps)
+        out[:, start : start + j.shape[0]] = (taps * h.float()).sum(-1)
+    return out
