@@ -10,10 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from openbind import checkpoint, registry
+from openbind.encoders.imagebind import ImageBindConfig, ImageBindModel
 from openbind.errors import CheckpointMismatch, ConfigError, MissingWeights
 from openbind.registry import ModelEntry
 from openbind.types import Modality
-from openbind.zoo.imagebind import build, imagebind_key_prefixes, key_groups
+from openbind.zoo.imagebind import PREPROCESSED, build, imagebind_key_prefixes, key_groups
 from tests.encoders.imagebind_golden import STATE_DICT, load_io
 
 SMALL = ModelEntry(
@@ -110,3 +111,24 @@ def test_build_errors(tmp_path: Path) -> None:
     other = ModelEntry(**{**SMALL.__dict__, "options": {"config": "giant"}})
     with pytest.raises(ConfigError, match="giant"):
         build(other, modalities=(Modality.TEXT,), weights=STATE_DICT)
+
+
+def test_media_files_go_through_the_wired_preprocessing() -> None:
+    space = build(SMALL, modalities=tuple(Modality), weights=STATE_DICT)
+    assert set(space.transforms) == set(PREPROCESSED)
+    media = Path(__file__).parents[1] / "golden" / "media"
+    model = ImageBindModel(ImageBindConfig.small())
+    model.load_state_dict(torch.load(STATE_DICT, weights_only=True))
+    model.eval()
+    cases = {
+        Modality.VIDEO: ("testsrc_320x240_30fps_3s.mp4", "vision", 15),
+        Modality.AUDIO: ("speech_44k1_mono.wav", "audio", 3),
+        Modality.IMAGE: ("img_portrait_rgba_300x500.png", "vision", 1),
+    }
+    for modality, (name, tower, clips) in cases.items():
+        x = space.preprocess(modality, media / name)
+        assert x.shape[0] == clips
+        emb = space.encode_items(modality, [media / name]).vectors  # (1, 64)
+        with torch.no_grad():
+            ref = model.forward_reference({tower: x.unsqueeze(0)})[tower]  # clips axis
+        torch.testing.assert_close(emb, _unit(ref), atol=1e-6, rtol=0)
