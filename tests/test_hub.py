@@ -3,6 +3,7 @@ bytes, errors), offline mode, the verified-checksum sidecar, locking, a full dis
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import http.server
 import json
@@ -33,9 +34,8 @@ class Server:
     """A file server whose behaviour the test sets through `mode`, recording the requests it got.
 
     Modes: "ok"; "drop" (always closes the connection after `drop_at` bytes); "drop_once" (drops the
-    first response only); "wrong" (serves other bytes); "no_range" (ignores Range); "slow" (sends in
-    small pieces with pauses); "404"; "503_once" (a server error, then ok); "hangup_once" (closes the
-    first connection before answering).
+    first response only); "wrong" (serves other bytes); "no_range" (ignores Range); "404";
+    "503_once" (a server error, then ok); "hangup_once" (closes the first connection unanswered).
     """
 
     port: int = 0
@@ -81,12 +81,6 @@ def _handler(state: Server) -> type[http.server.BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
-                return
-            if state.mode == "slow":
-                for i in range(start, len(body), 50_000):
-                    self.wfile.write(body[i : i + 50_000])
-                    self.wfile.flush()
-                    time.sleep(0.05)
                 return
             self.wfile.write(body[start:])
 
@@ -329,22 +323,38 @@ def test_cached_file_without_sidecar_is_verified_and_recorded(server, home):
     assert json.loads((folder / "w.bin.sha256").read_text())["sha256"] == SHA
 
 
-def test_two_concurrent_fetches_download_once(server):
-    server.mode = "slow"
-    results: list[Path] = []
-    threads = [
-        threading.Thread(
-            target=lambda: results.append(hub.fetch(MODEL, _wf(server), progress=False))
+def test_second_process_waits_for_the_lock_then_uses_the_finished_file(server, home):
+    folder = home / "models" / MODEL
+    folder.mkdir(parents=True)
+    code = (
+        "from openbind import hub\n"
+        "from openbind.registry import WeightFile\n"
+        f"wf = WeightFile('w.bin', {server.url()!r}, {SHA!r}, {len(DATA)})\n"
+        f"print(hub.fetch({MODEL!r}, wf, progress=False))\n"
+    )
+    env = {**os.environ, "OPENBIND_HOME": str(home)}
+    with open(folder / "w.bin.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # this test plays the process that is downloading
+        child = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True
         )
-        for _ in range(2)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert len(results) == 2 and results[0] == results[1]
-    assert results[0].read_bytes() == DATA
-    assert len(server.requests) == 1
+        _wait_until_blocked_on_a_lock(child.pid)
+        (folder / "w.bin").write_bytes(DATA)  # the "download" finishes
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    out, _ = child.communicate(timeout=60)
+    assert child.returncode == 0
+    assert out.strip() == str(folder / "w.bin")
+    assert server.requests == []  # the waiting process did not download it again
+
+
+def _wait_until_blocked_on_a_lock(pid: int) -> None:
+    """Poll /proc/locks until process `pid` waits for a lock ("->" marks a blocked request)."""
+    for _ in range(3000):
+        locks = Path("/proc/locks").read_text().splitlines()
+        if any("->" in line and f" {pid} " in line for line in locks):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} never waited for the download lock")
 
 
 def test_file_url_mirror(tmp_path):
