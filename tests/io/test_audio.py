@@ -1,0 +1,183 @@
+"""Audio decoding: formats, inputs accepted, bad files, and a fuzz test of the decoders."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from openbind.errors import BadInput, DecodeError
+from openbind.io.audio import load_audio
+from openbind.io.text import read_text
+
+MEDIA = Path(__file__).parents[1] / "golden" / "media"
+SPEECH = MEDIA / "speech_44k1_mono.wav"
+VIDEO_WITHOUT_AUDIO = MEDIA / "testsrc_320x240_30fps_3s.mp4"
+RATE = 48000
+
+
+def _tone() -> np.ndarray:
+    t = np.arange(RATE) / RATE  # 1 s, stereo: 440 Hz left, 660 Hz right
+    return np.stack([0.5 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 660 * t)]).astype(
+        np.float32
+    )
+
+
+def _encode(path: Path, x: np.ndarray, codec: str, *, video: bool = False) -> Path:
+    """Write (channels, n) float32 samples at RATE with PyAV (and a tiny video track if asked)."""
+    layout = "mono" if x.shape[0] == 1 else "stereo"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=RATE)
+        s.layout = layout
+        if video:
+            v = c.add_stream("mpeg4", rate=10)
+            v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+            for i in range(5):
+                frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), "rgb24")
+                for p in v.encode(frame):
+                    c.mux(p)
+            for p in v.encode():
+                c.mux(p)
+        ctx = s.codec_context
+        rs = av.AudioResampler(ctx.format.name, layout, RATE, frame_size=ctx.frame_size or 1024)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x), format="fltp", layout=layout)
+        frame.sample_rate = RATE
+        for f in rs.resample(frame) + rs.resample(None):
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def test_wav_is_int16_over_32768_exactly():
+    with wave.open(str(SPEECH)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    wav = load_audio(SPEECH)
+    assert wav.sample_rate == 44100 and wav.samples.shape == (1, 194920)
+    assert wav.samples.dtype == np.float32
+    np.testing.assert_array_equal(wav.samples[0], pcm.astype(np.float32) / 32768)
+    assert wav.duration_s == pytest.approx(194920 / 44100) and wav.channels == 1
+
+
+def test_path_bytes_and_file_objects_agree():
+    want = load_audio(SPEECH).samples
+    data = SPEECH.read_bytes()
+    for item in (str(SPEECH), data, bytearray(data), io.BytesIO(data)):
+        np.testing.assert_array_equal(load_audio(item).samples, want)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec", "lossless"),
+    [
+        ("flac", "flac", True),
+        ("wav", "pcm_s16le", True),
+        ("mp3", "libmp3lame", False),
+        ("ogg", "libopus", False),
+        ("m4a", "aac", False),
+        ("opus", "libopus", False),
+    ],
+)
+def test_formats(tmp_path: Path, suffix: str, codec: str, lossless: bool):
+    x = _tone()
+    path = _encode(tmp_path / f"tone.{suffix}", x, codec)
+    for item in (path, path.read_bytes()):
+        wav = load_audio(item)
+        assert wav.sample_rate == RATE and wav.channels == 2
+        n = wav.samples.shape[1]
+        assert RATE <= n <= RATE + 2048  # AAC keeps its 1024-sample priming
+        if lossless:
+            np.testing.assert_allclose(wav.samples, x, atol=1 / 32768)
+        else:  # same loudness per channel
+            rms = np.sqrt((wav.samples[:, 4000:40000] ** 2).mean(axis=1))
+            np.testing.assert_allclose(rms, [0.5 / np.sqrt(2), 0.3 / np.sqrt(2)], rtol=0.1)
+
+
+def test_audio_track_of_a_video(tmp_path: Path):
+    wav = load_audio(_encode(tmp_path / "clip.mp4", _tone(), "aac", video=True))
+    assert wav.sample_rate == RATE and wav.channels == 2 and wav.samples.shape[1] >= RATE
+
+
+def test_video_without_audio_track():
+    with pytest.raises(DecodeError, match=r"testsrc_320x240_30fps_3s\.mp4: no audio track"):
+        load_audio(VIDEO_WITHOUT_AUDIO)
+
+
+def test_bad_files(tmp_path: Path):
+    data = SPEECH.read_bytes()
+    cases = {
+        "empty.wav": (b"", "empty file"),
+        "header_only.wav": (data[:44], "truncated file: the header declares 389840 data bytes, 0"),
+        "truncated.wav": (data[: len(data) // 2], "truncated file"),
+        "cut_header.wav": (data[:30], "cannot decode audio"),
+        "garbage.mp3": (bytes(range(256)) * 8, "cannot decode audio"),
+        "noise.m4a": (np.random.default_rng(0).bytes(3000), "cannot decode audio"),
+        "picture.png": (data, "unsupported audio file extension '.png'"),
+    }
+    for name, (content, reason) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(DecodeError, match=reason) as e:
+            load_audio(path)
+        assert name in str(e.value)
+    with pytest.raises(DecodeError, match="truncated"):
+        load_audio(data[: len(data) // 2])
+    with pytest.raises(BadInput, match="no such file") as missing:
+        load_audio(tmp_path / "missing.wav")
+    assert not isinstance(missing.value, DecodeError)
+
+
+def test_truncated_mp3(tmp_path: Path):
+    data = _encode(tmp_path / "tone.mp3", _tone(), "libmp3lame").read_bytes()
+    (tmp_path / "cut.mp3").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DecodeError, match=r"cut\.mp3: truncated file"):
+        load_audio(tmp_path / "cut.mp3")
+
+
+def test_arrays():
+    x = _tone()
+    for item in ((x, RATE), (x.T, RATE), {"array": x, "sampling_rate": RATE}):
+        wav = load_audio(item)
+        assert wav.samples.shape == (2, RATE) and wav.sample_rate == RATE
+    assert load_audio(x[0], sample_rate=RATE).samples.shape == (1, RATE)
+    u8 = load_audio((np.array([0, 128, 255], np.uint8), 8000)).samples
+    np.testing.assert_array_equal(u8, [[-1.0, 0.0, 127 / 128]])
+    with pytest.raises(BadInput, match="sample rate"):
+        load_audio(x)
+    with pytest.raises(BadInput, match="positive"):
+        load_audio((x, 0))
+    with pytest.raises(BadInput, match="dtype"):
+        load_audio((x.astype(np.complex64), RATE))
+
+
+_WAV_HEAD = SPEECH.read_bytes()[:4096]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.binary(max_size=2048),
+        # a real WAV header and the start of its data, with random bytes overwritten
+        st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 255)), max_size=12).map(
+            lambda edits: bytes(_mutate(_WAV_HEAD, edits))
+        ),
+    )
+)
+def test_fuzz_decoders_raise_only_bad_input(data: bytes):
+    for decode in (load_audio, read_text):
+        with contextlib.suppress(BadInput):
+            decode(data)
+
+
+def _mutate(data: bytes, edits: list[tuple[int, int]]) -> bytearray:
+    out = bytearray(data)
+    for pos, value in edits:
+        out[pos] = value
+    return out
