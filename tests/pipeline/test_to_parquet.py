@@ -142,3 +142,16 @@ def test_runner_chunks_feed_sink_in_order(space, tmp_path):
         files, lambda d, v: calls.append((len(d), v.shape)), progress=False
     )
     assert calls == [(3, (3, DIM)), (3, (3, DIM)), (1, (1, DIM))]
+
+
+def test_text_files_are_read_and_bad_utf8_is_skipped(space, tmp_path):
+    (tmp_path / "good.txt").write_text("a dog barking")
+    (tmp_path / "bad.txt").write_bytes(b"caf\xc3\x28")
+    summary = embed_to_parquet(space, [tmp_path], tmp_path / "o.parquet", progress=False)
+    assert summary.embedded == 1
+    assert [os.path.basename(s.path) for s in summary.skipped] == ["bad.txt"]
+    assert "UTF-8" in summary.skipped[0].reason
+    table = read_embeddings(tmp_path / "o.parquet")
+    np.testing.assert_allclose(
+        table.vectors[0], space.encode_items("text", ["a dog barking"]).numpy()[0], rtol=1e-5
+    )

@@ -2,7 +2,7 @@
 
 `LocalRunner` uses the space in this process: `SpaceModel.encode_report` decodes the next batch
 in worker threads while the model runs the current one, and skips corrupt files. Files are
-grouped by modality and fed in chunks of `chunk_size`, so results reach disk as they come (an
+grouped by modality (text files are read into strings first) and fed in chunks of `chunk_size`, so results reach disk as they come (an
 interrupted run keeps what it finished) and the progress bar (tqdm: files, rate, ETA) moves.
 """
 
@@ -63,23 +63,40 @@ class LocalRunner:
             for modality, items in group_by_modality(todo).items():
                 for start in range(0, len(items), self.chunk_size):
                     chunk = items[start : start + self.chunk_size]
+                    inputs, good = model_inputs(chunk, skipped)
                     report = self.space.encode_report(
-                        modality,
-                        [t.path for t in chunk],
-                        batch_size=self.batch_size,
-                        progress=False,
+                        modality, inputs, batch_size=self.batch_size, progress=False
                     )
-                    skipped.extend(
-                        Skipped(str(chunk[e.index].path), e.reason) for e in report.errors
-                    )
+                    skipped.extend(_skipped(good[e.index], e.reason) for e in report.errors)
                     if report.kept:
-                        sink([chunk[i] for i in report.kept], report.embeddings.numpy())
+                        sink([good[i] for i in report.kept], report.embeddings.numpy())
                     if bar is not None:
                         bar.update(len(chunk))
         finally:
             if bar is not None:
                 bar.close()
         return skipped
+
+
+def model_inputs(chunk: Sequence[Todo], skipped: list[Skipped]) -> tuple[list[Any], list[Todo]]:
+    """What the space's transforms take for each file: the text of text files (read as UTF-8),
+    the path of any other file. Unreadable text files are added to `skipped`."""
+    from openbind.errors import BadInput
+    from openbind.io.text import read_text
+
+    inputs: list[Any] = []
+    good: list[Todo] = []
+    for t in chunk:
+        if t.modality is Modality.TEXT:
+            try:
+                inputs.append(read_text(t.path))
+            except BadInput as e:
+                skipped.append(_skipped(t, str(e)))
+                continue
+        else:
+            inputs.append(t.path)
+        good.append(t)
+    return inputs, good
 
 
 def group_by_modality(todo: Sequence[Todo]) -> dict[Modality, list[Todo]]:
@@ -100,3 +117,8 @@ def progress_bar(total: int, progress: bool | None) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="embedding", unit="file", smoothing=0.1)
+
+
+def _skipped(t: Todo, reason: str) -> Skipped:
+    prefix = f"{t.path}: "
+    return Skipped(str(t.path), reason[len(prefix) :] if reason.startswith(prefix) else reason)
