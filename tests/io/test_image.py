@@ -80,6 +80,15 @@ def test_palette_grayscale_cmyk_become_rgb() -> None:
     assert rgb.shape == (4, 4, 3) and rgb.min() >= 250  # no ink = white
 
 
+def test_la_and_32bit_integer_modes() -> None:
+    la = Image.fromarray(np.array([[[10, 0], [200, 255]]], np.uint8), "LA")
+    assert np.asarray(load_image(_png(la)))[0].tolist() == [[10] * 3, [200] * 3]  # alpha dropped
+    assert np.asarray(load_image(la, alpha="white"))[0, 0].tolist() == [255] * 3
+    i32 = Image.fromarray(np.array([[0, 65535, 70000, -5]], np.int32))  # mode I
+    assert i32.mode == "I"
+    assert np.asarray(load_image(i32))[0, :, 0].tolist() == [0, 255, 255, 0]
+
+
 def test_16bit_scaled_not_clipped() -> None:
     a = np.array([[0, 257, 65535, 32896]], np.uint16)
     im = Image.fromarray(a)  # mode I;16

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,16 @@ def test_reference_parity_on_golden_images() -> None:
         x = transform(GOLDEN / "media" / str(name))
         assert x.shape == (1, 3, 224, 224) and x.dtype == torch.float32
         np.testing.assert_allclose(x[0].numpy(), golden["vision"][i], rtol=0, atol=1e-6)
+
+
+def test_parity_mode_and_threads_give_the_same_tensors() -> None:
+    golden = np.load(GOLDEN / "preproc" / "vision.npz")
+    paths = [GOLDEN / "media" / str(name) for name in golden["files"]]
+    strict = ImageTransform(ImageConfig(exif_transpose=False, alpha="drop"))
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(strict, paths * 4))
+    for i, x in enumerate(outs):
+        np.testing.assert_array_equal(x[0].numpy(), golden["vision"][i % 2])
 
 
 def test_resize_truncates_long_side_and_upscales_small() -> None:

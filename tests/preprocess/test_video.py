@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,16 @@ def test_batched_pipeline_equals_per_clip_reference_steps() -> None:
         c = (c - mean) / std
         expected += [c[..., :, x : x + 32] for x in (0, 6, 12)]
     assert torch.equal(batched, torch.stack(expected))
+
+
+def test_transform_is_thread_safe() -> None:
+    items = [make_video(n=24, fps=12, gop=k, size=(64, 48)) for k in (1, 4, 12)]
+    config = VideoConfig(size=48, crop_size=48)
+    serial = [VideoTransform(config)(item) for item in items]
+    with ThreadPoolExecutor(3) as pool:
+        threaded = list(pool.map(VideoTransform(config), items * 2))
+    for i, x in enumerate(threaded):
+        assert torch.equal(x, serial[i % 3])
 
 
 def test_short_side_scale_floor_rule() -> None:
