@@ -25,6 +25,7 @@ def make_video(
     rotation: float | None = None,
     codec: str = "libx264",
     audio: bool = False,
+    container: str = "mp4",
 ) -> bytes:
     """An MP4 whose frame i is flat grey `frame_value(i)` with a white top-left quarter.
 
@@ -38,14 +39,17 @@ def make_video(
         rotation: display-matrix rotation in degrees (counter-clockwise, as PyAV reports it).
         codec: encoder name.
         audio: also add a silent AAC track.
+        container: FFmpeg muxer name ("mp4", "matroska", "avi", "mpegts", ...).
     """
     w, h = size
     buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as c:
+    with av.open(buf, "w", format=container) as c:
         s = c.add_stream(codec, rate=fps)
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         s.codec_context.gop_size = gop
         s.codec_context.max_b_frames = b_frames
+        if codec == "mpeg4":
+            s.bit_rate = 4_000_000  # its default rate blurs the grey levels that identify frames
         if pts_ms is not None:
             s.time_base = s.codec_context.time_base = Fraction(1, 1000)
         if rotation is not None:

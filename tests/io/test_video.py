@@ -80,6 +80,23 @@ def test_seeking_equals_full_decoding(
     np.testing.assert_array_equal(read_frames(data, some), full[some])
 
 
+@pytest.mark.parametrize(
+    ("container", "codec"),
+    [("matroska", "libx264"), ("avi", "mpeg4"), ("mpegts", "libx264"), ("webm", "libvpx-vp9")],
+)
+def test_other_containers_seek_like_full_decoding(
+    container: str, codec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = make_video(n=60, fps=10, gop=12, codec=codec, container=container)
+    full = decode_all_frames(data)
+    assert _frame_ids(full) == _ids(range(60))
+    monkeypatch.setattr(video_module._Video, "_sequential_decode", _no_fallback)
+    clips = load_video_clips(data)
+    assert clips.indices[1] == (10, 29)  # duration 6 s: clip 1 starts at 1 s
+    for clip, idx in zip(clips.frames, clips.indices, strict=True):
+        np.testing.assert_array_equal(clip, full[list(idx)])
+
+
 def _no_fallback(*args: object) -> None:
     raise AssertionError("fell back to sequential decoding")
 
