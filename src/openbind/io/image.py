@@ -16,12 +16,14 @@ is what a viewer shows. Two deliberate differences, both documented in `docs/med
   16-bit photos white.
 
 Decompression bombs: images with more than `max_pixels` pixels raise `DecodeError` before any
-pixel is decoded (Pillow's own warning is silenced; its hard limit, 2 x
+pixel is decoded (Pillow's own warning is silenced while openbind opens a file, under a lock so
+worker threads do not interleave `warnings.catch_warnings`; Pillow's hard limit, 2 x
 `PIL.Image.MAX_IMAGE_PIXELS`, also applies).
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import Any
 
@@ -37,6 +39,9 @@ DEFAULT_MAX_PIXELS = 178_956_970
 """Largest accepted image (pixels): Pillow's hard decompression-bomb limit, about 13k x 13k."""
 
 _EXIF_ORIENTATION = 0x0112
+# `warnings.catch_warnings` swaps process-wide state; the lock keeps our threads from
+# interleaving it. Only `Image.open` (header parsing) runs under it, not the decoding.
+_WARNINGS_LOCK = threading.Lock()
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _HIGH_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
@@ -153,7 +158,7 @@ def array_to_image(array: Any, name: str = "array") -> Image.Image:
 def _decode(src: Source, max_pixels: int | None) -> Image.Image:
     f = src.open()
     try:
-        with warnings.catch_warnings():
+        with _WARNINGS_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(f)
         _check_size(im.size, max_pixels, src.name)  # from the header, before decoding
