@@ -192,6 +192,8 @@ def test_bad_files(tmp_path: Path) -> None:
         load_video_clips(np.zeros((2, 8, 8, 3), np.uint8))
     with pytest.raises(BadInput, match=r"outside 0\.\.89"):
         read_frames(TESTSRC, [90])
+    with pytest.raises(BadInput, match="no frame indices"):
+        read_frames(TESTSRC, [])
 
 
 def test_file_object_and_bytes_inputs() -> None:

@@ -203,9 +203,11 @@ def read_frames(item: Any, indices: Sequence[int], *, apply_rotation: bool = Tru
 
     Raises:
         DecodeError: as `load_video_clips`.
-        BadInput: an index outside `0 .. num_frames - 1`.
+        BadInput: no indices, or an index outside `0 .. num_frames - 1`.
     """
     src = to_source(item)
+    if not indices:
+        raise BadInput("no frame indices given", source=src.name)
     with _Video(src) as video:
         n = video.info.num_frames
         bad = [i for i in indices if not 0 <= i < n]
