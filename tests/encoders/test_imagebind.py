@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from openbind import config as obconfig
+from openbind.encoders.base import Tower
 from openbind.encoders.imagebind import (
     ImageBindConfig,
     ImageBindModel,
@@ -224,3 +226,11 @@ def test_key_prefixes() -> None:
     )
     assert imagebind_key_prefixes(Modality.VIDEO) == imagebind_key_prefixes("image")
     assert imagebind_key_prefixes("image")[0] == "modality_preprocessors.vision."
+
+
+def test_model_pickles_and_towers_follow_the_protocol(model: ImageBindModel, io: dict) -> None:
+    copy = pickle.loads(pickle.dumps(model))  # e.g. shipped to worker processes
+    x = io["inputs"]["imu"]
+    with torch.no_grad():
+        torch.testing.assert_close(copy.forward_reference({"imu": x}), model({"imu": x}))
+    assert all(isinstance(t, Tower) for t in model.towers().values())

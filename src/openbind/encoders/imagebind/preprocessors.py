@@ -8,6 +8,7 @@ checkpoint's, so its state dict loads unchanged.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -55,27 +56,30 @@ class PatchPreprocessor(nn.Module):
     """Conv stem -> prepend the cls token -> add learned positions.
 
     Args:
+        name: the modality, for error messages.
         stem_name: attribute name of the stem in the checkpoint (`rgbt_stem` or `depth_stem`).
         stem: maps the input to (B, N, D) patch tokens.
-        num_patches: N for the configured input size.
+        num_patches: N for `clip_shape`.
         dim: D.
-        check: raises `BadInput` for inputs the stem cannot take.
+        clip_shape: the one input shape (without batch) the stem and positions are made for.
     """
 
     def __init__(
         self,
+        name: str,
         stem_name: str,
         stem: nn.Module,
         num_patches: int,
         dim: int,
-        check: Callable[[torch.Tensor], None],
+        clip_shape: tuple[int, ...],
     ) -> None:
         super().__init__()
+        self.name = name
+        self.clip_shape = clip_shape
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.stem_name = stem_name
         self.add_module(stem_name, stem)
         self.pos_embedding_helper = LearnedPosEmbed(num_patches + 1, dim)
-        self.check = check
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -84,28 +88,36 @@ class PatchPreprocessor(nn.Module):
         nn.init.normal_(self.cls_token, std=std)
         nn.init.normal_(self.pos_embedding_helper.pos_embed, std=std)
 
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise `BadInput` unless `x` is (N, *clip_shape)."""
+        check_shape(self.name, x, self.clip_shape)
+
     def forward(self, x: torch.Tensor) -> Stem:
-        self.check(x)
+        self.check_input(x)
         tokens = self.get_submodule(self.stem_name)(x)  # (B, N, D)
         return Stem(self.pos_embedding_helper(prepend_tokens(tokens, self.cls_token)))
 
 
-def vision_preprocessor(cfg: VisionConfig) -> PatchPreprocessor:
-    """Images (N, 3, H, W) or clips (N, 3, T, H, W); square sizes other than trained are resized."""
-    _, ph, pw = cfg.kernel
-    grid = conv_grid((cfg.frames, cfg.image_size, cfg.image_size), cfg.kernel, cfg.kernel)
+class VisionPreprocessor(PatchPreprocessor):
+    """Images (N, 3, S, S) or clips (N, 3, T, S, S); square sizes other than trained are resized."""
 
-    def check(x: torch.Tensor) -> None:
-        frames_ok = x.ndim == 4 or (x.ndim == 5 and x.shape[2] in (1, cfg.frames))
+    def __init__(self, cfg: VisionConfig) -> None:
+        clip_shape = (3, cfg.frames, cfg.image_size, cfg.image_size)
+        grid = conv_grid(clip_shape[1:], cfg.kernel, cfg.kernel)
+        stem = video_patch_embed(3, cfg.width, cfg.kernel, cfg.frames)
+        super().__init__("vision", "rgbt_stem", stem, math.prod(grid), cfg.width, clip_shape)
+        self.patch = cfg.kernel[1:]
+
+    def check_input(self, x: torch.Tensor) -> None:
+        frames = self.clip_shape[1]
+        frames_ok = x.ndim == 4 or (x.ndim == 5 and x.shape[2] in (1, frames))
         h, w = x.shape[-2:]
+        ph, pw = self.patch
         if x.ndim < 4 or x.shape[1] != 3 or not frames_ok or h != w or h % ph or w % pw:
             raise BadInput(
-                f"vision input must have shape (N, 3, S, S) or (N, 3, {cfg.frames}, S, S) with S a "
-                f"multiple of {ph} (trained S={cfg.image_size}), got {tuple(x.shape)}"
+                f"vision input must have shape (N, 3, S, S) or (N, 3, {frames}, S, S) with S a "
+                f"multiple of {ph} (trained S={self.clip_shape[-1]}), got {tuple(x.shape)}"
             )
-
-    stem = video_patch_embed(3, cfg.width, cfg.kernel, cfg.frames)
-    return PatchPreprocessor("rgbt_stem", stem, grid[0] * grid[1] * grid[2], cfg.width, check)
 
 
 def audio_preprocessor(cfg: AudioConfig) -> PatchPreprocessor:
@@ -113,13 +125,7 @@ def audio_preprocessor(cfg: AudioConfig) -> PatchPreprocessor:
     size = (cfg.mel_bins, cfg.frames)
     grid = conv_grid(size, (cfg.kernel,) * 2, (cfg.stride,) * 2)
     stem = conv_patch_embed(1, cfg.width, cfg.kernel, cfg.stride, norm_eps=STEM_NORM_EPS)
-    return PatchPreprocessor(
-        "rgbt_stem",
-        stem,
-        grid[0] * grid[1],
-        cfg.width,
-        lambda x: check_shape("audio", x, (1, *size)),
-    )
+    return PatchPreprocessor("audio", "rgbt_stem", stem, math.prod(grid), cfg.width, (1, *size))
 
 
 def map_preprocessor(name: str, stem_name: str) -> Callable[[MapConfig], PatchPreprocessor]:
@@ -129,13 +135,7 @@ def map_preprocessor(name: str, stem_name: str) -> Callable[[MapConfig], PatchPr
         size = (cfg.image_size, cfg.image_size)
         grid = conv_grid(size, (cfg.kernel,) * 2, (cfg.kernel,) * 2)
         stem = conv_patch_embed(1, cfg.width, cfg.kernel, cfg.kernel, norm_eps=STEM_NORM_EPS)
-        return PatchPreprocessor(
-            stem_name,
-            stem,
-            grid[0] * grid[1],
-            cfg.width,
-            lambda x: check_shape(name, x, (1, *size)),
-        )
+        return PatchPreprocessor(name, stem_name, stem, math.prod(grid), cfg.width, (1, *size))
 
     return build
 
@@ -192,7 +192,7 @@ class ImuPreprocessor(nn.Module):
 
 
 PREPROCESSORS: dict[str, Callable] = {
-    "vision": vision_preprocessor,
+    "vision": VisionPreprocessor,
     "text": TextPreprocessor,
     "audio": audio_preprocessor,
     "depth": map_preprocessor("depth", "depth_stem"),
