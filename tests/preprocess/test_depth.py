@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -59,7 +60,7 @@ def test_transform_end_to_end_from_png_equals_manual_steps() -> None:
 
 def test_config_and_passthrough() -> None:
     config = DepthConfig(representation="metres", focal_length=600.0)
-    assert from_dict(DepthConfig, to_dict(config)) == config
+    assert from_dict(DepthConfig, json.loads(json.dumps(to_dict(config)))) == config
     with pytest.raises(ConfigError, match="representation"):
         DepthConfig(representation="inverse")
     with pytest.raises(ConfigError, match="min_depth"):

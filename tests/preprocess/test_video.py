@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def test_transform_on_synthetic_portrait_video_and_one_crop() -> None:
 
 def test_config_json_round_trip_and_validation() -> None:
     config = VideoConfig(clips_per_video=3, frame_timing="pts", apply_rotation=False)
-    assert from_dict(VideoConfig, to_dict(config)) == config
+    assert from_dict(VideoConfig, json.loads(json.dumps(to_dict(config)))) == config
     assert VideoConfig().num_clips == 15 and VideoConfig().clip_shape == (3, 2, 224, 224)
     with pytest.raises(ConfigError, match="spatial_crops"):
         VideoConfig(spatial_crops=2)
