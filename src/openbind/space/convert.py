@@ -56,3 +56,15 @@ def check_same_space(*embeddings: Embeddings) -> None:
                 f"({first.dim}-d) with {other.modality.value} embeddings of {other.model_id} "
                 f"({other.dim}-d)"
             )
+
+
+def take(embeddings: Embeddings, rows: int | slice | list[int]) -> Embeddings:
+    """Some rows of `embeddings` as `Embeddings` of the same space (a single int keeps 2-D).
+
+    Example:
+        >>> emb = from_numpy(np.eye(3), "image", "toy_space.v1")
+        >>> take(emb, 1).vectors.tolist()
+        [[0.0, 1.0, 0.0]]
+    """
+    index = [rows] if isinstance(rows, int) else rows
+    return Embeddings(embeddings.vectors[index], embeddings.modality, embeddings.model_id)

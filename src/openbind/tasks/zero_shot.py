@@ -131,7 +131,7 @@ def zero_shot(
             )
         class_emb = classes
     else:
-        names = list(classes)
+        names = _check_classes(classes)
         class_emb = class_embeddings(space, names, m, templates)
     if not isinstance(inputs, Embeddings):
         if len(inputs) == 0:
