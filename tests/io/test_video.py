@@ -135,6 +135,12 @@ def test_variable_frame_rate_uses_presentation_times(monkeypatch: pytest.MonkeyP
         np.testing.assert_array_equal(clip, full[list(idx)])
 
 
+def test_millisecond_rounded_29_97_fps_counts_as_constant_rate() -> None:
+    pts = [round(i * 1001 / 30) for i in range(60)]  # steps of 33 and 34 ms
+    info = probe_video(make_video(n=60, pts_ms=pts))
+    assert info.constant_rate
+
+
 def test_index_and_pts_timing_agree_on_constant_rate() -> None:
     info = probe_video(make_video(n=95, fps=10, gop=5))
     assert info.constant_rate

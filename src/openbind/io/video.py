@@ -18,8 +18,9 @@ Frame timing (`frame_timing`):
 * "index": the reference's constant-frame-rate index arithmetic (parity);
 * "pts": each frame's own presentation time: clip `[s, e)` holds the frames shown in it, which is
   what variable-frame-rate videos (phone recordings) need;
-* "auto" (default): "index" when the frame times are evenly spaced, else "pts". The two agree on
-  constant-frame-rate videos, so the default keeps parity there.
+* "auto" (default): "index" when the frame times are evenly spaced (within a time-base tick or
+  5%, so 29.97 fps stored with millisecond timestamps still counts), else "pts". The two agree
+  on constant-frame-rate videos, so the default keeps parity there.
 
 Rotation: phone videos store a display matrix; with `apply_rotation=True` (default) frames are
 turned the way players show them (multiples of 90 degrees; flips in the matrix are ignored).
@@ -68,7 +69,8 @@ class VideoInfo:
         height: coded frame height in pixels.
         times: presentation time of each frame in seconds from the first frame, in display
             order (exact `Fraction`s of the stream time base).
-        constant_rate: whether the frame times are evenly spaced.
+        constant_rate: whether the frame times are evenly spaced (steps differ by at most one
+            time-base tick or 5%, which absorbs timestamps rounded to milliseconds).
     """
 
     num_frames: int
@@ -284,7 +286,7 @@ class _Video:
         self.keyframe_pts = [k[0] for k in self.keyframes]
         tb = Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000)
         times = tuple((p - self.pts[0]) * tb for p in self.pts)
-        steps = {b - a for a, b in zip(self.pts, self.pts[1:], strict=False)}
+        steps = sorted({b - a for a, b in zip(self.pts, self.pts[1:], strict=False)})
         rate = stream.average_rate or stream.guessed_rate
         n = len(self.pts)
         if rate:
@@ -301,7 +303,7 @@ class _Video:
             width=int(ctx.width or 0),
             height=int(ctx.height or 0),
             times=times,
-            constant_rate=len(steps) <= 1,
+            constant_rate=_evenly_spaced(steps),
         )
 
     def read(self, wanted: Sequence[int], apply_rotation: bool, *, seek: bool = True) -> np.ndarray:
@@ -370,6 +372,13 @@ class _Video:
         raise DecodeError(
             f"{missing} frame(s) could not be decoded (truncated?)", source=self.src.name
         )
+
+
+def _evenly_spaced(steps: list[int]) -> bool:
+    """Whether sorted distinct pts steps describe a constant frame rate (see `VideoInfo`)."""
+    if len(steps) <= 1:
+        return True
+    return steps[-1] - steps[0] <= max(1, steps[len(steps) // 2] // 20)
 
 
 def _open_container(src: Source) -> Any:
