@@ -39,6 +39,17 @@ def test_csv_without_header_seven_columns_and_ms_units() -> None:
     np.testing.assert_allclose(rec.data, DATA.T, rtol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("name", "scale"), [("time_ms", 1e3), ("Time (s)", 1.0), ("timestamp[ns]", 1e9), ("t", 1.0)]
+)
+def test_time_unit_from_the_header(name: str, scale: float) -> None:
+    rows = np.column_stack([STAMPS * scale, DATA])
+    rec = load_imu(_csv(f"{name},ax,ay,az,gx,gy,gz", rows))
+    np.testing.assert_allclose(rec.timestamps, STAMPS)
+    explicit = load_imu(_csv(f"{name},ax,ay,az,gx,gy,gz", rows), time_unit="s")
+    np.testing.assert_allclose(explicit.timestamps, STAMPS * scale)
+
+
 def test_csv_six_columns_needs_rate_and_whitespace_separator() -> None:
     rec = load_imu(_csv(None, DATA, sep=" "), rate=200)
     assert rec.rate == 200 and rec.timestamps is None

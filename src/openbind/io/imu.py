@@ -7,7 +7,8 @@ trained on, stores m/s^2 and rad/s. When CSV headers name the axes (`acc_x`, `gy
 
 Timing, one of:
 * a timestamp column (CSV header `t`, `ts`, `time*` or `timestamp*`; or, without a header, a 7th
-  column first), or a `timestamps` array in an `.npz`, in `time_unit` units (seconds default);
+  column first), or a `timestamps` array in an `.npz`, in `time_unit` units; by default the unit
+  comes from the CSV header (`time_ms`, `Time (s)`, `timestamp[ns]`), else seconds;
 * a sample rate: `rate=` (Hz), or `rate` / `fs` in an `.npz`.
 Timestamps win when both are given.
 
@@ -36,6 +37,7 @@ TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 _TIME_NAME = re.compile(r"^(t|ts|sec|secs|seconds|time.*|timestamp.*)$")
 _AXIS_NAME = re.compile(r"^(acc|accel|accelerometer|gyr|gyro|gyroscope)[\s_./-]*([xyz])", re.I)
+_UNIT_NAME = re.compile(r"[\s_(\[](s|ms|us|µs|ns)[)\]]?$")
 _DATA_KEYS = ("imu", "data", "array")
 _TIME_KEYS = ("timestamps", "timestamp", "times", "time", "t")
 _RATE_KEYS = ("rate", "fs", "hz", "sample_rate")
@@ -66,14 +68,15 @@ class ImuRecording:
         return None
 
 
-def load_imu(item: Any, *, rate: float | None = None, time_unit: str = "s") -> ImuRecording:
+def load_imu(item: Any, *, rate: float | None = None, time_unit: str | None = None) -> ImuRecording:
     """Decode IMU samples.
 
     Args:
         item: a path, bytes or binary file object (CSV, `.npy`, `.npz`), an array (6, T) /
             (T, 6), or an `ImuRecording` (returned as is).
         rate: sample rate in Hz for data without timestamps.
-        time_unit: unit of timestamps: "s", "ms", "us" or "ns".
+        time_unit: unit of timestamps: "s", "ms", "us" or "ns"; None: from the CSV header
+            name of the timestamp column, else seconds.
 
     Raises:
         BadInput: wrong channel count (the message names the item and the shape), bad
@@ -82,7 +85,7 @@ def load_imu(item: Any, *, rate: float | None = None, time_unit: str = "s") -> I
     """
     if isinstance(item, ImuRecording):
         return item
-    if time_unit not in TIME_UNITS:
+    if time_unit is not None and time_unit not in TIME_UNITS:
         raise BadInput(f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}")
     if rate is not None and not rate > 0:
         raise BadInput(f"rate must be > 0 Hz, got {rate}")
@@ -95,9 +98,11 @@ def load_imu(item: Any, *, rate: float | None = None, time_unit: str = "s") -> I
             data, stamps, file_rate = _from_numpy(src)
             rate = file_rate or rate
         else:
-            data, stamps = _from_csv(src)
+            data, stamps, hint = _from_csv(src)
+            time_unit = time_unit or hint
     if stamps is not None:
-        stamps = _check_timestamps(stamps * TIME_UNITS[time_unit], data.shape[1], src.name)
+        scale = TIME_UNITS[time_unit or "s"]
+        stamps = _check_timestamps(stamps * scale, data.shape[1], src.name)
     if not np.isfinite(data).all():
         raise BadInput("IMU data contains NaN or infinity", source=src.name)
     return ImuRecording(data, stamps, None if stamps is not None else rate, src.name)
@@ -147,7 +152,8 @@ def _from_numpy(src: Source) -> tuple[np.ndarray, np.ndarray | None, float | Non
     return _channels(np.asarray(rest[key]), src.name), stamps, rate
 
 
-def _from_csv(src: Source) -> tuple[np.ndarray, np.ndarray | None]:
+def _from_csv(src: Source) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """(6, T) samples, timestamps (file units) and the time unit the header names, if any."""
     try:
         text = src.read().decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -188,7 +194,8 @@ def _from_csv(src: Source) -> tuple[np.ndarray, np.ndarray | None]:
         cols = _axis_order(header, cols)
     data = np.ascontiguousarray(values[:, cols].T, dtype=np.float32)  # (6, T)
     stamps = values[:, time_col] if time_col is not None else None
-    return data, stamps
+    hint = _unit_hint(header[time_col]) if header is not None and time_col is not None else None
+    return data, stamps, hint
 
 
 def _split(lines: list[str]) -> list[list[str]]:
@@ -211,6 +218,11 @@ def _time_column(header: list[str] | None, width: int) -> int | None:
     if header is None:
         return 0 if width == 7 else None
     return next((i for i, name in enumerate(header) if _TIME_NAME.match(name)), None)
+
+
+def _unit_hint(name: str) -> str | None:
+    m = _UNIT_NAME.search(name)
+    return None if m is None else m.group(1).replace("µ", "u")
 
 
 def _axis_order(header: list[str], cols: list[int]) -> list[int]:

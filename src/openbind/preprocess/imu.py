@@ -47,7 +47,8 @@ class ImuConfig:
         window_seconds: seconds a window spans (assumed 5 s, see the module docstring).
         clips: windows per recording, spread evenly.
         default_rate: sample rate (Hz) for files and arrays without timestamps or a rate.
-        time_unit: unit of timestamps in files: "s", "ms", "us" or "ns".
+        time_unit: unit of timestamps in files: "s", "ms", "us", "ns", or None (from the CSV
+            header, else seconds).
         pad: "edge" or "zero" past the end of short recordings.
         mean: per-channel value subtracted (acc xyz, gyro xyz).
         std: per-channel divisor.
@@ -57,7 +58,7 @@ class ImuConfig:
     window_seconds: float = 5.0
     clips: int = 1
     default_rate: float | None = None
-    time_unit: str = "s"
+    time_unit: str | None = None
     pad: str = "edge"
     mean: tuple[float, float, float, float, float, float] = (0.0,) * 6
     std: tuple[float, float, float, float, float, float] = (1.0,) * 6
@@ -67,7 +68,9 @@ class ImuConfig:
             raise ConfigError(f"ImuConfig: num_samples, window_seconds, clips must be > 0: {self}")
         if self.default_rate is not None and self.default_rate <= 0:
             raise ConfigError(f"ImuConfig: default_rate must be > 0, got {self.default_rate}")
-        if self.time_unit not in TIME_UNITS or self.pad not in PADS:
+        if (
+            self.time_unit is not None and self.time_unit not in TIME_UNITS
+        ) or self.pad not in PADS:
             raise ConfigError(
                 f"ImuConfig: time_unit in {sorted(TIME_UNITS)}, pad in {PADS}; got {self}"
             )
