@@ -190,6 +190,12 @@ def test_truncated_corrupt_empty_and_non_images(tmp_path: Path) -> None:
         load_image(bytes(corrupt))
 
 
+def test_eps_is_refused_without_running_ghostscript() -> None:
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"
+    with pytest.raises(DecodeError, match="not an image Pillow can read"):
+        load_image(eps)
+
+
 def test_missing_file_and_wrong_types(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match=r"nope\.png: no such file"):
         load_image(tmp_path / "nope.png")

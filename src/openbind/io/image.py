@@ -15,6 +15,8 @@ is what a viewer shows. Two deliberate differences, both documented in `docs/med
   [0, 1] -> [0, 255]); the reference's `convert("RGB")` clips them at 255, which turns most
   16-bit photos white.
 
+EPS is refused (Pillow renders it by running Ghostscript, unsafe on untrusted uploads).
+
 Decompression bombs: images with more than `max_pixels` pixels raise `DecodeError` before any
 pixel is decoded (Pillow's own warning is silenced while openbind opens a file, under a lock so
 worker threads do not interleave `warnings.catch_warnings`; Pillow's hard limit, 2 x
@@ -42,6 +44,10 @@ _EXIF_ORIENTATION = 0x0112
 # `warnings.catch_warnings` swaps process-wide state; the lock keeps our threads from
 # interleaving it. Only `Image.open` (header parsing) runs under it, not the decoding.
 _WARNINGS_LOCK = threading.Lock()
+# Formats Pillow would decode by running an external program (Ghostscript for EPS) are refused:
+# inputs may come from untrusted uploads.
+_EXTERNAL_DECODERS = frozenset({"EPS"})
+_formats: list[str] = []
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _HIGH_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
@@ -160,7 +166,7 @@ def _decode(src: Source, max_pixels: int | None) -> Image.Image:
     try:
         with _WARNINGS_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(f)
+            im = Image.open(f, formats=_safe_formats())
         _check_size(im.size, max_pixels, src.name)  # from the header, before decoding
         im.load()
     except DecodeError:
@@ -174,6 +180,14 @@ def _decode(src: Source, max_pixels: int | None) -> Image.Image:
     finally:
         f.close()
     return im
+
+
+def _safe_formats() -> list[str]:
+    """Every registered Pillow format except those that run external programs (cached)."""
+    if not _formats:
+        Image.init()
+        _formats.extend(f for f in Image.ID if f not in _EXTERNAL_DECODERS)
+    return _formats
 
 
 def _check_size(size: tuple[int, int], max_pixels: int | None, name: str) -> None:
