@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 from collections.abc import Iterator
 
@@ -234,3 +235,17 @@ def test_model_pickles_and_towers_follow_the_protocol(model: ImageBindModel, io:
     with torch.no_grad():
         torch.testing.assert_close(copy.forward_reference({"imu": x}), model({"imu": x}))
     assert all(isinstance(t, Tower) for t in model.towers().values())
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_keeps_the_direction(
+    model: ImageBindModel, io: dict, dtype: torch.dtype
+) -> None:
+    half = copy.deepcopy(model).to(dtype)
+    for case in CASES:
+        name, x = reference_name(case), io["inputs"][case]
+        x = x.to(dtype) if x.is_floating_point() else x
+        with torch.no_grad():
+            out = half.forward_reference({name: x})[name].float()
+        cosine = F.cosine_similarity(out, io["outputs"][case], dim=-1)
+        assert cosine.min() > 0.999, case
