@@ -181,3 +181,17 @@ def _mutate(data: bytes, edits: list[tuple[int, int]]) -> bytearray:
     for pos, value in edits:
         out[pos] = value
     return out
+
+
+@pytest.mark.parametrize(
+    ("suffix", "subtype"),
+    [("wav", s) for s in ("PCM_16", "PCM_24", "PCM_32", "PCM_U8", "FLOAT", "ULAW", "ALAW")]
+    + [("flac", "PCM_16"), ("flac", "PCM_24")],
+)
+def test_integer_pcm_fast_path_equals_libsndfile_floats(tmp_path: Path, suffix: str, subtype: str):
+    import soundfile as sf
+
+    path = tmp_path / f"x.{suffix}"
+    sf.write(path, np.random.default_rng(0).uniform(-1, 1, (3000, 2)), 8000, subtype=subtype)
+    want = sf.read(path, dtype="float32", always_2d=True)[0].T
+    np.testing.assert_array_equal(load_audio(path).samples, want)
