@@ -14,7 +14,7 @@ from openbind.encoders.imagebind import ImageBindConfig, ImageBindModel
 from openbind.errors import CheckpointMismatch, ConfigError, MissingWeights
 from openbind.registry import ModelEntry
 from openbind.types import Modality
-from openbind.zoo.imagebind import PREPROCESSED, build, imagebind_key_prefixes, key_groups
+from openbind.zoo.imagebind import build, imagebind_key_prefixes, key_groups
 from tests.encoders.imagebind_golden import STATE_DICT, load_io
 
 SMALL = ModelEntry(
@@ -113,9 +113,15 @@ def test_build_errors(tmp_path: Path) -> None:
         build(other, modalities=(Modality.TEXT,), weights=STATE_DICT)
 
 
-def test_media_files_go_through_the_wired_preprocessing() -> None:
+def test_every_modality_is_wired_to_its_preprocessing() -> None:
     space = build(SMALL, modalities=tuple(Modality), weights=STATE_DICT)
-    assert set(space.transforms) == set(PREPROCESSED)
+    assert set(space.transforms) == set(Modality)
+    # Preprocessed tensors pass through the depth, thermal and IMU transforms unchanged.
+    io = load_io()
+    for modality in (Modality.DEPTH, Modality.THERMAL, Modality.IMU):
+        emb = space.encode_items(modality, list(io["inputs"][modality.value])).vectors
+        expected = _unit(io["outputs"][modality.value])
+        torch.testing.assert_close(emb, expected, atol=1e-5, rtol=0)
     media = Path(__file__).parents[1] / "golden" / "media"
     model = ImageBindModel(ImageBindConfig.small())
     model.load_state_dict(torch.load(STATE_DICT, weights_only=True))

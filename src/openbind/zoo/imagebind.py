@@ -31,9 +31,6 @@ from openbind.registry import ModelEntry
 from openbind.space.model import SpaceModel, Transform
 from openbind.types import Modality
 
-PREPROCESSED = (Modality.IMAGE, Modality.VIDEO, Modality.TEXT, Modality.AUDIO)
-"""Modalities whose `openbind.preprocess` module exists (depth, thermal and IMU are pending)."""
-
 CONFIGS = {"huge": ImageBindConfig.huge, "small": ImageBindConfig.small}
 """Values of a registry entry's `options["config"]` -> config factory."""
 
@@ -104,15 +101,9 @@ def load_model(
 
 
 def transforms(modalities: Iterable[Modality]) -> dict[Modality, Transform]:
-    """The ImageBind preprocessing of each modality: `openbind.preprocess.<m>` with its defaults.
-
-    Modalities without a preprocessing module yet (see `PREPROCESSED`) get none; encoding them
-    raises `MissingModality`.
-    """
+    """The ImageBind preprocessing of each modality: `openbind.preprocess.<m>` with its defaults."""
     out: dict[Modality, Transform] = {}
     for m in modalities:
-        if m not in PREPROCESSED:
-            continue
         module = importlib.import_module(f"openbind.preprocess.{m.value}")
         prefix = m.value.capitalize()  # image -> ImageTransform(ImageConfig())
         out[m] = getattr(module, f"{prefix}Transform")(getattr(module, f"{prefix}Config")())
