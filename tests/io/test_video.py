@@ -202,6 +202,17 @@ def test_bad_files(tmp_path: Path) -> None:
         read_frames(TESTSRC, [])
 
 
+def test_playlists_cannot_make_ffmpeg_read_other_files(tmp_path: Path) -> None:
+    (tmp_path / "secret.mp4").write_bytes(make_video(n=10, fps=10))
+    hls = tmp_path / "upload.m3u8"
+    hls.write_text(f"#EXTM3U\n#EXTINF:1.0,\n{tmp_path / 'secret.mp4'}\n#EXT-X-ENDLIST\n")
+    concat = tmp_path / "upload.ffconcat"
+    concat.write_text("ffconcat version 1.0\nfile secret.mp4\n")
+    for path in (hls, concat):
+        with pytest.raises(DecodeError, match=rf"{path.name}: not a readable video"):
+            load_video_clips(path)
+
+
 def test_file_object_and_bytes_inputs() -> None:
     data = make_video(n=20, fps=10)
     a = load_video_clips(data).frames

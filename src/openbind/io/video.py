@@ -34,7 +34,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 FRAME_TIMINGS = ("auto", "index", "pts")
+_NO_PROTOCOL = "none"  # a name no FFmpeg protocol has: nested opens are refused
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ class _Video:
 
     def __init__(self, src: Source) -> None:
         self.src = src
-        self.container = _open_container(src)
+        self.file, self.container = _open_container(src)
         try:
             streams = self.container.streams.video
             if not streams:
@@ -246,20 +247,25 @@ class _Video:
                 raise DecodeError("unsupported or unknown video codec", source=src.name)
             self._index()
         except DecodeError:
-            self.container.close()
+            self.close()
             raise
         except Exception as e:  # broken headers surface as many types inside PyAV
-            self.container.close()
+            self.close()
             raise DecodeError(f"corrupt video ({_reason(e)})", source=src.name) from None
         except BaseException:
-            self.container.close()
+            self.close()
             raise
 
     def __enter__(self) -> _Video:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the container and the file under it."""
         self.container.close()
+        self.file.close()
 
     def _index(self) -> None:
         stream, name = self.stream, self.src.name
@@ -353,8 +359,8 @@ class _Video:
 
     def _sequential_decode(self, targets: list[int]) -> dict[int, Any]:
         """Decode from the start in order; match frames by pts, or by position without pts."""
-        self.container.close()  # reopen rather than trust seeking back to the start
-        self.container = _open_container(self.src)
+        self.close()  # reopen rather than trust seeking back to the start
+        self.file, self.container = _open_container(self.src)
         self.stream = self.container.streams.video[0]
         wanted = set(targets)
         by_position = {p: i for i, p in enumerate(self.pts)}
@@ -381,19 +387,22 @@ def _evenly_spaced(steps: list[int]) -> bool:
     return steps[-1] - steps[0] <= max(1, steps[len(steps) // 2] // 20)
 
 
-def _open_container(src: Source) -> Any:
+def _open_container(src: Source) -> tuple[IO[bytes], Any]:
+    """The open file and a PyAV container reading it.
+
+    Files are always read through a Python file object and FFmpeg may open nothing else: no
+    protocol is whitelisted, so playlists and concat scripts (HLS `.m3u8`, `ffconcat`) cannot
+    make it read other local files or URLs named inside an untrusted upload.
+    """
     import av
 
     if src.array is not None:
         raise BadInput("videos must be files or bytes, not arrays", source=src.name)
-    if src.path is not None:
-        src.open().close()  # missing / empty / unreadable file -> BadInput or DecodeError
-        target: Any = str(src.path)
-    else:
-        target = src.open()
+    f = src.open()  # missing / empty / unreadable file -> BadInput or DecodeError
     try:
-        return av.open(target, mode="r")
+        return f, av.open(f, mode="r", options={"protocol_whitelist": _NO_PROTOCOL})
     except Exception as e:
+        f.close()
         raise DecodeError(f"not a readable video ({_reason(e)})", source=src.name) from None
 
 
