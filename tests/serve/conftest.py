@@ -1,7 +1,8 @@
 """A tiny deterministic colour space for the serve tests.
 
-Text and images land in RGB space (dim 3): "red" and a red picture share a direction, so search
-and zero-shot results are known exactly. Every tower records the batch sizes it was called with.
+Text, images, videos and sounds land in RGB space (dim 3): "red", a red picture, a red video and
+a low hum share a direction, so search and zero-shot results are known exactly. Every tower
+records the batch sizes it was called with.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import io
 import re
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from PIL import Image, UnidentifiedImageError
 
@@ -63,14 +66,62 @@ def image_to_rgb(item: object) -> torch.Tensor:
     return torch.tensor(np.asarray(im, dtype=np.float32).mean(axis=(0, 1)) / 255 + 0.01)[None]
 
 
+def audio_to_rgb(item: object) -> torch.Tensor:
+    """Pitch as colour: the loudest frequency below 500 Hz is red, to 2 kHz green, above blue."""
+    try:
+        wave, rate = sf.read(io.BytesIO(item) if isinstance(item, bytes) else item, always_2d=True)
+    except (sf.LibsndfileError, RuntimeError):
+        raise DecodeError("not audio", source=item) from None
+    peak = np.argmax(np.abs(np.fft.rfft(wave.mean(axis=1)))) * rate / len(wave)
+    band = 0 if peak < 500 else 1 if peak < 2000 else 2
+    v = np.full(3, 0.05)
+    v[band] += 1.0
+    return torch.tensor(v, dtype=torch.float32)[None]
+
+
+def video_to_rgb(item: object) -> torch.Tensor:
+    """Mean colour of all frames of a video given as bytes or a path, shape (1, 3)."""
+    try:
+        with av.open(io.BytesIO(item) if isinstance(item, bytes) else str(item)) as c:
+            frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    except (av.error.FFmpegError, ValueError):
+        raise DecodeError("not a video", source=item) from None
+    return torch.tensor(np.mean(frames, axis=(0, 1, 2)) / 255 + 0.01, dtype=torch.float32)[None]
+
+
 def colour_space() -> SpaceModel:
-    towers = {
-        Modality.TEXT: RecordingTower(Modality.TEXT),
-        Modality.IMAGE: RecordingTower(Modality.IMAGE),
+    transforms = {
+        Modality.TEXT: text_to_rgb,
+        Modality.IMAGE: image_to_rgb,
+        Modality.AUDIO: audio_to_rgb,
+        Modality.VIDEO: video_to_rgb,
     }
-    return SpaceModel(
-        "toy_colour.test", towers, {Modality.TEXT: text_to_rgb, Modality.IMAGE: image_to_rgb}, dim=3
-    )
+    towers = {m: RecordingTower(m) for m in transforms}
+    return SpaceModel("toy_colour.test", towers, transforms, dim=3)
+
+
+def wav(hz: float, seconds: float = 0.5, rate: int = 16000) -> bytes:
+    buf = io.BytesIO()
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(buf, 0.5 * np.sin(2 * np.pi * hz * t), rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def mp4(rgb: tuple[int, int, int], frames: int = 6) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as c:
+        stream = c.add_stream("libx264", rate=6)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for _ in range(frames):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((32, 32, 3), rgb, dtype=np.uint8), format="rgb24"
+            )
+            for packet in stream.encode(frame):
+                c.mux(packet)
+        for packet in stream.encode():
+            c.mux(packet)
+    return buf.getvalue()
 
 
 def png(rgb: tuple[int, int, int], size: int = 8) -> bytes:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from openbind.serve.app import create_app
 from openbind.serve.service import Service
-from tests.serve.conftest import png
+from tests.serve.conftest import mp4, png, wav
 
 
 @pytest.fixture
@@ -63,6 +63,28 @@ def test_embeddings_image_as_data_uri_and_plain_base64(client: TestClient) -> No
     np.testing.assert_allclose(a, b)
 
 
+def test_embeddings_audio_and_video(client: TestClient) -> None:
+    hum = "data:audio/wav;base64," + base64.b64encode(wav(220)).decode()
+    whistle = base64.b64encode(wav(5000)).decode()
+    r = client.post(
+        "/v1/embeddings",
+        json={"model": "toy_colour.test", "modality": "audio", "input": [hum, whistle]},
+    )
+    assert r.status_code == 200
+    a, b = (d["embedding"] for d in r.json()["data"])
+    np.testing.assert_allclose(a, _unit([1.05, 0.05, 0.05]), rtol=1e-5)
+    np.testing.assert_allclose(b, _unit([0.05, 0.05, 1.05]), rtol=1e-5)
+    clip = base64.b64encode(mp4((0, 255, 0))).decode()
+    r = client.post(
+        "/v1/embeddings", json={"model": "starter_toy", "modality": "video", "input": clip}
+    )
+    assert r.status_code == 404  # not this server's model
+    r = client.post(
+        "/v1/embeddings", json={"model": "toy_colour.test", "modality": "video", "input": clip}
+    )
+    assert int(np.argmax(r.json()["data"][0]["embedding"])) == 1
+
+
 def test_embeddings_undecodable_image_names_the_input(client: TestClient) -> None:
     good = base64.b64encode(png((9, 9, 9))).decode()
     bad = base64.b64encode(b"this is not a picture").decode()
@@ -92,7 +114,8 @@ def test_embeddings_undecodable_image_names_the_input(client: TestClient) -> Non
         ({"model": "toy_colour.test", "input": []}, 400, "input"),
         ({"model": "toy_colour.test", "input": ["red", "  "]}, 400, "input[1]"),
         ({"model": "toy_colour.test", "input": "red", "modality": "smell"}, 400, "modality"),
-        ({"model": "toy_colour.test", "input": "AAAA", "modality": "audio"}, 400, "modality"),
+        ({"model": "toy_colour.test", "input": "AAAA", "modality": "depth"}, 400, "modality"),
+        ({"model": "toy_colour.test", "input": "AAAA", "modality": "audio"}, 400, "input[0]"),
         ({"model": "toy_colour.test", "input": "%%%", "modality": "image"}, 400, "input[0]"),
         ({"model": "toy_colour.test", "input": "red", "dimensions": 2}, 400, "dimensions"),
         ({"model": "imagebind_huge", "input": "red"}, 404, "model"),
@@ -166,7 +189,7 @@ def test_models_health_and_openapi(client: TestClient) -> None:
                 "object": "model",
                 "owned_by": "openbind",
                 "dim": 3,
-                "modalities": ["text", "image"],
+                "modalities": ["text", "image", "audio", "video"],
             }
         ],
     }

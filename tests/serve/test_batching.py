@@ -81,8 +81,8 @@ def test_a_bad_item_fails_only_its_own_request(space: SpaceModel) -> None:
 def test_a_missing_tower_fails_the_request_and_the_batcher_keeps_working(space: SpaceModel) -> None:
     async def main() -> torch.Tensor:
         batcher = _batcher(space, max_wait_ms=1)
-        with pytest.raises(MissingModality, match="no audio tower"):
-            await batcher.submit(Modality.AUDIO, [b"x"])
+        with pytest.raises(MissingModality, match="no depth tower"):
+            await batcher.submit(Modality.DEPTH, [b"x"])
         emb = await batcher.submit(Modality.TEXT, ["green"])
         await batcher.close()
         return emb.vectors

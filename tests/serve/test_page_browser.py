@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from openbind.index import Library
+from openbind.index import Library, Record
 from openbind.serve.app import create_app
 from openbind.serve.service import Service
 from openbind.space.model import SpaceModel
-from tests.serve.conftest import png
+from openbind.types import Modality
+from tests.serve.conftest import mp4, png, wav
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]
 
@@ -31,8 +32,20 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def server(space: SpaceModel, library: Library) -> Iterator[str]:
-    """The app on a free 127.0.0.1 port, served by uvicorn in a thread."""
+def server(space: SpaceModel, library: Library, media_dir: Path) -> Iterator[str]:
+    """The app on a free 127.0.0.1 port, served by uvicorn in a thread; the library also holds
+    a low hum (red) and a blue video."""
+    (media_dir / "hum.wav").write_bytes(wav(220))
+    (media_dir / "blue.mp4").write_bytes(mp4((10, 10, 230)))
+    library.add(
+        space.encode_items("audio", [media_dir / "hum.wav"]).numpy(),
+        [Record(str(media_dir / "hum.wav"), Modality.AUDIO)],
+    )
+    library.add(
+        space.encode_items("video", [media_dir / "blue.mp4"]).numpy(),
+        [Record(str(media_dir / "blue.mp4"), Modality.VIDEO)],
+    )
+    library.commit()
     service = Service(space, library, label_sets={"default": ("red", "green", "blue")})
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -65,20 +78,30 @@ def test_search_upload_and_labels_in_chromium(server: str, tmp_path: Path) -> No
             )
             page.goto(server)
             expect(page.locator("#status")).to_contain_text("toy_colour.test")
-            expect(page.locator("#status")).to_contain_text("6 items")
+            expect(page.locator("#status")).to_contain_text("8 items")
 
             page.fill("#query-text", "red")
             page.press("#query-text", "Enter")
             cards = page.locator("#results .card")
-            expect(cards).to_have_count(6)
-            expect(cards.first.locator(".path")).to_have_text("red.png")
-            expect(cards.first.locator(".badge")).to_have_text("image")
-            image = cards.first.locator("img")
+            expect(cards).to_have_count(8)
+            expect(cards.first.locator(".path")).to_have_text("hum.wav")  # a low, red sound
+            expect(cards.first.locator(".badge")).to_have_text("audio")
+            expect(cards.first.locator("audio")).to_have_attribute("src", "/media/6")
+            expect(cards.nth(1).locator(".path")).to_have_text("red.png")
+            image = cards.nth(1).locator("img")
             expect(image).to_have_attribute("src", "/media/2")
             page.wait_for_function(
                 "() => document.querySelector('#results img').naturalWidth === 16"
             )
             expect(page.locator("#results .card.text blockquote").first).not_to_have_text("…")
+            page.wait_for_function(
+                "() => document.querySelector('#results audio').duration === 0.5"
+            )
+            video = page.locator("#results .card.video video")
+            expect(video).to_have_count(1)
+            page.wait_for_function(
+                "() => document.querySelector('#results video').videoWidth === 32"
+            )
 
             page.fill("#query-text", "")
             page.set_input_files("#file-input", str(upload))

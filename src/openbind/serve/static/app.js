@@ -167,7 +167,7 @@ function preview(hit) {
     const audio = document.createElement("audio");
     audio.src = hit.media_url;
     audio.controls = true;
-    audio.preload = "none";
+    audio.preload = "metadata";
     box.append(icon, audio);
   } else if (hit.modality === "text") {
     const text = document.createElement("blockquote");
