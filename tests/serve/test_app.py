@@ -220,3 +220,38 @@ def test_web_page_is_served(client: TestClient) -> None:
     assert r.headers["content-type"].startswith("text/html")
     assert "openbind" in r.text
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_internal_error_is_a_500_that_reveals_nothing_and_the_server_stays_up(
+    service: Service,
+) -> None:
+    tower = service.space.tower("image")
+    original = tower.forward
+
+    def broken(x):
+        raise RuntimeError("secret internal detail")
+
+    tower.forward = broken
+    with TestClient(create_app(service), raise_server_exceptions=False) as c:
+        uri = base64.b64encode(png((1, 2, 3))).decode()
+        r = c.post(
+            "/v1/embeddings", json={"model": "toy_colour.test", "modality": "image", "input": uri}
+        )
+        assert r.status_code == 500
+        assert r.json() == {
+            "error": {
+                "message": "internal server error",
+                "type": "server_error",
+                "param": None,
+                "code": "internal",
+            }
+        }
+        tower.forward = original
+        r = c.post(
+            "/v1/embeddings", json={"model": "toy_colour.test", "modality": "image", "input": uri}
+        )
+        assert r.status_code == 200
+        assert (
+            c.post("/v1/embeddings", json={"model": "toy_colour.test", "input": "red"}).status_code
+            == 200
+        )

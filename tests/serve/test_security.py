@@ -110,14 +110,14 @@ def test_upload_over_the_limit_is_413(service: Service) -> None:
 
 
 def test_rate_limit_per_client_gives_429_with_retry_after(service: Service) -> None:
-    settings = ServeSettings(rate_limit=60, rate_burst=3)
+    settings = ServeSettings(rate_limit=6, rate_burst=3)  # a token every 10 s
     with TestClient(create_app(service, settings)) as c:
         codes = [c.get("/models").status_code for _ in range(5)]
         assert codes == [200, 200, 200, 429, 429]
         r = c.get("/models")
         assert r.status_code == 429
         assert r.json()["error"]["type"] == "rate_limit_error"
-        assert r.headers["retry-after"] == "1"
+        assert 1 <= int(r.headers["retry-after"]) <= 10
         assert c.get("/health").status_code == 200  # health is never limited
 
 

@@ -136,7 +136,11 @@ class Batcher:
                     request = queue.get_nowait()
                 batch.append(request)
                 count += len(request.items)
-            await self._run(modality, batch)
+            try:
+                await self._run(modality, batch)
+            except Exception as e:  # never let one batch stop the worker
+                for r in batch:
+                    _resolve(r, error=e)
 
     async def _run(self, modality: Modality, batch: list[_Request]) -> None:
         live = [r for r in batch if not r.future.done()]  # a cancelled client costs nothing
