@@ -47,6 +47,16 @@ def test_text_collate_pads_words_of_different_lengths(space):
     assert torch.allclose(together, alone, atol=1e-6)
 
 
+def test_longest_first_batching_returns_input_order(space):
+    ordered = make_space(ordered=True)
+    words = ["a", "elephants", "cat", "bad", "hippopotamus", "ox", "bad", "zebra"]
+    plain = space.encode_report("text", words, batch_size=3)
+    report = ordered.encode_report("text", words, batch_size=3)
+    assert report.kept == plain.kept == [0, 1, 2, 4, 5, 7]
+    assert [e.index for e in report.errors] == [3, 6]
+    assert torch.allclose(report.embeddings.vectors, plain.embeddings.vectors, atol=1e-6)
+
+
 def test_encode_report_keeps_good_items_and_reports_bad_ones(space):
     items = [0.5, "bad", 2.0, "bad", 4.0]
     report = space.encode_report("image", items, batch_size=2)

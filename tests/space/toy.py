@@ -68,8 +68,10 @@ class TextTower(torch.nn.Module):
         return self.table(ids).sum(1)  # padding rows are zero
 
 
-def make_space(model_id: str = "toy_space.v1", *, batch_size: int = 4) -> SpaceModel:
-    """Image + text toy space (no audio tower)."""
+def make_space(
+    model_id: str = "toy_space.v1", *, batch_size: int = 4, ordered: bool = False
+) -> SpaceModel:
+    """Image + text toy space (no audio tower); `ordered` batches text longest first."""
     return SpaceModel(
         model_id,
         {"image": ImageTower(), "text": TextTower()},
@@ -77,4 +79,5 @@ def make_space(model_id: str = "toy_space.v1", *, batch_size: int = 4) -> SpaceM
         DIM,
         batch_size=batch_size,
         collates={"text": pad},
+        order_keys={"text": len} if ordered else None,
     )

@@ -71,6 +71,17 @@ def pad_token_ids(clips: list[torch.Tensor]) -> torch.Tensor:
     return out
 
 
+def text_cost(item: Any) -> int:
+    """Batching order key of a text item: its length (strings) or token count (tensors)."""
+    return (
+        item.numel()
+        if isinstance(item, torch.Tensor)
+        else len(item)
+        if isinstance(item, str)
+        else 0
+    )
+
+
 class MiniLMTower(nn.Module):
     """Text tower: (N, L) token ids (0 = padding) -> (N, 384) mean-pooled token states.
 

@@ -26,6 +26,10 @@ Collate = Callable[[list[torch.Tensor]], torch.Tensor]
 """Join the (S_i, ...) clips of a batch's items into one tower input (sum S_i, ...), e.g. padding
 token ids of different lengths. The default concatenates clips of equal shape."""
 
+OrderKey = Callable[[Any], float]
+"""Cost of one raw item (e.g. the length of a string): items are batched longest first so that
+items of similar size share a batch (less padding), and results return in input order."""
+
 
 @dataclass(frozen=True)
 class ItemError:
@@ -63,6 +67,7 @@ class SpaceModel(torch.nn.Module):
         workers: threads that decode the next batch while the model runs the current one.
         collates: per modality, how the clips of a batch are joined (default: concatenated,
             all of one shape); text towers pad token ids here.
+        order_keys: per modality, the cost of a raw item; batches are then formed longest first.
 
     Example:
         >>> space = openbind.load("starter")
@@ -80,6 +85,7 @@ class SpaceModel(torch.nn.Module):
         batch_size: int = 16,
         workers: int = 2,
         collates: Mapping[Modality | str, Collate] | None = None,
+        order_keys: Mapping[Modality | str, OrderKey] | None = None,
     ) -> None:
         super().__init__()
         self.model_id = model_id
@@ -89,6 +95,7 @@ class SpaceModel(torch.nn.Module):
         self.towers = torch.nn.ModuleDict({Modality.parse(m).value: t for m, t in towers.items()})
         self.transforms = {Modality.parse(m): t for m, t in transforms.items()}
         self.collates = {Modality.parse(m): c for m, c in (collates or {}).items()}
+        self.order_keys = {Modality.parse(m): k for m, k in (order_keys or {}).items()}
         self.eval()
 
     # -- what the space has ------------------------------------------------------------------
@@ -225,8 +232,13 @@ class SpaceModel(torch.nn.Module):
         kept: list[int] = []
         errors: list[ItemError] = []
         bar = _progress_bar(len(items), m.value, progress)
+        order = list(range(len(items)))
+        key = self.order_keys.get(m)
+        if key is not None:
+            order.sort(key=lambda i: key(items[i]), reverse=True)
+        indexed = [(i, items[i]) for i in order]
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            for batch in _prefetch(pool, self._decode_batch, m, items, size):
+            for batch in _prefetch(pool, self._decode_batch, m, indexed, size):
                 good = [(i, t) for i, t in batch if isinstance(t, torch.Tensor)]
                 for i, err in batch:
                     if not isinstance(err, torch.Tensor):
@@ -243,17 +255,21 @@ class SpaceModel(torch.nn.Module):
         if bar is not None:
             bar.close()
         data = torch.cat(vectors) if vectors else torch.zeros(0, self.dim)
+        if key is not None:  # back to input order
+            rows = sorted(range(len(kept)), key=kept.__getitem__)
+            data, kept = data[rows], [kept[r] for r in rows]
+            errors.sort(key=lambda e: e.index)
         return EncodeReport(Embeddings(data, m, self.model_id), kept, errors)
 
     def _decode_batch(
-        self, m: Modality, items: list[Any], start: int
+        self, m: Modality, indexed: list[tuple[int, Any]]
     ) -> list[tuple[int, torch.Tensor | BadInput]]:
         out: list[tuple[int, torch.Tensor | BadInput]] = []
-        for offset, item in enumerate(items):
+        for index, item in indexed:
             try:
-                out.append((start + offset, self._transform(m, item, start + offset)))
+                out.append((index, self._transform(m, item, index)))
             except BadInput as e:
-                out.append((start + offset, e))
+                out.append((index, e))
         return out
 
     def _transform(self, m: Modality, item: Any, index: int) -> torch.Tensor:
@@ -288,23 +304,18 @@ def _concat(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 def _prefetch(
     pool: ThreadPoolExecutor,
-    decode: Callable[[Modality, list[Any], int], list],
+    decode: Callable[[Modality, list[tuple[int, Any]]], list],
     m: Modality,
-    items: list[Any],
+    indexed: list[tuple[int, Any]],
     size: int,
 ) -> Iterator[list]:
     """Decode batch k+1 in the pool while the caller runs the model on batch k."""
-    starts = list(range(0, len(items), size))
-    pending = None
-    for k, start in enumerate(starts):
-        current = (
-            pending
-            if pending is not None
-            else pool.submit(decode, m, items[start : start + size], start)
-        )
-        if k + 1 < len(starts):
-            nxt = starts[k + 1]
-            pending = pool.submit(decode, m, items[nxt : nxt + size], nxt)
+    chunks = [indexed[start : start + size] for start in range(0, len(indexed), size)]
+    pending = pool.submit(decode, m, chunks[0]) if chunks else None
+    for k in range(len(chunks)):
+        current = pending
+        if k + 1 < len(chunks):
+            pending = pool.submit(decode, m, chunks[k + 1])
         yield current.result()
 
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from openbind.config import load_json
 from openbind.encoders.bridge import ClassBridgeTower, FrameTower
 from openbind.encoders.efficientnet import efficientnet_lite0
-from openbind.encoders.minilm import MiniLMTower, TokenizeText, pad_token_ids
+from openbind.encoders.minilm import MiniLMTower, TokenizeText, pad_token_ids, text_cost
 from openbind.errors import MissingModality
 from openbind.preprocess.image import ImageConfig, ImageTransform
 from openbind.preprocess.video import VideoConfig, VideoTransform
@@ -93,11 +93,12 @@ def build(
     wanted = {Modality.parse(m) for m in modalities}
     towers: dict[Modality, torch.nn.Module] = {}
     transforms: dict[Modality, Transform] = {}
-    collates = {}
+    collates, order_keys = {}, {}
     if Modality.TEXT in wanted:
         towers[Modality.TEXT] = MiniLMTower.from_package(logit_scale=config.logit_scale)
         transforms[Modality.TEXT] = TokenizeText()
         collates[Modality.TEXT] = pad_token_ids
+        order_keys[Modality.TEXT] = text_cost
     if wanted & {Modality.IMAGE, Modality.VIDEO}:
         image = image_tower(config)
         if Modality.IMAGE in wanted:
@@ -109,7 +110,13 @@ def build(
     for m in sorted(wanted - set(towers), key=lambda m: m.value):
         towers[m], transforms[m] = optional_tower(m, Path(weights) if weights else DATA, entry)
     return SpaceModel(
-        entry.name, towers, transforms, entry.dim, batch_size=config.batch_size, collates=collates
+        entry.name,
+        towers,
+        transforms,
+        entry.dim,
+        batch_size=config.batch_size,
+        collates=collates,
+        order_keys=order_keys,
     )
 
 
