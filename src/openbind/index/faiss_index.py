@@ -8,6 +8,9 @@ nodes, so `HNSWIndex` marks removed positions as tombstones (label -1) that ever
 once tombstones exceed `HNSWParams.max_tombstones` of the graph it is rebuilt from the live
 vectors (`compact`), which costs a fresh build.
 
+Importing faiss through this module sets faiss's exact-search block sizes for the process
+(`BLAS_QUERY_BLOCK`, `BLAS_DATABASE_BLOCK`).
+
 On disk an index is one `.npz` file: the serialised faiss index, the labels, the kind and its
 parameters (`save`, `load_index`).
 
@@ -17,6 +20,7 @@ using Hierarchical Navigable Small World graphs", TPAMI 2018.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,8 +57,18 @@ class HNSWParams:
             raise BadInput(f"max_tombstones must be in (0, 1], got {self.max_tombstones}")
 
 
+BLAS_QUERY_BLOCK, BLAS_DATABASE_BLOCK = 1024, 16384
+"""Block sizes of faiss's exact search (queries x vectors per matrix product; 64 MB of scores).
+faiss's defaults (4096 x 1024) make many thin products that run at about half the speed of one
+large product; these run at the speed of a bare matrix product (`benchmarks/index.py`)."""
+
+
+@functools.cache
 def _faiss() -> Any:
-    return require("faiss", "index")
+    faiss = require("faiss", "index")
+    faiss.cvar.distance_compute_blas_query_bs = BLAS_QUERY_BLOCK
+    faiss.cvar.distance_compute_blas_database_bs = BLAS_DATABASE_BLOCK
+    return faiss
 
 
 class _FaissIndex:
