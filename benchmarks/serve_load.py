@@ -1,10 +1,12 @@
 """Load test of `openbind serve`: many concurrent clients on loopback, no request may fail.
 
 Starts the server itself (uvicorn in a subprocess on a free 127.0.0.1 port, rate limit off),
-then runs `--clients` asyncio + httpx clients for `--duration` seconds. Each client sends
+then runs `--clients` asyncio + httpx clients (in this process) for `--duration` seconds. Each client sends
 OpenAI-style `POST /v1/embeddings` requests (one short text each, all different) back to back.
 Dynamic batching merges the concurrent requests into shared forward passes; the merge factor
-is read from `/health` at the end.
+is read from `/health` at the end. CPU time per request of the server and of the clients, and
+the machine's load average, are recorded too: on a shared machine they tell whether the server
+or the machine was the limit.
 
 Spaces: `starter` (the real offline space: MiniLM text tower) or `tiny` (a hashed bag-of-words
 text tower, to measure the HTTP and batching overhead alone).
@@ -22,6 +24,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import socket
 import subprocess
 import sys
@@ -153,6 +156,15 @@ async def load(
         return latencies, failures, time.monotonic() - start
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of process `pid` (Linux /proc), or of this process."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return (
@@ -185,9 +197,12 @@ def main() -> int:
             f"server ready: {health['model']} on {url}; {args.clients} clients for {args.duration:.0f} s",
             file=sys.stderr,
         )
+        server_cpu0, client_cpu0, load0 = cpu_seconds(server.pid), cpu_seconds(), os.getloadavg()[0]
         latencies, failures, wall = asyncio.run(
             load(url, health["model"], args.clients, args.duration)
         )
+        server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu0, cpu_seconds() - client_cpu0
+        load1 = os.getloadavg()[0]
         after = asyncio.run(wait_ready(url, timeout=10))
     finally:
         server.terminate()
@@ -208,6 +223,11 @@ def main() -> int:
         },
         "server_batches": after["batches"],
         "requests_per_batch": round(after["requests"] / max(1, after["batches"]), 1),
+        "cpu_ms_per_request": {
+            "server": round(1000 * server_cpu / max(1, len(latencies)), 2),
+            "clients": round(1000 * client_cpu / max(1, len(latencies)), 2),
+        },
+        "load_average_1min": [round(load0, 2), round(load1, 2)],
         "first_failures": failures[:5],
         "machine": {
             "cpus": os.cpu_count(),
@@ -231,6 +251,11 @@ def main() -> int:
             f"{lat['p50']} / {lat['p90']} / {lat['p99']} / {lat['max']}",
         ),
         ("requests per forward pass", result["requests_per_batch"]),
+        (
+            "CPU ms per request: server / clients",
+            f"{result['cpu_ms_per_request']['server']} / {result['cpu_ms_per_request']['clients']}",
+        ),
+        ("machine load average (before, after)", result["load_average_1min"]),
     ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:

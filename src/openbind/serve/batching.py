@@ -125,6 +125,8 @@ class Batcher:
             deadline = loop.time() + self.max_wait_ms / 1000
             while count < self.max_items:
                 if queue.empty():
+                    await asyncio.sleep(0)  # let requests that are already readable enqueue
+                if queue.empty():
                     timeout = deadline - loop.time()
                     if timeout <= 0:
                         break
