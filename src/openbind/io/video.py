@@ -191,10 +191,8 @@ def load_video_clips(
     with _Video(src) as video:
         timepoints = clip_timepoints(video.info.duration, clip_duration, clips_per_video)
         indices = clip_frame_indices(video.info, timepoints, frames_per_clip, frame_timing)
-        wanted = sorted({i for clip in indices for i in clip})
-        frames = video.read(wanted, apply_rotation)
-    lookup = {index: k for k, index in enumerate(wanted)}
-    picked = np.stack([frames[[lookup[i] for i in clip]] for clip in indices])  # (S, T, H, W, 3)
+        frames = video.read([i for clip in indices for i in clip], apply_rotation)
+    picked = frames.reshape(len(indices), frames_per_clip, *frames.shape[1:])  # (S, T, H, W, 3)
     return VideoClips(picked, indices, timepoints, video.info)
 
 
@@ -216,10 +214,7 @@ def read_frames(item: Any, indices: Sequence[int], *, apply_rotation: bool = Tru
         bad = [i for i in indices if not 0 <= i < n]
         if bad:
             raise BadInput(f"frame indices {bad[:5]} outside 0..{n - 1}", source=src.name)
-        wanted = sorted(set(indices))
-        frames = video.read(wanted, apply_rotation)
-    lookup = {index: k for k, index in enumerate(wanted)}
-    return frames[[lookup[i] for i in indices]]
+        return video.read(indices, apply_rotation)
 
 
 def decode_all_frames(item: Any, *, apply_rotation: bool = True) -> np.ndarray:
@@ -312,24 +307,38 @@ class _Video:
             constant_rate=_evenly_spaced(steps),
         )
 
-    def read(self, wanted: Sequence[int], apply_rotation: bool, *, seek: bool = True) -> np.ndarray:
-        """Frames at sorted unique display indices `wanted` as (len(wanted), H, W, 3) uint8."""
-        targets = [self.pts[i] for i in wanted]
+    def read(
+        self, indices: Sequence[int], apply_rotation: bool, *, seek: bool = True
+    ) -> np.ndarray:
+        """Frames at display `indices` (any order, repeats allowed): (len, H, W, 3) uint8.
+
+        Each distinct frame is decoded and converted once, straight into the output array.
+        """
+        positions: dict[int, list[int]] = {}
+        for k, i in enumerate(indices):
+            positions.setdefault(self.pts[i], []).append(k)
+        targets = sorted(positions)
         try:
             found = self._seek_decode(targets) if seek else None
             if found is None:
                 found = self._sequential_decode(targets)
-            arrays = [_to_rgb(found[p], apply_rotation) for p in targets]
+            out: np.ndarray | None = None
+            for pts in targets:
+                rgb = _to_rgb(found.pop(pts), apply_rotation)  # (H, W, 3)
+                if out is None:
+                    out = np.empty((len(indices), *rgb.shape), np.uint8)
+                elif rgb.shape != out.shape[1:]:
+                    raise DecodeError(
+                        f"frame size changes within the video ({out.shape[1:]} -> {rgb.shape})",
+                        source=self.src.name,
+                    )
+                out[positions[pts]] = rgb
         except DecodeError:
             raise
         except Exception as e:
             raise DecodeError(f"corrupt video ({_reason(e)})", source=self.src.name) from None
-        shapes = {a.shape for a in arrays}
-        if len(shapes) != 1:
-            raise DecodeError(
-                f"frame size changes within the video {sorted(shapes)}", source=self.src.name
-            )
-        return np.stack(arrays)  # (F, H, W, 3)
+        assert out is not None  # indices is never empty
+        return out
 
     def _seek_decode(self, targets: list[int]) -> dict[int, Any] | None:
         """Decode `targets` (sorted pts) seeking to keyframes; None when seeking is unreliable."""

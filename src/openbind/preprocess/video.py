@@ -34,7 +34,9 @@ __all__ = [
     "VideoTransform",
     "crop_offsets",
     "preprocess_clips",
+    "scale_frames",
     "short_side_scale",
+    "short_side_size",
     "spatial_crops",
 ]
 
@@ -96,19 +98,41 @@ class VideoConfig:
         return self.clips_per_video * self.spatial_crops
 
 
+def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """(new_h, new_w) with the short side `size` and the long side `floor(long / short * size)`."""
+    if width < height:
+        return math.floor(height / width * size), size
+    return size, math.floor(width / height * size)
+
+
 def short_side_scale(x: torch.Tensor, size: int) -> torch.Tensor:
     """Bilinear resize of (N, C, T, H, W) clips so the short side is `size` (pytorchvideo rule).
 
-    The long side becomes `floor(long / short * size)`; `align_corners=False`, no antialias.
+    `align_corners=False`, no antialias; every (H, W) plane is resized on its own.
     """
     n, c, t, h, w = x.shape
-    if w < h:
-        new_h, new_w = math.floor(h / w * size), size
-    else:
-        new_h, new_w = size, math.floor(w / h * size)
-    planes = x.reshape(n * c, t, h, w)  # (N*C, T, H, W): each (t, h, w) plane resized alone
+    new_h, new_w = short_side_size(h, w, size)
+    planes = x.reshape(n * c, t, h, w)  # (N*C, T, H, W)
     out = F.interpolate(planes, size=(new_h, new_w), mode="bilinear", align_corners=False)
     return out.reshape(n, c, t, new_h, new_w)
+
+
+def scale_frames(frames: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 (S, T, H, W, 3) frames -> `short_side_scale(frames / 255)` as (S, 3, T, h, w).
+
+    Clips are converted and resized one at a time into the output, so a 4K video never holds
+    more than one clip in float. Each call has the reference's shape (3, T, H, W): the CPU
+    bilinear kernel's rounding depends on the layout, and this keeps it bit-identical.
+    """
+    s, t, h, w, _ = frames.shape
+    new_h, new_w = short_side_size(h, w, size)
+    out = torch.empty(s, 3, t, new_h, new_w)
+    for i in range(s):
+        clip = torch.from_numpy(frames[i]).permute(3, 0, 1, 2).contiguous()  # (3, T, H, W)
+        out[i] = F.interpolate(
+            uint8_to_float(clip), size=(new_h, new_w), mode="bilinear", align_corners=False
+        )
+    return out
 
 
 def crop_offsets(height: int, width: int, size: int, num_crops: int) -> list[tuple[int, int]]:
@@ -136,9 +160,7 @@ def spatial_crops(x: torch.Tensor, size: int, num_crops: int) -> torch.Tensor:
 
 def preprocess_clips(frames: np.ndarray, config: VideoConfig) -> torch.Tensor:
     """Decoded clips (S, T, H, W, 3) uint8 -> model-ready (S * crops, 3, T, crop, crop) float32."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 4, 1, 2, 3)  # (S, 3, T, H, W)
-    x = uint8_to_float(x.contiguous())
-    x = short_side_scale(x, config.size)
+    x = scale_frames(frames, config.size)  # (S, 3, T, h, w)
     x = normalize(x, config.mean, config.std, dim=1)
     return spatial_crops(x, config.crop_size, config.spatial_crops)
 
