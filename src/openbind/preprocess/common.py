@@ -42,7 +42,7 @@ def uint8_to_float(x: torch.Tensor) -> torch.Tensor:
 def normalize(
     x: torch.Tensor, mean: Sequence[float], std: Sequence[float], dim: int
 ) -> torch.Tensor:
-    """`(x - mean) / std` per channel along `dim`, in place when `x` is float32.
+    """`(x - mean) / std` per channel along `dim`, in place on the float tensor `x`.
 
     Bit-exact with torchvision's `Normalize` (subtract, then divide, float32 constants).
     """
@@ -57,8 +57,7 @@ def check_clips(item: Any, clip_shape: Sequence[int], what: str) -> torch.Tensor
     """Pass an already preprocessed tensor through after a shape check.
 
     Args:
-        item: any input item; only tensors (and float numpy arrays of the exact clip shape
-            with a leading clip axis) are handled here.
+        item: any input item; only `torch.Tensor`s are handled here.
         clip_shape: the shape of one model-ready clip, e.g. (3, 224, 224).
         what: the modality name for the error message.
 
