@@ -47,7 +47,7 @@ _WARNINGS_LOCK = threading.Lock()
 # Formats Pillow would decode by running an external program (Ghostscript for EPS) are refused:
 # inputs may come from untrusted uploads.
 _EXTERNAL_DECODERS = frozenset({"EPS"})
-_formats: list[str] = []
+_formats: list[tuple[str, ...]] = []  # [the safe format names], filled once
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _HIGH_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
@@ -182,12 +182,15 @@ def _decode(src: Source, max_pixels: int | None) -> Image.Image:
     return im
 
 
-def _safe_formats() -> list[str]:
-    """Every registered Pillow format except those that run external programs (cached)."""
+def _safe_formats() -> tuple[str, ...]:
+    """Every registered Pillow format except those that run external programs (cached).
+
+    Threads racing on the first call each build the full tuple; none sees a partial one.
+    """
     if not _formats:
         Image.init()
-        _formats.extend(f for f in Image.ID if f not in _EXTERNAL_DECODERS)
-    return _formats
+        _formats.append(tuple(f for f in Image.ID if f not in _EXTERNAL_DECODERS))
+    return _formats[0]
 
 
 def _check_size(size: tuple[int, int], max_pixels: int | None, name: str) -> None:
