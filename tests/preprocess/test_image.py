@@ -37,7 +37,8 @@ def test_reference_parity_on_golden_images() -> None:
 def test_parity_mode_and_threads_give_the_same_tensors() -> None:
     golden = np.load(GOLDEN / "preproc" / "vision.npz")
     paths = [GOLDEN / "media" / str(name) for name in golden["files"]]
-    strict = ImageTransform(ImageConfig(exif_transpose=False, alpha="drop"))
+    strict = ImageTransform(ImageConfig.parity())
+    assert not strict.config.exif_transpose and strict.config.alpha == "drop"
     with ThreadPoolExecutor(4) as pool:
         outs = list(pool.map(strict, paths * 4))
     for i, x in enumerate(outs):

@@ -34,6 +34,7 @@ def test_reference_parity_on_golden_video() -> None:
     differs from the reference's torch 2.9.1 by up to ~6e-5."""
     golden = np.load(GOLDEN / "preproc" / "video_out_subset.npz")
     x = VideoTransform()(TESTSRC)
+    assert torch.equal(VideoTransform(VideoConfig.parity())(TESTSRC), x)
     assert tuple(x.shape) == tuple(golden["shape"]) == (15, 3, 2, 224, 224)
     assert x.dtype == torch.float32
     flat = x.numpy().reshape(-1)

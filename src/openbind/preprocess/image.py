@@ -88,6 +88,11 @@ class ImageConfig:
         if self.alpha not in ("drop", "white"):
             raise ConfigError(f"ImageConfig: alpha must be 'drop' or 'white', got {self.alpha!r}")
 
+    @classmethod
+    def parity(cls) -> ImageConfig:
+        """Strict ImageBind behaviour: also ignore EXIF orientation, like the reference."""
+        return cls(exif_transpose=False)
+
     @property
     def clip_shape(self) -> tuple[int, int, int]:
         """Shape of one model-ready image: (3, crop_size, crop_size)."""

@@ -87,6 +87,11 @@ class VideoConfig:
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ConfigError("VideoConfig: mean and std need 3 values each, std > 0")
 
+    @classmethod
+    def parity(cls) -> VideoConfig:
+        """Strict ImageBind behaviour: index frame timing, rotation metadata ignored (decord)."""
+        return cls(frame_timing="index", apply_rotation=False)
+
     @property
     def clip_shape(self) -> tuple[int, int, int, int]:
         """Shape of one model-ready clip: (3, frames_per_clip, crop_size, crop_size)."""
