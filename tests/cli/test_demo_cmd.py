@@ -60,3 +60,40 @@ def test_queries_cover_the_promised_directions() -> None:
     assert {q.only for q in demo_cmd.AUDIO_QUERIES} | {
         q.modality for q in demo_cmd.AUDIO_QUERIES
     } >= {"audio"}
+
+
+def test_demo_with_an_audio_space_indexes_audio_and_runs_audio_queries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    import openbind
+    from tests.serve.conftest import colour_space
+
+    monkeypatch.setenv("OPENBIND_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(openbind, "load", lambda name, **_: colour_space(), raising=False)
+    out = io.StringIO()
+    outcomes, labels = demo_cmd.demo(
+        "toy", "colours", tmp_path / "r.html", 2, Console(file=out, width=160)
+    )
+    text = out.getvalue()
+    assert (
+        "weights: toy_colour.test (3-d; text, image, audio, video)\n" in text
+    )  # unregistered: no licence line
+    assert "no audio tower" not in text
+    assert [o.query.title for o in outcomes][-2:] == ["text → audio", "audio → image"]
+    assert all(len(o.rows) == 2 for o in outcomes)
+    assert {r.modality for r in outcomes[-2].rows} == {"audio"}
+    lib = Library.open(library_path("colours"))
+    assert lib.info().modalities == {"image": 10, "video": 4, "audio": 8, "text": 5}
+    assert set(labels) == set(demo_cmd.CLASSIFY)
+    misses = [o for o in outcomes if not o.hit]
+    assert misses  # colours know no cats: those queries are marked, not hidden
+    assert text.count("✗ expected") == len(misses)
+    assert (
+        f"{len(outcomes) - len(misses)}/{len(outcomes)} queries put the expected file first."
+        in text
+    )
+    assert (tmp_path / "r.html").read_text().count('class="miss"') == len(misses)

@@ -58,9 +58,14 @@ def text_to_rgb(text: str) -> torch.Tensor:
 
 
 def image_to_rgb(item: object) -> torch.Tensor:
-    """Mean colour of an image given as bytes or a path, shape (1, 3)."""
+    """Mean colour of an image given as bytes, a path or a PIL image, shape (1, 3)."""
     try:
-        im = Image.open(io.BytesIO(item) if isinstance(item, bytes) else item).convert("RGB")
+        im = (
+            item
+            if isinstance(item, Image.Image)
+            else Image.open(io.BytesIO(item) if isinstance(item, bytes) else item)
+        )
+        im = im.convert("RGB")
     except (UnidentifiedImageError, OSError):
         raise DecodeError("not an image", source=item) from None
     return torch.tensor(np.asarray(im, dtype=np.float32).mean(axis=(0, 1)) / 255 + 0.01)[None]

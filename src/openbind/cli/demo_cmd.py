@@ -125,17 +125,15 @@ def demo(
     """The whole demo; returns the query outcomes and the zero-shot labels per sample."""
     import openbind
     from openbind.data.samples import build_samples
-    from openbind.registry import get
 
     started = time.perf_counter()
     with console.status("building the sample collection…"):
         samples = build_samples()
     _say_samples(console, samples)
-    entry = get(model)
-    with console.status(f"loading {entry.name}…"):
+    with console.status(f"loading {model}…"):
         space = openbind.load(model)
     console.print(
-        f"[bold]weights[/]: {entry.name} ({space.dim}-d; {', '.join(m.value for m in space.modalities)}) — {entry.description}; licence: {entry.license}"
+        f"[bold]weights[/]: {space.model_id} ({space.dim}-d; {', '.join(m.value for m in space.modalities)}){_about(space.model_id)}"
     )
     library = _library(space, samples, name, console)
     queries = list(QUERIES)
@@ -144,7 +142,7 @@ def demo(
     else:
         n = len(samples.by_modality("audio"))
         console.print(
-            f"[yellow]audio[/]: {entry.name} has no audio tower, so the {n} audio samples are not indexed and audio queries are skipped."
+            f"[yellow]audio[/]: {space.model_id} has no audio tower, so the {n} audio samples are not indexed and audio queries are skipped."
         )
     outcomes = [_search(space, library, samples, q, k) for q in queries]
     for o in outcomes:
@@ -153,7 +151,7 @@ def demo(
     _print_labels(console, labels)
     hits = sum(o.hit for o in outcomes)
     console.print(f"\n[bold]{hits}/{len(outcomes)}[/] queries put the expected file first.")
-    _write_report(report, entry.name, samples, outcomes, labels)
+    _write_report(report, space.model_id, samples, outcomes, labels)
     console.print(f"report: {report.resolve()}")
     console.print(
         f"web page: [bold]openbind serve --index {name}[/] then open http://127.0.0.1:8000/"
@@ -163,6 +161,18 @@ def demo(
 
 
 # -- steps ------------------------------------------------------------------------------------------
+
+
+def _about(model_id: str) -> str:
+    """The registry's description and licence of `model_id`, or "" for an unregistered space."""
+    from openbind.errors import UnknownModel
+    from openbind.registry import get
+
+    try:
+        entry = get(model_id)
+    except UnknownModel:
+        return ""
+    return f" — {entry.description}; licence: {entry.license}"
 
 
 def _say_samples(console: Console, samples: SampleSet) -> None:
