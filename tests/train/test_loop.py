@@ -112,8 +112,6 @@ def test_empty_dataset_is_bad_input():
 def test_an_accumulated_step_is_the_mean_of_its_micro_batches(tmp_path):
     import dataclasses
 
-    from torch.utils.data import default_collate
-
     from openbind.data.plan import BatchPlan
     from openbind.train.optim import build_optimizer, build_scheduler
 
@@ -126,7 +124,7 @@ def test_an_accumulated_step_is_the_mean_of_its_micro_batches(tmp_path):
     by_hand = toy_task(dropout=0.0)
     opt = build_optimizer(by_hand, cfg.optim)
     sched = build_scheduler(opt, cfg.optim, cfg.loop.steps)
-    micro = [default_collate([data[i] for i in rows]) for rows in BatchPlan(len(data), 8, stop=2)]
+    micro = [data.collate([data[i] for i in rows]) for rows in BatchPlan(len(data), 8, stop=2)]
     losses = [by_hand(b).loss for b in micro]
     (sum(losses) / 2).backward()
     torch.nn.utils.clip_grad_norm_(

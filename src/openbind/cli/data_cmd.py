@@ -31,6 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="image,video,audio,text,depth,thermal,imu",
         help="comma-separated subset to write (default: all seven)",
     )
+    sounds = sub.add_parser("sounds", help="write captioned sounds and speech (needs espeak-ng)")
+    sounds.add_argument("out", help="output folder")
+    sounds.add_argument("--n", type=int, default=2400, help="number of sounds (default 2400)")
+    sounds.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     check = sub.add_parser("check", help="count the usable rows of a manifest or shard folder")
     check.add_argument("source", help="a .csv / .jsonl manifest or a folder of .tar shards")
     shard = sub.add_parser("shard", help="pack the rows of a manifest into .tar shards")
@@ -61,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
             modalities=wanted,
         )
         print(f"wrote {args.n} scenes to {manifest}")
+        return 0
+    if args.data_command == "sounds":
+        from openbind.data.sounds import write_sounds
+
+        if args.n < 1:
+            raise BadInput(f"--n must be >= 1, got {args.n}")
+        print(f"wrote {args.n} sounds to {write_sounds(args.out, args.n, seed=args.seed)}")
         return 0
     if args.data_command == "check":
         from openbind.data.sources import read_source

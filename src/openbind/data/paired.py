@@ -2,7 +2,9 @@
 
 A row maps modality names to items: a path, bytes, a string (text), an array, or a `Lazy` item
 (a frame of a video, a member of a tar shard) resolved when the row is loaded. Transforms turn
-each item into model-ready clips (S, *input); the dataset keeps the first clip.
+each item into model-ready clips (S, *input); the dataset keeps the first clip (1, *input), and
+`collate` joins the clips of a batch per modality: concatenated, or with the modality's own
+collate (e.g. padding token ids of different lengths).
 
 Rows whose files are missing are dropped when the dataset is made (`read_manifest` counts them);
 a row whose file turns out to be corrupt when it is loaded is replaced by the next good row, so
@@ -27,6 +29,7 @@ from openbind.errors import BadInput
 from openbind.types import Modality
 
 Transform = Callable[[Any], torch.Tensor]
+Collate = Callable[[list[torch.Tensor]], torch.Tensor]
 Row = dict[str, Any]
 
 
@@ -68,6 +71,9 @@ class PairedDataset(Dataset):
         rows: the items of each row, by modality name.
         transforms: per modality to load, item -> (S, *input) clips; other columns are ignored.
         report: where counts of bad rows go (shared with the manifest reader).
+        collates: per modality, how (1, *input) clips become a batch (default: concatenated).
+        cache: keep every loaded row in memory (transforms are deterministic, so this is exact;
+            it pays off when decoding costs more than a training step, for small sets).
 
     Raises:
         BadInput: no rows, or a row lacks one of the transformed modalities.
@@ -78,8 +84,12 @@ class PairedDataset(Dataset):
         rows: Sequence[Row],
         transforms: Mapping[Modality | str, Transform],
         report: DataReport | None = None,
+        collates: Mapping[Modality | str, Collate] | None = None,
+        *,
+        cache: bool = False,
     ) -> None:
         self.transforms = {Modality.parse(m).value: t for m, t in transforms.items()}
+        self.collates = {Modality.parse(m).value: c for m, c in (collates or {}).items()}
         if not rows:
             raise BadInput("the dataset is empty: no usable rows")
         for i, row in enumerate(rows):
@@ -88,6 +98,7 @@ class PairedDataset(Dataset):
                 raise BadInput(f"row {i} has no {', '.join(lacking)} column; it has {sorted(row)}")
         self.rows = list(rows)
         self.report = report if report is not None else DataReport(rows=len(rows))
+        self.cache: dict[int, dict[str, torch.Tensor]] | None = {} if cache else None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -105,14 +116,22 @@ class PairedDataset(Dataset):
 
     def load(self, index: int) -> dict[str, torch.Tensor]:
         """The tensors of row `index` (raises `BadInput` for a bad file)."""
+        if self.cache is not None and index in self.cache:
+            return self.cache[index]
         row = self.rows[index]
         out = {}
         for m, transform in self.transforms.items():
             item = row[m]
             if hasattr(item, "load"):
                 item = item.load()
-            out[m] = transform(item)[0]  # first clip: (*input)
+            out[m] = transform(item)[:1]  # first clip: (1, *input)
+        if self.cache is not None:
+            self.cache[index] = out
         return out
+
+    def collate(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """A batch {modality: (B, *input)} of loaded rows."""
+        return {m: self.collates.get(m, torch.cat)([item[m] for item in items]) for m in items[0]}
 
     def split(self, fraction: float, seed: int = 0) -> tuple[PairedDataset, PairedDataset]:
         """(rest, held-out) with `fraction` of the rows held out, chosen by a seeded permutation."""
@@ -126,8 +145,13 @@ class PairedDataset(Dataset):
             )
         val = [self.rows[i] for i in sorted(order[:n_val])]
         rest = [self.rows[i] for i in sorted(order[n_val:])]
-        return PairedDataset(rest, self.transforms, self.report), PairedDataset(
-            val, self.transforms, self.report
+        return (
+            PairedDataset(
+                rest, self.transforms, self.report, self.collates, cache=self.cache is not None
+            ),
+            PairedDataset(
+                val, self.transforms, self.report, self.collates, cache=self.cache is not None
+            ),
         )
 
 

@@ -32,6 +32,7 @@ class DataConfig:
         batch_size: pairs per process per micro-step (the global batch is this x world size).
         workers: DataLoader worker processes (0 decodes in the training process).
         limit: use at most this many training rows (0: all).
+        cache: keep decoded rows in memory after their first use (small sets, costly decoding).
     """
 
     train: str = ""
@@ -40,6 +41,7 @@ class DataConfig:
     batch_size: int = 32
     workers: int = 0
     limit: int = 0
+    cache: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,10 @@ class TowerConfig:
         kind: the architecture, one of `openbind.train.towers.KINDS`.
         widths: channel widths of the convolution stages (conv kinds) or hidden width (text).
         vocab_size: hashed-word vocabulary of the text kind.
-        sample_rate: waveform rate of the waveform audio kind.
-        seconds: waveform length of the waveform audio kind (cropped or zero-padded).
+        sample_rate: audio rate of the audio kinds.
+        seconds: audio length per clip (waveform kind: cropped or zero-padded; mel kind: clip).
+        mel_bins: mel filters of the mel kind (`openbind.preprocess.audio.AudioConfig`).
+        frames: frames per clip of the mel kind (10 ms each).
         image_size: square input size of the image kind.
     """
 
@@ -60,6 +64,8 @@ class TowerConfig:
     vocab_size: int = 4096
     sample_rate: int = 16000
     seconds: float = 2.0
+    mel_bins: int = 128
+    frames: int = 204
     image_size: int = 64
 
 
@@ -94,6 +100,8 @@ class ModelConfig:
         dim: dimension of the shared space (must match `space` when one is used).
         logit_scale: initial inverse temperature of the loss.
         learn_scale: whether the temperature is learned.
+        cache_frozen: remember the outputs of frozen towers per input (exact: they never change),
+            so each distinct anchor input, e.g. a caption, runs through its tower once.
     """
 
     anchor: str = "text"
@@ -104,6 +112,7 @@ class ModelConfig:
     dim: int = 256
     logit_scale: float = 1 / 0.07
     learn_scale: bool = True
+    cache_frozen: bool = False
 
 
 @dataclass(frozen=True)

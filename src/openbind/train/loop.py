@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
+from openbind.data.paired import PairedDataset
 from openbind.data.plan import BatchPlan
 from openbind.train.checkpointing import (
     BEST,
@@ -61,8 +62,8 @@ class FitResult:
 
 def fit(
     task: BindTask,
-    train_set: Dataset,
-    val_set: Dataset | None,
+    train_set: PairedDataset,
+    val_set: PairedDataset | None,
     cfg: TrainConfig,
     *,
     dist: DistContext = SINGLE_PROCESS,
@@ -72,7 +73,7 @@ def fit(
 
     Args:
         task: towers + loss; its trainable parameters are optimised.
-        train_set: items are dicts of tensors by modality.
+        train_set: paired rows; `train_set.collate` makes the batches.
         val_set: held-out pairs for retrieval validation (None: no validation).
         cfg: the recipe (`optim`, `loop` and `data.batch_size`/`data.workers` are used here).
         dist: this process's place in the run.
@@ -114,7 +115,11 @@ def fit(
     )
     # The loader gets its own generator so creating it never draws from the global RNG.
     loader = DataLoader(
-        train_set, batch_sampler=plan, num_workers=cfg.data.workers, generator=torch.Generator()
+        train_set,
+        batch_sampler=plan,
+        num_workers=cfg.data.workers,
+        collate_fn=train_set.collate,
+        generator=torch.Generator(),
     )
     batches = iter(loader)
     if resume_state is not None:
@@ -170,7 +175,9 @@ def fit(
                 },
             )
         if dist.is_main and val_set is not None and _due(result.step, loop.eval_every, loop.steps):
-            result.val = retrieval_metrics(task, DataLoader(val_set, batch_size=256))
+            result.val = retrieval_metrics(
+                task, DataLoader(val_set, batch_size=256, collate_fn=val_set.collate)
+            )
             _log(out, {"step": result.step, "val": result.val})
             if result.val["mean_R@1"] > result.best:
                 result.best = result.val["mean_R@1"]

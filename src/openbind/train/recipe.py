@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from openbind.data.paired import DataReport, PairedDataset, Transform
+from openbind.data.paired import Collate, DataReport, PairedDataset, Transform
 from openbind.data.sources import read_source
 from openbind.errors import BadInput, ConfigError
 from openbind.losses import LogitScale
@@ -21,7 +21,7 @@ from openbind.train.distributed import SINGLE_PROCESS, DistContext, init_distrib
 from openbind.train.loop import FitResult, fit
 from openbind.train.lora import apply_lora, merge_lora
 from openbind.train.task import BindTask
-from openbind.train.towers import KINDS, build_tower, build_transform, save_tower
+from openbind.train.towers import KINDS, CachedTower, build_tower, build_transform, save_tower
 from openbind.types import Modality
 
 
@@ -31,8 +31,8 @@ def run(cfg: TrainConfig) -> FitResult:
     try:
         if cfg.loop.threads > 0:
             torch.set_num_threads(cfg.loop.threads)
-        task, transforms = build_task(cfg, dist)
-        train_set, val_set, report = build_data(cfg, transforms)
+        task, transforms, collates = build_task(cfg, dist)
+        train_set, val_set, report = build_data(cfg, transforms, collates)
         if dist.is_main:
             out = Path(cfg.loop.out)
             out.mkdir(parents=True, exist_ok=True)
@@ -50,8 +50,9 @@ def run(cfg: TrainConfig) -> FitResult:
 
 def build_task(
     cfg: TrainConfig, dist: DistContext = SINGLE_PROCESS
-) -> tuple[BindTask, dict[str, Transform]]:
-    """The towers (built, loaded from `model.space`, initialised from `model.init`) in a task.
+) -> tuple[BindTask, dict[str, Transform], dict[str, Collate]]:
+    """The towers (built, loaded from `model.space`, initialised from `model.init`) in a task,
+    with the transform and batch collate of each modality.
 
     Raises:
         ConfigError: a tower kind or modality is unknown, or the anchor has no tower.
@@ -60,6 +61,7 @@ def build_task(
     torch.manual_seed(cfg.loop.seed)
     towers: dict[str, torch.nn.Module] = {}
     transforms: dict[str, Transform] = {}
+    collates: dict[str, Collate] = {}
     for name, tower_cfg in m_cfg.towers.items():
         m = _modality(name, "model.towers")
         if tower_cfg.kind not in KINDS:
@@ -81,6 +83,8 @@ def build_task(
             raise ConfigError(f"model.dim is {m_cfg.dim} but space {m_cfg.space} is {space.dim}-d")
         towers[anchor] = space.tower(anchor)
         transforms[anchor] = space.transforms[Modality(anchor)]
+        if Modality(anchor) in space.collates:
+            collates[anchor] = space.collates[Modality(anchor)]
     if m_cfg.init:
         _init_from(towers, Path(m_cfg.init))
     trainable = [_modality(m, "model.trainable") for m in m_cfg.trainable] or [
@@ -89,12 +93,15 @@ def build_task(
     if cfg.lora.rank > 0:
         for m in trainable:
             apply_lora(towers[m], cfg.lora.targets, cfg.lora.rank, cfg.lora.alpha)
+    if m_cfg.cache_frozen:
+        towers = {m: t if m in trainable else CachedTower(t.eval()) for m, t in towers.items()}
     scale = LogitScale(m_cfg.logit_scale, learnable=m_cfg.learn_scale)
-    return BindTask(towers, anchor, trainable=trainable, logit_scale=scale, dist=dist), transforms
+    task = BindTask(towers, anchor, trainable=trainable, logit_scale=scale, dist=dist)
+    return task, transforms, collates
 
 
 def build_data(
-    cfg: TrainConfig, transforms: dict[str, Transform]
+    cfg: TrainConfig, transforms: dict[str, Transform], collates: dict[str, Collate] | None = None
 ) -> tuple[PairedDataset, PairedDataset, DataReport]:
     """Training and held-out datasets of the modalities that have transforms.
 
@@ -107,10 +114,10 @@ def build_data(
     rows, report = read_source(d.train, list(transforms))
     if d.limit:
         rows = rows[: d.limit]
-    train = PairedDataset(rows, transforms, report)
+    train = PairedDataset(rows, transforms, report, collates, cache=d.cache)
     if d.val:
         val_rows, _ = read_source(d.val, list(transforms))
-        return train, PairedDataset(val_rows, transforms, report), report
+        return train, PairedDataset(val_rows, transforms, report, collates, cache=d.cache), report
     train, val = train.split(d.val_fraction, seed=cfg.loop.seed)
     return train, val, report
 

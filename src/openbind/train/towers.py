@@ -7,7 +7,7 @@ with the transform that makes its input from an item:
 
 | kind       | input (per item)              | architecture                                         |
 |------------|-------------------------------|------------------------------------------------------|
-| mel_audio  | (1, 128, 204) log-mel clip    | conv stages (GroupNorm, ReLU, pool) -> mean over time/freq -> linear |
+| mel_audio  | (1, mels, frames) log-mel clip | conv stages (GroupNorm, ReLU, pool) -> mean over time/freq -> linear |
 | wave_audio | (samples,) mono waveform      | log-spectrogram stem (STFT, fixed) -> the same conv stages     |
 | conv_image | (3, S, S) normalised RGB      | the same conv stages                                  |
 | token_text | (L,) CLIP BPE ids             | embedding (ids hashed into `vocab_size`) -> masked mean -> MLP |
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from openbind.config import from_dict
@@ -60,9 +61,10 @@ class ConvTrunk(nn.Module):
 
 
 class LogSpectrogram(nn.Module):
-    """Fixed (non-learned) log-magnitude STFT: (N, samples) -> (N, 1, n_fft // 2 + 1, frames)."""
+    """Fixed (non-learned) log-magnitude STFT with adjacent frequency bins averaged in pairs:
+    (N, samples) -> (N, 1, n_fft // 4, samples // hop + 1)."""
 
-    def __init__(self, n_fft: int = 256, hop: int = 128) -> None:
+    def __init__(self, n_fft: int = 256, hop: int = 256) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
@@ -70,8 +72,9 @@ class LogSpectrogram(nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         spec = torch.stft(
             wave.float(), self.n_fft, self.hop, window=self.window, return_complex=True
-        )
-        return torch.log1p(spec.abs()).unsqueeze(1)  # (N, 1, F, T)
+        )  # (N, n_fft // 2 + 1, T)
+        mag = torch.log1p(spec.abs())[:, : self.n_fft // 2]  # drop the Nyquist bin
+        return F.avg_pool1d(mag.transpose(1, 2), 2).transpose(1, 2).unsqueeze(1)  # (N, 1, F, T)
 
 
 class SmallTower(nn.Module):
@@ -82,20 +85,27 @@ class SmallTower(nn.Module):
         trunk: maps (N, *input) to (N, dim).
         dim: output dimension.
         stem: fixed front end applied first (e.g. `LogSpectrogram`), or None.
+        logit_scale: the temperature it was trained with (reported to `SpaceModel`).
     """
 
     def __init__(
-        self, modality: Modality, trunk: nn.Module, dim: int, stem: nn.Module | None = None
+        self,
+        modality: Modality,
+        trunk: nn.Module,
+        dim: int,
+        stem: nn.Module | None = None,
+        logit_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.modality = modality
         self.out_dim = dim
         self.stem = stem if stem is not None else nn.Identity()
         self.trunk = trunk
+        self._logit_scale = logit_scale
 
     @property
     def logit_scale(self) -> float:
-        return 1.0
+        return self._logit_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(self.stem(x))
@@ -162,16 +172,25 @@ def build_transform(cfg: TowerConfig) -> Transform:
 
         return WaveformTransform(cfg.sample_rate, cfg.seconds)
     if cfg.kind == "mel_audio":
-        from openbind.preprocess.audio import AudioTransform
+        from openbind.preprocess.audio import AudioConfig, AudioTransform
 
-        return AudioTransform()
+        return AudioTransform(
+            AudioConfig(
+                sample_rate=cfg.sample_rate,
+                clip_duration_s=cfg.seconds,
+                clips=1,
+                num_mel_bins=cfg.mel_bins,
+                target_length=cfg.frames,
+            )
+        )
     raise ValueError(f"unknown tower kind {cfg.kind!r}; valid: {', '.join(KINDS)}")
 
 
 def save_tower(
     tower: SmallTower, cfg: TowerConfig, prefix: Path, *, logit_scale: float = 1.0
 ) -> list[Path]:
-    """Write `prefix.safetensors` (weights) and `prefix.json` (kind, config, modality, dim)."""
+    """Write `prefix.safetensors` (weights) and `prefix.json` (the builder that loads them, with
+    the tower config, modality, dim and temperature as its options)."""
     from safetensors.torch import save_file
 
     prefix.parent.mkdir(parents=True, exist_ok=True)
@@ -180,33 +199,76 @@ def save_tower(
     state = {k: v.detach().contiguous() for k, v in tower.state_dict().items()}
     save_file(state, str(weights))
     info = {
-        "modality": tower.modality.value,
-        "dim": tower.out_dim,
-        "logit_scale": logit_scale,
-        "tower": dataclasses.asdict(cfg),
+        "builder": "openbind.train.towers:load_tower",
+        "options": {
+            "tower": dataclasses.asdict(cfg),
+            "modality": tower.modality.value,
+            "dim": tower.out_dim,
+            "logit_scale": logit_scale,
+        },
     }
     meta.write_text(json.dumps(info, indent=1) + "\n")
     return [weights, meta]
 
 
-def load_tower(prefix: Path) -> SmallTower:
-    """A tower written by `save_tower` (strict key check), in eval mode.
+def load_tower(
+    state: dict[str, torch.Tensor],
+    *,
+    tower: dict[str, Any],
+    modality: str,
+    dim: int,
+    logit_scale: float = 1.0,
+) -> tuple[SmallTower, Transform]:
+    """A tower written by `save_tower` and its inference transform (the builder named in the
+    `.json` sidecar, as `openbind.zoo.starter.optional_tower` calls it).
+
+    Audio is cut into clips every `seconds` over the whole recording (at most 8, evenly spread
+    beyond that), embedded one by one and averaged by the space.
 
     Raises:
-        WeightsError: a file is missing or does not fit the config.
+        WeightsError: the weights do not fit the config.
     """
-    from safetensors.torch import load_file
-
-    weights = prefix.with_name(prefix.name + ".safetensors")
-    meta = prefix.with_name(prefix.name + ".json")
+    cfg = from_dict(TowerConfig, tower)
+    model = build_tower(modality, cfg, dim)
+    model._logit_scale = logit_scale
     try:
-        info = json.loads(meta.read_text())
-        state = load_file(str(weights))
-    except (OSError, ValueError) as e:
-        raise WeightsError(f"cannot read tower {prefix}: {e}") from None
-    tower = build_tower(info["modality"], from_dict(TowerConfig, info["tower"]), info["dim"])
-    try:
-        tower.load_state_dict(state)
+        model.load_state_dict(state)
     except RuntimeError as e:
-        raise WeightsError(f"tower {weights} does not fit its config: {e}") from None
-    return tower.eval()
+        raise WeightsError(f"{modality} tower weights do not fit its config: {e}") from None
+    transform = build_transform(cfg)
+    if cfg.kind == "mel_audio":
+        from openbind.preprocess.audio import AudioTransform
+
+        transform = AudioTransform(
+            dataclasses.replace(transform.config, clip_stride_s=cfg.seconds, max_clips=8)
+        )
+    return model.eval(), transform
+
+
+class CachedTower(nn.Module):
+    """A frozen tower that remembers its output for each distinct input row.
+
+    Exact for frozen towers in eval mode. Integer rows (token ids) are keyed without their
+    trailing zero padding, so the same caption padded to different batch lengths hits the cache.
+    """
+
+    def __init__(self, tower: nn.Module) -> None:
+        super().__init__()
+        self.tower = tower
+        self.cache: dict[bytes, torch.Tensor] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        keys = [_key(row) for row in x]
+        missing = [i for i, k in enumerate(keys) if k not in self.cache]
+        if missing:
+            fresh = self.tower(x[missing])  # (M, D)
+            for i, row in zip(missing, fresh, strict=True):
+                self.cache[keys[i]] = row.detach()
+        return torch.stack([self.cache[k] for k in keys])  # (N, D)
+
+
+def _key(row: torch.Tensor) -> bytes:
+    if not row.is_floating_point():
+        nonzero = row.nonzero()
+        row = row[: int(nonzero.max()) + 1] if len(nonzero) else row[:0]
+    return row.cpu().numpy().tobytes()
