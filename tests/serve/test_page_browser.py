@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from openbind.index import Library, Record
-from openbind.serve.app import create_app
+from openbind.serve.app import ServeSettings, create_app
 from openbind.serve.service import Service
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
@@ -20,6 +22,7 @@ from tests.serve.conftest import mp4, png, wav
 pytestmark = [pytest.mark.browser, pytest.mark.network]
 
 CHROMIUM = Path("/usr/bin/chromium")
+KEY = "browser-key"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "serve"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -47,10 +50,24 @@ def server(space: SpaceModel, library: Library, media_dir: Path) -> Iterator[str
     )
     library.commit()
     service = Service(space, library, label_sets={"default": ("red", "green", "blue")})
+    with _serving(create_app(service)) as url:
+        yield url
+
+
+@pytest.fixture
+def guarded_server(space: SpaceModel, library: Library) -> Iterator[str]:
+    """The app with an API key."""
+    with _serving(create_app(Service(space, library), ServeSettings(api_key=KEY))) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serving(app: FastAPI) -> Iterator[str]:
+    """Run `app` with uvicorn in a thread on a free 127.0.0.1 port."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -126,5 +143,32 @@ def test_search_upload_and_labels_in_chromium(server: str, tmp_path: Path) -> No
             page.select_option("#filter", "text")
             expect(cards).to_have_count(2)
             expect(page.locator("#error")).to_be_hidden()
+        finally:
+            browser.close()
+
+
+def test_api_key_page_works_with_basic_auth_in_chromium(guarded_server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            anonymous = browser.new_context().request.get(guarded_server)
+            assert anonymous.status == 401
+            assert anonymous.json()["error"]["message"] == "unauthorized"
+            context = browser.new_context(http_credentials={"username": "me", "password": KEY})
+            page = context.new_page()
+            assert page.goto(guarded_server).status == 200
+            expect(page.locator("#status")).to_contain_text("6 items")
+            page.fill("#query-text", "green")
+            page.press("#query-text", "Enter")
+            expect(page.locator("#results .card").first.locator(".path")).to_have_text("grass.txt")
+            page.select_option("#filter", "image")
+            expect(page.locator("#results .card").first.locator(".path")).to_have_text("green.png")
+            page.wait_for_function(
+                "() => document.querySelector('#results img').naturalWidth === 16"
+            )
         finally:
             browser.close()
