@@ -159,8 +159,6 @@ class Service:
         m = self._modality(modality)
         try:
             return await self._batcher.submit(m, items)
-        except InputError:
-            raise
         except BadInput as e:
             raise _name_input(e, "input") from None
 
