@@ -10,6 +10,7 @@ file: it is reported in `RunSummary.skipped`.
 
 from openbind.pipeline.detect import EXTENSIONS, detect, sniff
 from openbind.pipeline.parquet import EmbeddingTable, read_embeddings, write_embeddings
+from openbind.pipeline.ray_runner import RayRunner
 from openbind.pipeline.report import RunSummary, Skipped
 from openbind.pipeline.runner import LocalRunner, Runner
 from openbind.pipeline.scan import content_hash, scan
@@ -20,6 +21,7 @@ __all__ = [
     "EXTENSIONS",
     "EmbeddingTable",
     "LocalRunner",
+    "RayRunner",
     "RunSummary",
     "Runner",
     "Skipped",

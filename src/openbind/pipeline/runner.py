@@ -67,7 +67,7 @@ class LocalRunner:
                     report = self.space.encode_report(
                         modality, inputs, batch_size=self.batch_size, progress=False
                     )
-                    skipped.extend(_skipped(good[e.index], e.reason) for e in report.errors)
+                    skipped.extend(skip(good[e.index], e.reason) for e in report.errors)
                     if report.kept:
                         sink([good[i] for i in report.kept], report.embeddings.numpy())
                     if bar is not None:
@@ -91,7 +91,7 @@ def model_inputs(chunk: Sequence[Todo], skipped: list[Skipped]) -> tuple[list[An
             try:
                 inputs.append(read_text(t.path))
             except BadInput as e:
-                skipped.append(_skipped(t, str(e)))
+                skipped.append(skip(t, str(e)))
                 continue
         else:
             inputs.append(t.path)
@@ -119,6 +119,7 @@ def progress_bar(total: int, progress: bool | None) -> Any:
     return tqdm(total=total, desc="embedding", unit="file", smoothing=0.1)
 
 
-def _skipped(t: Todo, reason: str) -> Skipped:
+def skip(t: Todo, reason: str) -> Skipped:
+    """`Skipped` for `t`, without the "path: " prefix decoders put in front of their messages."""
     prefix = f"{t.path}: "
     return Skipped(str(t.path), reason[len(prefix) :] if reason.startswith(prefix) else reason)
