@@ -195,3 +195,19 @@ def test_integer_pcm_fast_path_equals_libsndfile_floats(tmp_path: Path, suffix: 
     sf.write(path, np.random.default_rng(0).uniform(-1, 1, (3000, 2)), 8000, subtype=subtype)
     want = sf.read(path, dtype="float32", always_2d=True)[0].T
     np.testing.assert_array_equal(load_audio(path).samples, want)
+
+
+def test_seekable_reader(tmp_path: Path):
+    from openbind.io.audio import open_seekable
+
+    want = load_audio(SPEECH).samples
+    with open_seekable(SPEECH) as reader:
+        assert (reader.frames, reader.sample_rate, reader.channels) == (194920, 44100, 1)
+        np.testing.assert_array_equal(reader.read(1000, 5000), want[:, 1000:5000])
+        edge = reader.read(-3, 2)
+        np.testing.assert_array_equal(edge, np.concatenate([np.zeros((1, 3)), want[:, :2]], 1))
+        assert reader.read(194918, 194922)[0, 2:].tolist() == [0, 0]
+    mp3 = _encode(tmp_path / "tone.mp3", _tone(), "libmp3lame")
+    data = SPEECH.read_bytes()
+    for not_seekable in (mp3, (_tone(), RATE), data[: len(data) // 2], tmp_path / "missing.wav"):
+        assert open_seekable(not_seekable) is None

@@ -66,3 +66,21 @@ def test_direct_evaluation_equals_polyphase(monkeypatch):
     want = resample(x, 44100, 16000)
     monkeypatch.setattr("openbind.preprocess.resample.MAX_KERNEL", 0)
     torch.testing.assert_close(resample(x, 44100, 16000), want, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize(("orig", "new"), [(44100, 16000), (8000, 16000), (12345, 16000)])
+def test_ranges_equal_slices_of_the_whole(orig: int, new: int):
+    from openbind.preprocess.resample import output_length, resample_range
+
+    x = torch.from_numpy(np.random.default_rng(2).uniform(-1, 1, (2, 3000)).astype(np.float32))
+    whole = resample(x, orig, new)
+    n = output_length(3000, orig, new)
+    assert whole.shape[-1] == n
+
+    def read(lo: int, hi: int) -> torch.Tensor:
+        padded = torch.nn.functional.pad(x, (10_000, 10_000))
+        return padded[:, lo + 10_000 : hi + 10_000]
+
+    for a, b in [(0, n), (0, 1), (n - 1, n), (n // 3, n // 2), (17, min(n, 500))]:
+        got = resample_range(read, orig, new, a, b)
+        torch.testing.assert_close(got, whole[:, a:b], rtol=0, atol=1e-6)

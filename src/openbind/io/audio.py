@@ -27,7 +27,15 @@ import numpy as np
 from openbind.errors import BadInput, DecodeError
 from openbind.io.sources import Source, describe, to_source
 
-__all__ = ["AV_SUFFIXES", "SOUNDFILE_SUFFIXES", "Waveform", "array_waveform", "load_audio"]
+__all__ = [
+    "AV_SUFFIXES",
+    "SOUNDFILE_SUFFIXES",
+    "SeekableAudio",
+    "Waveform",
+    "array_waveform",
+    "load_audio",
+    "open_seekable",
+]
 
 SOUNDFILE_SUFFIXES = frozenset(
     {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd"}
@@ -47,6 +55,8 @@ _INT_SCALE = {np.dtype(np.int8): 2.0**7, np.dtype(np.int16): 2.0**15, np.dtype(n
 # conversion, several times faster.
 _NATIVE_INT = {"PCM_16": "int16", "PCM_S8": "int16", "PCM_U8": "int16", "ULAW": "int16"}
 _NATIVE_INT |= {"ALAW": "int16", "PCM_24": "int32", "PCM_32": "int32"}
+# Containers whose frame count is exact and whose seeking is sample-accurate in libsndfile.
+_SEEKABLE_FORMATS = frozenset({"WAV", "WAVEX", "RF64", "W64", "AIFF", "AU", "CAF", "FLAC"})
 _WAV_DATA_SIZE = re.compile(r"^data : (\d+) \(should be (\d+)\)", re.MULTILINE)
 _STREAMED_WAV_SIZE = 0xFFFFFFFF  # data size written by non-seekable writers (e.g. ffmpeg to a pipe)
 
@@ -153,6 +163,107 @@ def array_waveform(array: Any, sample_rate: Any, name: str) -> Waveform:
     return Waveform(np.ascontiguousarray(x), int(sample_rate), name)
 
 
+class SeekableAudio:
+    """An open PCM / FLAC file (libsndfile) whose sample ranges can be read without the rest.
+
+    Long recordings need only the samples of their clips; `open_seekable` gives this reader when
+    the format allows it. Not thread-safe: use one per thread (each call of `open_seekable`
+    opens the file anew). Close it (or use it as a context manager) when done.
+
+    Attributes:
+        frames: samples per channel.
+        sample_rate: samples per second.
+        channels: channel count.
+        name: the input's name for error messages.
+    """
+
+    def __init__(self, handle: Any, name: str) -> None:
+        self._handle = handle
+        self._dtype = _NATIVE_INT.get(handle.subtype, "float32")
+        self.frames: int = handle.frames
+        self.sample_rate: int = handle.samplerate
+        self.channels: int = handle.channels
+        self.name = name
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop) as (channels, stop - start) float32; zeros outside the file.
+
+        Raises:
+            DecodeError: libsndfile cannot read the range (corrupt data).
+        """
+        lo, hi = max(start, 0), min(stop, self.frames)
+        out = np.zeros((self.channels, max(stop - start, 0)), np.float32)
+        if hi > lo:
+            try:
+                self._handle.seek(lo)
+                data = self._handle.read(hi - lo, dtype=self._dtype, always_2d=True)
+            except Exception as e:  # libsndfile reports corrupt data with several exception types
+                raise DecodeError(f"cannot decode audio ({_reason(e)})", source=self.name) from None
+            if data.shape[0] != hi - lo:
+                raise DecodeError(
+                    f"truncated file: {data.shape[0]} of {hi - lo} samples read at {lo}",
+                    source=self.name,
+                )
+            out[:, lo - start : hi - start] = _to_float(data).T
+        return out
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> SeekableAudio:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_seekable(item: Any) -> SeekableAudio | None:
+    """A `SeekableAudio` for a WAV / AIFF / FLAC / ... file or buffer, or None.
+
+    None means "decode it whole with `load_audio`": the item is an array, a format without exact
+    seeking (mp3, ogg, anything PyAV reads), or a file that is missing, empty, corrupt or
+    truncated (`load_audio` then raises the right error).
+    """
+    if isinstance(item, (tuple, dict)):
+        return None
+    import soundfile as sf
+
+    source = to_source(item)
+    if source.array is not None or (source.suffix and source.suffix not in SOUNDFILE_SUFFIXES):
+        return None
+    try:
+        target = str(source.path) if source.path is not None else io.BytesIO(source.data or b"")
+        handle = sf.SoundFile(target)
+    except Exception:  # load_audio will name the problem
+        return None
+    ok = (
+        handle.format in _SEEKABLE_FORMATS
+        and handle.seekable()
+        and handle.frames > 0
+        and handle.samplerate > 0
+        and not _wav_truncated(handle.extra_info)
+    )
+    if not ok:
+        handle.close()
+        return None
+    return SeekableAudio(handle, source.name)
+
+
+def _to_float(data: np.ndarray) -> np.ndarray:
+    """Integer PCM scaled exactly as libsndfile's float conversion; floats as they are."""
+    if data.dtype == np.float32:
+        return data
+    return data.astype(np.float32) / np.float32(_INT_SCALE[data.dtype])
+
+
+def _wav_truncated(info: str) -> tuple[int, int] | None:
+    """(declared, present) data bytes when a WAV header declares more data than the file has."""
+    sizes = _WAV_DATA_SIZE.search(info)
+    if sizes and _STREAMED_WAV_SIZE != int(sizes[1]) > int(sizes[2]):
+        return int(sizes[1]), int(sizes[2])
+    return None
+
+
 def _decode_soundfile(source: Source) -> Waveform:
     import soundfile as sf
 
@@ -160,26 +271,22 @@ def _decode_soundfile(source: Source) -> Waveform:
         target = str(source.path) if source.path is not None else io.BytesIO(source.data)
         with sf.SoundFile(target) as f:
             declared, rate = f.frames, f.samplerate
-            dtype = _NATIVE_INT.get(f.subtype, "float32")
-            data = f.read(dtype=dtype, always_2d=True)  # (n, channels)
+            data = f.read(dtype=_NATIVE_INT.get(f.subtype, "float32"), always_2d=True)  # (n, C)
             info = f.extra_info
     except Exception as e:  # libsndfile reports corrupt data with several exception types
         raise DecodeError(f"cannot decode audio ({_reason(e)})", source=source.name) from None
-    sizes = _WAV_DATA_SIZE.search(info)
-    if sizes and _STREAMED_WAV_SIZE != int(sizes[1]) > int(sizes[2]):
+    truncated = _wav_truncated(info)
+    if truncated:
         raise DecodeError(
-            f"truncated file: the header declares {sizes[1]} data bytes, {sizes[2]} are present",
+            f"truncated file: the header declares {truncated[0]} data bytes, "
+            f"{truncated[1]} are present",
             source=source.name,
         )
     if data.shape[0] < declared - max(declared // 100, 4096):
         raise DecodeError(
             f"truncated file: {data.shape[0]} of {declared} declared samples", source=source.name
         )
-    if (
-        dtype != "float32"
-    ):  # exact: libsndfile's own float conversion divides by the same power of 2
-        data = data.astype(np.float32) / np.float32(_INT_SCALE[np.dtype(dtype)])
-    return _checked(data.T, rate, source.name)
+    return _checked(_to_float(data).T, rate, source.name)
 
 
 def _decode_av(source: Source) -> Waveform:

@@ -32,9 +32,10 @@ from typing import Any
 import torch
 
 from openbind.errors import ConfigError
-from openbind.io.audio import load_audio
+from openbind.io.audio import SeekableAudio, load_audio, open_seekable
+from openbind.io.sources import to_source
 from openbind.preprocess.fbank import log_mel_fbank
-from openbind.preprocess.resample import resample
+from openbind.preprocess.resample import output_length, resample, resample_range
 
 ClipTime = tuple[Fraction, Fraction]
 
@@ -143,34 +144,79 @@ class AudioTransform:
         self.config = config or AudioConfig()
 
     def __call__(self, item: Any) -> torch.Tensor:
-        """Decode (`openbind.io.audio.load_audio`) and preprocess one item.
+        """Decode (`openbind.io.audio`) and preprocess one item.
+
+        WAV, AIFF, FLAC and other seekable files are read only where the clips are (plus the
+        resampling filter's context), so long recordings cost what their clips cost.
 
         Raises:
             BadInput: the item cannot be decoded (`DecodeError` for bad files) or is an array
                 without a sample rate.
         """
-        wav = load_audio(item, sample_rate=self.config.array_sample_rate)
+        source = item if isinstance(item, (tuple, dict)) else to_source(item)
+        reader = open_seekable(source)
+        if reader is not None:
+            with reader:
+                return self.from_reader(reader)
+        wav = load_audio(source, sample_rate=self.config.array_sample_rate)
         return self.from_waveform(torch.from_numpy(wav.samples), wav.sample_rate)
 
     def waveform(self, samples: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """The (channels', n) waveform at `config.sample_rate`: channels averaged, unless parity."""
-        if not self.config.parity and samples.shape[0] > 1:
-            samples = samples.mean(dim=0, keepdim=True)
-        return resample(samples, sample_rate, self.config.sample_rate)
+        return resample(self._mixed(samples), sample_rate, self.config.sample_rate)
 
     def from_waveform(self, samples: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """Preprocess decoded samples (channels, n) float32 at `sample_rate`."""
-        cfg = self.config
         wave = self.waveform(samples, sample_rate)
-        times = clip_times(wave.shape[1] / cfg.sample_rate, cfg)
-        clips = self._centred_clips(wave, sample_slices(times, cfg.sample_rate))
+        if self.config.parity:
+            wave = wave.clone()  # the in-place leak must not touch the caller's samples
+        slices = self._slices(wave.shape[1])
+        return self._features([wave[:, a:b] for a, b in slices])
+
+    def from_reader(self, reader: SeekableAudio) -> torch.Tensor:
+        """Preprocess a seekable file, reading only the samples the clips need."""
+        rate = self.config.sample_rate
+        slices = self._slices(output_length(reader.frames, reader.sample_rate, rate))
+
+        def read(lo: int, hi: int) -> torch.Tensor:
+            return self._mixed(torch.from_numpy(reader.read(lo, hi)))
+
+        segments = [
+            (first, last, resample_range(read, reader.sample_rate, rate, first, last))
+            for first, last in _merge(slices)
+        ]
+        views = [
+            next(
+                seg[:, a - first : b - first] for first, last, seg in segments if first <= a <= last
+            )
+            for a, b in slices
+        ]
+        return self._features(views)
+
+    def _mixed(self, samples: torch.Tensor) -> torch.Tensor:
+        if not self.config.parity and samples.shape[0] > 1:
+            return samples.mean(dim=0, keepdim=True)
+        return samples
+
+    def _slices(self, n: int) -> list[tuple[int, int]]:
+        """Sample ranges of the clips in a waveform of n samples at `config.sample_rate`."""
+        rate = self.config.sample_rate
+        return [(a, min(b, n)) for a, b in sample_slices(clip_times(n / rate, self.config), rate)]
+
+    def _features(self, views: list[torch.Tensor]) -> torch.Tensor:
+        """Centred clips (views in clip order) -> normalised, padded log mel clips."""
+        cfg = self.config
+        clips = self._centred_clips(views)
+        distinct = list({id(c): c for c in clips}.values())  # shared clips are computed once
         feats = log_mel_fbank(
-            clips,
+            distinct,
             sample_rate=cfg.sample_rate,
             num_mel_bins=cfg.num_mel_bins,
             frame_length_ms=cfg.frame_length_ms,
             frame_shift_ms=cfg.frame_shift_ms,
         )
+        by_id = {id(c): f for c, f in zip(distinct, feats, strict=True)}
+        feats = [by_id[id(c)] for c in clips]
         out = torch.zeros(len(feats), 1, cfg.num_mel_bins, cfg.target_length)  # (S, 1, mels, T)
         for k, f in enumerate(feats):
             n = min(f.shape[0], cfg.target_length)
@@ -178,21 +224,34 @@ class AudioTransform:
         # Normalise like torchvision's Normalize: float32 mean and std tensors.
         return out.sub_(torch.tensor(cfg.mean)).div_(torch.tensor(cfg.std))
 
-    def _centred_clips(
-        self, wave: torch.Tensor, slices: list[tuple[int, int]]
-    ) -> list[torch.Tensor]:
-        """1-D clips minus their mean; parity mode leaks the means as the reference's views do."""
-        if self.config.parity:
-            wave = wave.clone()
-        clips = []
-        for a, b in slices:
-            view = wave[:, a:b]
+    def _centred_clips(self, views: list[torch.Tensor]) -> list[torch.Tensor]:
+        """1-D clips minus their mean. Parity: in place on the views, in clip order, so that the
+        means leak into overlapping later clips as in the reference. Default: identical views
+        (recordings shorter than a clip) are centred once and shared."""
+        clips: list[torch.Tensor] = []
+        for k, view in enumerate(views):
             if self.config.parity:
-                view -= view.mean()  # in place: overlapping later clips see the shift
+                view -= view.mean()
                 clip = view[0].clone()
             else:
-                clip = view[0] - view[0].mean()
+                same = next((j for j in range(k) if _same_view(views[j], view)), None)
+                clip = clips[same] if same is not None else view[0] - view[0].mean()
             if clip.shape[0] < self.config.frame_length:  # shorter than one frame: zero-pad
                 clip = torch.nn.functional.pad(clip, (0, self.config.frame_length - clip.shape[0]))
             clips.append(clip)
         return clips
+
+
+def _same_view(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride()
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Union of [a, b) ranges as sorted, disjoint, non-touching ranges."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged

@@ -92,12 +92,15 @@ def log_mel_fbank(
     if not frames:
         return [torch.zeros(0, num_mel_bins) for _ in clips]
     x = torch.cat(frames)  # (F, length): all frames of all clips
-    x = x - torch.mean(x, dim=1).unsqueeze(1)
-    previous = torch.nn.functional.pad(x.unsqueeze(0), (1, 0), mode="replicate").squeeze(0)
-    x = x - PREEMPHASIS * previous[:, :-1]
-    x = x * _window(length)
-    x = torch.nn.functional.pad(x, (0, fft_size - length))
-    power = torch.fft.rfft(x).abs().pow(2.0)  # (F, fft_size // 2 + 1)
+    x -= torch.mean(x, dim=1).unsqueeze(1)
+    # pre-emphasis x[j] - 0.97 x[j - 1], with x[-1] = x[0] (Kaldi), then the window
+    y = torch.empty_like(x)
+    y[:, 1:] = x[:, 1:] - PREEMPHASIS * x[:, :-1]
+    y[:, 0] = x[:, 0] - PREEMPHASIS * x[:, 0]
+    y *= _window(length)
+    spectrum = torch.fft.rfft(y, n=fft_size)  # (F, fft_size // 2 + 1) complex
+    # |X|^2 as re^2 + im^2: torchaudio squares abs(X); equal up to one rounding (1e-7 relative)
+    power = (spectrum * spectrum.conj()).real
     energies = torch.mm(power, mel_filters(num_mel_bins, fft_size, float(sample_rate)).T)
-    out = torch.max(energies, torch.tensor(_EPS)).log()  # (F, num_mel_bins)
+    out = energies.clamp_(min=_EPS).log_()  # (F, num_mel_bins)
     return list(torch.split(out, counts))

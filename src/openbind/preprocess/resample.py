@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -61,44 +62,88 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Ten
         raise ValueError(f"sample rates must be positive, got {orig_rate} -> {new_rate}")
     if orig_rate == new_rate:
         return waveform
-    g = math.gcd(orig_rate, new_rate)
-    orig, new = orig_rate // g, new_rate // g
     shape = waveform.shape
     x = waveform.reshape(-1, shape[-1])  # (B, n)
-    length = -(-new * shape[-1] // orig)
+    n = shape[-1]
+
+    def read(lo: int, hi: int) -> torch.Tensor:
+        return torch.nn.functional.pad(
+            x[:, max(lo, 0) : max(min(hi, n), 0)], (max(-lo, 0), max(hi - max(n, lo), 0))
+        )
+
+    y = resample_range(read, orig_rate, new_rate, 0, output_length(n, orig_rate, new_rate))
+    return y.reshape(*shape[:-1], y.shape[-1])
+
+
+def output_length(n: int, orig_rate: int, new_rate: int) -> int:
+    """Samples after resampling `n` samples: ceil(new_rate * n / orig_rate)."""
+    return -(-new_rate * n // orig_rate)
+
+
+def resample_range(
+    read: Callable[[int, int], torch.Tensor], orig_rate: int, new_rate: int, start: int, stop: int
+) -> torch.Tensor:
+    """Output samples [start, stop) of `resample`, reading only the input they depend on.
+
+    Args:
+        read: `read(lo, hi)` returns input samples [lo, hi) as (B, hi - lo) float32, with zeros
+            outside the signal (lo may be negative, hi past the end).
+        orig_rate: input sample rate.
+        new_rate: output sample rate.
+        start: first output sample.
+        stop: one past the last output sample.
+
+    Returns:
+        (B, stop - start) float32, equal to `resample(x)[:, start:stop]`.
+    """
+    if orig_rate <= 0 or new_rate <= 0:
+        raise ValueError(f"sample rates must be positive, got {orig_rate} -> {new_rate}")
+    if orig_rate == new_rate:
+        return read(start, stop)
+    g = math.gcd(orig_rate, new_rate)
+    orig, new = orig_rate // g, new_rate // g
     base = min(orig, new) * ROLLOFF
     width = math.ceil(LOWPASS_FILTER_WIDTH * orig / base)
     if new * (2 * width + orig) > MAX_KERNEL:
-        y = _direct(x, orig, new, length)
-    else:
-        y = _polyphase(x, orig, new)[:, :length]
-    return y.reshape(*shape[:-1], length)
+        lo = (start * orig) // new - width
+        x = read(lo, ((stop - 1) * orig) // new + width + 2)
+        return _direct(x, lo, orig, new, start, stop)
+    first, last = start // new, (stop - 1) // new  # blocks of `new` outputs, `orig` inputs apart
+    x = read(first * orig - width, last * orig + orig + width)
+    y = _polyphase(x, orig, new)  # (B, (last - first + 1) * new)
+    return y[:, start - first * new : stop - first * new]
 
 
 def _polyphase(x: torch.Tensor, orig: int, new: int) -> torch.Tensor:
-    """torchaudio's evaluation: all phases as the channels of one strided conv1d."""
-    kernel, width = sinc_kernel(orig, new)
-    x = torch.nn.functional.pad(x[:, None], (width, width + orig))  # (B, 1, width + n + ...)
-    y = torch.nn.functional.conv1d(x, kernel, stride=orig)  # (B, new, blocks)
+    """torchaudio's evaluation: all phases as the channels of one strided conv1d.
+
+    `x` already holds the `width` samples of context before the first block and after the last.
+    """
+    kernel, _ = sinc_kernel(orig, new)
+    y = torch.nn.functional.conv1d(x[:, None], kernel, stride=orig)  # (B, new, blocks)
     return y.transpose(1, 2).reshape(x.shape[0], -1)  # (B, blocks * new), phases interleaved
 
 
-def _direct(x: torch.Tensor, orig: int, new: int, length: int) -> torch.Tensor:
-    """y[j] = sum_i x[i] h((i / orig - j / new) * base), taps around i = j * orig / new."""
+def _direct(
+    x: torch.Tensor, offset: int, orig: int, new: int, start: int, stop: int
+) -> torch.Tensor:
+    """y[j] = sum_i x[i] h((i / orig - j / new) * base) for j in [start, stop).
+
+    `x` holds input samples from index `offset` on, covering every tap of those outputs.
+    """
     base = min(orig, new) * ROLLOFF
     width = math.ceil(LOWPASS_FILTER_WIDTH * orig / base)
     offsets = torch.arange(-width, width + 2)  # taps around floor(j * orig / new)
-    padded = torch.nn.functional.pad(x, (width, width + 2))
-    out = torch.empty(x.shape[0], length)
+    out = torch.empty(x.shape[0], stop - start)
     step = max(1, _CHUNK // len(offsets))
-    for start in range(0, length, step):
-        j = torch.arange(start, min(start + step, length))[:, None]  # (J, 1)
+    for first in range(start, stop, step):
+        j = torch.arange(first, min(first + step, stop))[:, None]  # (J, 1)
         i = (j * orig) // new + offsets  # (J, taps) input indices
         # i / orig - j / new with an exact integer numerator
         t = ((i * new - j * orig).double() / (orig * new) * base).clamp_(
             -LOWPASS_FILTER_WIDTH, LOWPASS_FILTER_WIDTH
         )
         h = torch.sinc(t) * torch.cos(t * math.pi / LOWPASS_FILTER_WIDTH / 2) ** 2 * (base / orig)
-        taps = padded[:, i + width]  # (B, J, taps)
-        out[:, start : start + j.shape[0]] = (taps * h.float()).sum(-1)
+        taps = x[:, i - offset]  # (B, J, taps)
+        out[:, first - start : first - start + j.shape[0]] = (taps * h.float()).sum(-1)
     return out

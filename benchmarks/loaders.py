@@ -1,0 +1,359 @@
+"""Loader speed: openbind's transforms vs a plain reference-style pipeline vs the bare decode.
+
+Per file and modality, all in one run on the same machine state, the median of `--repeats` calls
+after one warm-up:
+
+* (a) openbind: `ImageTransform`, `VideoTransform`, `AudioTransform`, `TextTransform`.
+* (b) plain: what the ImageBind reference loaders do, written with the same libraries openbind
+  has (no torchvision / torchaudio / decord here): decode everything, then transform. Image:
+  Pillow convert + bicubic resize + centre crop + normalise. Video: decode every frame with PyAV,
+  then per clip the clip's window as float32 (C, T, H, W), 2 frames, bilinear short-side scale,
+  normalise, 3 crops. Audio: read every channel, torchaudio-style resample (filter rebuilt per
+  call), per clip an in-place mean and a one-clip Kaldi fbank (window and mel filters rebuilt
+  per call, as `torchaudio.compliance.kaldi.fbank` does). Text: a fresh tokenizer per call.
+* (c) bare decode: Pillow load + RGB, soundfile read, PyAV decode of every frame to RGB.
+
+Targets: video >= 5x, text >= 5x, audio >= 3x faster than (b); image within 1.2x of (c).
+Inputs: the golden media in tests/golden/media, 8 captions from tests/golden/preproc, and files
+generated into a temporary folder (a 10 s 44.1 kHz stereo WAV, 3 s and 30 s 640x480 30 fps MP4s).
+
+Timing uses one torch thread by default (`--threads`): loaders run in worker threads next to the
+model, and on a busy machine multi-threaded small ops mostly measure waiting.
+
+Usage:
+    .venv/bin/python benchmarks/loaders.py [--repeats 7] [--threads 1]
+
+Prints a table and writes benchmarks/results/loaders.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import soundfile as sf
+import torch
+from PIL import Image
+
+from openbind.preprocess.audio import AudioTransform, clip_times, sample_slices
+from openbind.preprocess.fbank import mel_filters
+from openbind.preprocess.resample import LOWPASS_FILTER_WIDTH, ROLLOFF
+from openbind.preprocess.text import TextTransform
+from openbind.preprocess.tokenizer import ClipTokenizer, find_vocab
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = ROOT / "tests" / "golden" / "media"
+TEXTS = ROOT / "tests" / "golden" / "preproc" / "text_tokens.json"
+RESULTS = Path(__file__).parent / "results" / "loaders.json"
+TARGETS = {"video": 5.0, "text": 5.0, "audio": 3.0}  # minimum speed-up of (a) over (b)
+IMAGE_TARGET = 1.2  # maximum (a) / (c)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+# -- inputs ----------------------------------------------------------------------------------
+
+
+def make_wav(path: Path) -> Path:
+    """10 s, 44.1 kHz, stereo 16-bit: two tones plus noise."""
+    rate = 44100
+    t = np.arange(10 * rate) / rate
+    noise = np.random.default_rng(0).normal(0, 0.05, (t.size, 2))
+    x = np.stack([0.4 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 997 * t)], 1) + noise
+    sf.write(path, x, rate, subtype="PCM_16")
+    return path
+
+
+def make_mp4(path: Path, seconds: int) -> Path:
+    """640x480, 30 fps H.264 (x264 defaults, preset veryfast), a moving pattern."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30, options={"preset": "veryfast"})
+        s.width, s.height, s.pix_fmt = 640, 480, "yuv420p"
+        yy, xx = np.mgrid[0:480, 0:640]
+        for i in range(30 * seconds):
+            img = np.stack([(xx + 4 * i) % 256, (yy + 2 * i) % 256, (xx + yy + i) % 256], -1)
+            frame = av.VideoFrame.from_ndarray(img.astype(np.uint8), format="rgb24")
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+# -- (b) plain reference-style pipelines -------------------------------------------------------
+
+
+def plain_image(path: Path) -> torch.Tensor:
+    im = Image.open(path).convert("RGB")
+    w, h = im.size
+    short, long_ = (w, h) if w <= h else (h, w)
+    size = (224, int(224 * long_ / short)) if w <= h else (int(224 * long_ / short), 224)
+    im = im.resize(size, Image.BICUBIC)
+    left, top = round((im.size[0] - 224) / 2), round((im.size[1] - 224) / 2)
+    im = im.crop((left, top, left + 224, top + 224))
+    x = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float() / 255
+    return (x - torch.tensor(CLIP_MEAN)[:, None, None]) / torch.tensor(CLIP_STD)[:, None, None]
+
+
+def plain_video(path: Path) -> torch.Tensor:
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(stream)]
+        fps = float(stream.average_rate)
+    n = len(frames)
+    duration = n / fps
+    step = Fraction(max(duration - 2, 0)) / 4
+    out = []
+    for k in range(5):
+        s, e = step * k, step * k + 2
+        idx = range(math.ceil(fps * s), min(math.ceil(fps * e), n))
+        clip = torch.from_numpy(np.stack([frames[i] for i in idx])).permute(3, 0, 1, 2).float()
+        clip = clip[:, torch.linspace(0, clip.shape[1] - 1, 2).long()] / 255  # (3, 2, H, W)
+        h, w = clip.shape[-2:]
+        size = (224, int(w / h * 224)) if h <= w else (int(h / w * 224), 224)
+        clip = torch.nn.functional.interpolate(
+            clip, size=size, mode="bilinear", align_corners=False
+        )
+        clip = (clip - torch.tensor(CLIP_MEAN)[:, None, None, None]) / torch.tensor(CLIP_STD)[
+            :, None, None, None
+        ]
+        h, w = clip.shape[-2:]
+        for off in (0, math.ceil((max(h, w) - 224) / 2), max(h, w) - 224):
+            y0, x0 = (off, 0) if h > w else (0, off)
+            out.append(clip[..., y0 : y0 + 224, x0 : x0 + 224])
+    return torch.stack(out)
+
+
+def plain_resample(x: torch.Tensor, orig: int, new: int) -> torch.Tensor:
+    """torchaudio.functional.resample as written there: the filter is rebuilt on every call."""
+    g = math.gcd(orig, new)
+    orig, new = orig // g, new // g
+    base = min(orig, new) * ROLLOFF
+    width = math.ceil(LOWPASS_FILTER_WIDTH * orig / base)
+    idx = torch.arange(-width, width + orig, dtype=torch.float32)[None, None] / orig
+    t = torch.arange(0, -new, -1, dtype=torch.float32)[:, None, None] / new + idx
+    t = (t * base).clamp(-LOWPASS_FILTER_WIDTH, LOWPASS_FILTER_WIDTH)
+    window = torch.cos(t * math.pi / LOWPASS_FILTER_WIDTH / 2) ** 2
+    t = t * math.pi
+    kernel = torch.where(t == 0, torch.tensor(1.0), t.sin() / t) * window * (base / orig)
+    n = x.shape[-1]
+    y = torch.nn.functional.conv1d(
+        torch.nn.functional.pad(x[:, None], (width, width + orig)), kernel, stride=orig
+    )
+    return y.transpose(1, 2).reshape(x.shape[0], -1)[:, : math.ceil(new * n / orig)]
+
+
+def plain_fbank(clip: torch.Tensor) -> torch.Tensor:
+    """One clip, as torchaudio.compliance.kaldi.fbank: window and mel filters built per call."""
+    frames = clip[0].unfold(0, 400, 160)
+    frames = frames - frames.mean(dim=1, keepdim=True)
+    prev = torch.nn.functional.pad(frames.unsqueeze(0), (1, 0), mode="replicate").squeeze(0)
+    frames = frames - 0.97 * prev[:, :-1]
+    frames = frames * torch.hann_window(400, periodic=False).unsqueeze(0)
+    frames = torch.nn.functional.pad(frames, (0, 112))
+    power = torch.fft.rfft(frames).abs().pow(2.0)
+    filters = mel_filters.__wrapped__(128, 512, 16000.0)  # torchaudio builds them on every call
+    energies = torch.mm(power, filters.T)
+    return torch.max(energies, torch.tensor(torch.finfo(torch.float32).eps)).log()
+
+
+def plain_audio(path: Path) -> torch.Tensor:
+    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    wave = plain_resample(torch.from_numpy(data.T.copy()), rate, 16000)
+    transform_config = AudioTransform().config
+    times = clip_times(wave.shape[1] / 16000, transform_config)
+    out = []
+    for a, b in sample_slices(times, 16000):
+        clip = wave[:, a:b]
+        clip -= clip.mean()
+        fb = plain_fbank(clip).transpose(0, 1)
+        fb = torch.nn.functional.pad(fb, (0, 204 - fb.shape[1]))[:, :204].unsqueeze(0)
+        out.append((fb + 4.268) / 9.138)
+    return torch.stack(out)
+
+
+def plain_text(texts: list[str]) -> torch.Tensor:
+    tok = ClipTokenizer(find_vocab())  # the reference builds a tokenizer per call
+    rows = []
+    for t in texts:
+        ids = [*[tok.sot_id, *tok.encode(t)][:76], tok.eot_id]
+        rows.append(ids + [0] * (77 - len(ids)))
+    return torch.tensor(rows)
+
+
+# -- (c) bare decodes ------------------------------------------------------------------------------
+
+
+def bare_image(path: Path) -> Any:
+    return Image.open(path).convert("RGB")
+
+
+def bare_audio(path: Path) -> Any:
+    return sf.read(path, dtype="float32", always_2d=True)
+
+
+def bare_video(path: Path) -> Any:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+# -- timing ------------------------------------------------------------------------------------
+
+
+def median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def measure(
+    modality: str,
+    path: Path,
+    transform: Callable[[Any], Any] | None,
+    plain: Callable[[Path], Any],
+    bare: Callable[[Path], Any],
+    repeats: int,
+) -> dict[str, Any]:
+    """One row: (a), (b) and (c) timed on the same file, one after the other."""
+    return {
+        "modality": modality,
+        "input": path.name,
+        "openbind_ms": median_ms(lambda: transform(path), repeats) if transform else None,
+        "plain_ms": median_ms(lambda: plain(path), repeats),
+        "bare_decode_ms": median_ms(lambda: bare(path), repeats),
+    }
+
+
+def transforms() -> dict[str, Callable[[Any], Any] | None]:
+    """openbind's transforms; image/video ones are None if their modules are not there yet."""
+    found: dict[str, Callable[[Any], Any] | None] = {
+        "audio": AudioTransform(),
+        "text": TextTransform(),
+    }
+    for name, module, cls in (
+        ("image", "openbind.preprocess.image", "ImageTransform"),
+        ("video", "openbind.preprocess.video", "VideoTransform"),
+    ):
+        try:
+            found[name] = getattr(__import__(module, fromlist=[cls]), cls)()
+        except (ImportError, AttributeError):
+            found[name] = None
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (loaders run one per worker thread)"
+    )
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    ours = transforms()
+    texts = json.loads(TEXTS.read_text())["imagebind"]["texts"]
+    load_before = os.getloadavg()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        cases: list[tuple[str, Path, Callable, Callable | None]] = []
+        for p in sorted(MEDIA.glob("*.png")) + sorted(MEDIA.glob("*.jpg")):
+            cases.append(("image", p, plain_image, bare_image))
+        for p in [*sorted(MEDIA.glob("*.wav")), make_wav(folder / "tones_10s_44k1_stereo.wav")]:
+            cases.append(("audio", p, plain_audio, bare_audio))
+        videos = [make_mp4(folder / "pattern_640x480_30fps_3s.mp4", 3)]
+        videos.append(make_mp4(folder / "pattern_640x480_30fps_30s.mp4", 30))
+        for p in [*sorted(MEDIA.glob("*.mp4")), *videos]:
+            cases.append(("video", p, plain_video, bare_video))
+        for modality, path, plain, bare in cases:
+            repeats = max(3, args.repeats // 2) if "30s" in path.name else args.repeats
+            rows.append(measure(modality, path, ours[modality], plain, bare, repeats))
+            print(f"  measured {modality} {path.name}", flush=True)
+        text = ours["text"]
+        rows.append(
+            {
+                "modality": "text",
+                "input": f"{len(texts)} captions",
+                "openbind_ms": median_ms(lambda: [text(t) for t in texts], args.repeats),
+                "plain_ms": median_ms(lambda: plain_text(texts), args.repeats),
+                "bare_decode_ms": None,
+            }
+        )
+    for row in rows:
+        a, b, c = row["openbind_ms"], row["plain_ms"], row["bare_decode_ms"]
+        row["speedup_vs_plain"] = b / a if a else None
+        row["vs_bare_decode"] = a / c if a and c else None
+    summary = summarise(rows)
+    report = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "load_avg_before": load_before,
+            "load_avg_after": os.getloadavg(),
+        },
+        "repeats": args.repeats,
+        "rows": rows,
+        "summary": summary,
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=1) + "\n")
+    print_table(rows, summary)
+
+
+def summarise(rows: list[dict]) -> dict[str, dict]:
+    """Per modality: the worst file's ratio against its target."""
+    out: dict[str, dict] = {}
+    for modality in ("image", "video", "audio", "text"):
+        mine = [r for r in rows if r["modality"] == modality and r["openbind_ms"] is not None]
+        if not mine:
+            out[modality] = {"measured": False}
+        elif modality == "image":
+            worst = max(r["vs_bare_decode"] for r in mine)
+            out[modality] = {"worst_vs_bare_decode": worst, "target_max": IMAGE_TARGET}
+            out[modality]["meets_target"] = worst <= IMAGE_TARGET
+        else:
+            worst = min(r["speedup_vs_plain"] for r in mine)
+            out[modality] = {"worst_speedup": worst, "target_min": TARGETS[modality]}
+            out[modality]["meets_target"] = worst >= TARGETS[modality]
+    return out
+
+
+def print_table(rows: list[dict], summary: dict[str, dict]) -> None:
+    def ms(x: float | None) -> str:
+        return "-" if x is None else f"{x:9.2f}"
+
+    def ratio(x: float | None) -> str:
+        return "-" if x is None else f"{x:6.2f}x"
+
+    print(
+        f"{'modality':8} {'input':34} {'openbind':>9} {'plain':>9} {'bare':>9} {'b/a':>7} {'a/c':>7}"
+    )
+    for r in rows:
+        print(
+            f"{r['modality']:8} {r['input'][:34]:34} {ms(r['openbind_ms'])} {ms(r['plain_ms'])} "
+            f"{ms(r['bare_decode_ms'])} {ratio(r['speedup_vs_plain'])} {ratio(r['vs_bare_decode'])}"
+        )
+    print("ms per file (median); b/a = speed-up over the plain pipeline; a/c = time vs bare decode")
+    for modality, s in summary.items():
+        print(f"  {modality}: {s}")
+
+
+if __name__ == "__main__":
+    main()
