@@ -181,3 +181,14 @@ def test_named_libraries_live_under_openbind_home(tmp_path, monkeypatch):
     assert list_libraries() == ["photos"]
     with pytest.raises(BadInput, match="library names"):
         library_path("../etc")
+
+
+def test_reload_picks_up_another_writers_commit(lib):
+    reader = Library.open(lib.path)
+    assert reader.reload() is False
+    lib.remove([0, 1])
+    lib.commit()
+    assert len(reader) == 9
+    assert reader.reload() is True
+    assert len(reader) == 7 and reader.manifest.generation == 3
+    assert reader.search(unit(9, 8)[0], k=1)[0].id != 0

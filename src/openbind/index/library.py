@@ -375,6 +375,25 @@ class Library:
             self._switch(self._generation)
             self._release()
 
+    def reload(self) -> bool:
+        """Switch to a newer committed generation written by another process, if there is one.
+
+        Returns:
+            True if the library changed. Pending changes of this object are kept (no reload).
+        """
+        with self._lock:
+            if self._staging is not None:
+                return False
+            generation = _current(self.path)
+            if generation == self._generation:
+                return False
+            manifest = Manifest.read(self.path / generation / MANIFEST)
+            index = load_index(self.path / generation / VECTORS)
+            self._meta.close()
+            self._index, self._manifest = index, manifest
+            self._switch(generation)
+            return True
+
     def close(self) -> None:
         """Release files; pending changes are discarded (call `commit` first to keep them)."""
         with self._lock:

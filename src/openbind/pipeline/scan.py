@@ -64,13 +64,16 @@ def scan(
     forced = Modality.parse(force) if force is not None else None
     files = list_files(inputs)
 
-    def entry(path: Path) -> FileEntry:
-        st = path.stat()
+    def entry(path: Path) -> FileEntry | None:
+        try:
+            st = path.stat()
+        except OSError:  # deleted since it was listed
+            return None
         modality = forced if forced is not None else detect(path)
         return FileEntry(path, modality, st.st_size, st.st_mtime)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(entry, files))
+        return [e for e in pool.map(entry, files) if e is not None]
 
 
 def content_hash(path: str | Path) -> str:
