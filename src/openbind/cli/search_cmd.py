@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("text", nargs="?", metavar="TEXT", help="a text query")
     for m in FILE_MODALITIES:
         parser.add_argument(
-            f"--{m}", action=_AddPart, metavar="FILE", help=f"a {m} file as (part of) the query"
+            f"--{m}", action=_AddPart, metavar="FILE", help=f"{m} file as (part of) the query"
         )
     parser.add_argument(
         "--weight", metavar="W1,W2,..", help="weights of the query parts (text first)"
