@@ -192,3 +192,22 @@ def test_reload_picks_up_another_writers_commit(lib):
     assert reader.reload() is True
     assert len(reader) == 7 and reader.manifest.generation == 3
     assert reader.search(unit(9, 8)[0], k=1)[0].id != 0
+
+
+def test_failed_commit_keeps_previous_generation(lib, monkeypatch):
+    import openbind.index.library as library_module
+
+    def disk_full(path, text):
+        raise OSError(28, "No space left on device")
+
+    lib.remove([0])
+    monkeypatch.setattr(library_module, "write_text_atomic", disk_full)
+    with pytest.raises(VectorIndexError, match="No space left"):
+        lib.commit()
+    assert len(lib) == 9 and not lib.dirty
+    monkeypatch.undo()
+    assert len(Library.open(lib.path)) == 9
+    lib.remove([0])
+    lib.commit()
+    assert len(Library.open(lib.path)) == 8
+    assert not list(lib.path.glob(".staging-*"))

@@ -345,7 +345,8 @@ class Library:
         """Write pending changes as a new generation, atomically (no-op without changes).
 
         Raises:
-            VectorIndexError: the files cannot be written (the previous generation stays current).
+            VectorIndexError: the files cannot be written (disk full, permissions). The previous
+                generation stays current and the pending changes are dropped.
         """
         with self._lock:
             if self._staging is None:
@@ -356,9 +357,9 @@ class Library:
             try:
                 name = _publish(self.path, self._staging, manifest, self._index)
             except OSError as e:
+                self.discard()
                 raise VectorIndexError(f"cannot write library {self.path}: {e}") from e
-            finally:
-                self._staging = None
+            self._staging = None
             self._switch(name)
             self._release()
 
@@ -367,7 +368,7 @@ class Library:
         with self._lock:
             if self._staging is None:
                 return
-            self._meta.close()
+            self._meta.close()  # closing twice is harmless
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging = None
             self._index = load_index(self.path / self._generation / VECTORS)
