@@ -63,6 +63,7 @@ def make_folder(root: Path, images: int, texts: int, videos: int) -> None:
     photos = []
     for name in SAMPLES:
         img = np.asarray(getattr(data, name)())
+        img = img.astype(np.uint8) * 255 if img.dtype == bool else img
         photos.append(np.stack([img] * 3, axis=-1) if img.ndim == 2 else img[..., :3])
     (root / "images").mkdir(parents=True)
     for i in range(images):
