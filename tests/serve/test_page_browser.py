@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import socket
 import threading
@@ -23,6 +24,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.network]
 
 CHROMIUM = Path("/usr/bin/chromium")
 KEY = "browser-key"
+DROP_FILE = """(b64) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
+  return transfer;
+}"""
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "serve"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -143,6 +150,13 @@ def test_search_upload_and_labels_in_chromium(server: str, tmp_path: Path) -> No
             page.select_option("#filter", "text")
             expect(cards).to_have_count(2)
             expect(page.locator("#error")).to_be_hidden()
+
+            # drag and drop a red swatch onto the drop zone: labelled with the typed labels
+            dropped = page.evaluate_handle(DROP_FILE, base64.b64encode(png((230, 10, 10))).decode())
+            page.dispatch_event("#drop-zone", "drop", {"dataTransfer": dropped})
+            expect(page.locator("#drop-file")).to_contain_text("dropped.png")
+            expect(page.locator("#labels-for")).to_have_text("for dropped.png")
+            expect(labels.first.locator(".label")).to_have_text("red")
         finally:
             browser.close()
 
