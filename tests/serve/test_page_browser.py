@@ -88,6 +88,7 @@ def _serving(app: FastAPI) -> Iterator[str]:
 def test_search_upload_and_labels_in_chromium(server: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=20_000)  # a busy CI machine can be slow; a pass is usually instant
     assert CHROMIUM.exists(), "the browser test needs Debian's chromium (scripts/install-system.sh)"
     upload = tmp_path / "swatch.png"
     upload.write_bytes(png((10, 220, 10), size=32))  # the green swatch
@@ -164,6 +165,7 @@ def test_search_upload_and_labels_in_chromium(server: str, tmp_path: Path) -> No
 def test_api_key_page_works_with_basic_auth_in_chromium(guarded_server: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=20_000)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
