@@ -64,3 +64,12 @@ def test_padding_does_not_change_a_sentence(tower, tokenize):
         padded = tower(pad_token_ids([short, long]))[0:1]
     assert torch.allclose(alone, padded, atol=1e-5)
     assert pad_token_ids([short, long]).shape == (2, long.shape[1])
+
+
+def test_tokenizing_from_several_threads_matches_one_thread(tokenize):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"sentence number {i} " * (1 + i % 40) for i in range(400)]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(tokenize, texts))
+    assert all(torch.equal(p, tokenize(t)) for p, t in zip(parallel, texts, strict=True))

@@ -10,6 +10,7 @@ right-pads a batch with the pad id 0, and the tower derives the attention mask f
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ def minilm_path() -> Path:
 class TokenizeText:
     """Transform of the text modality: one string -> (1, L) int64 token ids (at most 256).
 
-    A 1-D or (1, L) integer tensor is taken as ready token ids.
+    A 1-D or (1, L) integer tensor is taken as ready token ids. Thread-safe (a fast tokenizer
+    called with truncation from two threads at once can fail with "Already borrowed").
 
     Example:
         >>> tok = TokenizeText()
@@ -48,6 +50,7 @@ class TokenizeText:
         transformers = require("transformers", "starter")
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path or minilm_path()))
         self.max_tokens = max_tokens
+        self._lock = threading.Lock()
 
     def __call__(self, item: Any) -> torch.Tensor:
         if isinstance(item, torch.Tensor) and not item.is_floating_point() and item.ndim in (1, 2):
@@ -56,7 +59,8 @@ class TokenizeText:
             raise BadInput(
                 f"text items must be strings, got {type(item).__name__}", source=_short(item)
             )
-        ids = self.tokenizer(item, truncation=True, max_length=self.max_tokens)["input_ids"]
+        with self._lock:
+            ids = self.tokenizer(item, truncation=True, max_length=self.max_tokens)["input_ids"]
         return torch.tensor([ids], dtype=torch.long)  # (1, L)
 
 
