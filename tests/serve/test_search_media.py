@@ -13,7 +13,7 @@ from openbind.index import Library, Record
 from openbind.serve.app import create_app
 from openbind.serve.service import Service
 from openbind.types import Modality
-from tests.serve.conftest import png
+from tests.serve.conftest import png, wav
 
 
 @pytest.fixture
@@ -152,3 +152,18 @@ def test_media_never_serves_files_outside_the_indexed_roots(
             assert "secret" not in r.text
         good = library.search(np.array([0.9, 0.05, 0.05]), 1)[0]
         assert c.get(f"/media/{good.id}").status_code == 200
+
+
+def test_upload_of_a_modality_the_space_lacks_names_the_file(space, library: Library) -> None:
+    space.towers.pop("audio")  # a text + image + video space
+    with TestClient(create_app(Service(space, library))) as c:
+        upload = {"file": ("hum.wav", wav(220), "audio/wav")}
+        for path, data in (("/search", {}), ("/classify", {"labels": "red,blue"})):
+            r = c.post(path, files=upload, data=data)
+            assert r.status_code == 400
+            err = r.json()["error"]
+            assert err["param"] == "file"
+            assert (
+                err["message"]
+                == "file: is audio, which toy_colour.test cannot embed; it embeds: text, image, video"
+            )

@@ -35,7 +35,6 @@ DEFAULT_LABELS = (
     "a car",
     "a building",
     "a landscape",
-    "text",
     "music",
     "speech",
     "noise",
@@ -201,8 +200,8 @@ class Service:
             InputError: empty labels, unknown label set, or an input that cannot be embedded.
         """
         names = self._labels(labels, label_set)
-        m = self._modality(part.modality)
         item = await self._embed_part(part)
+        m = item.modality
         classes = await self._class_embeddings(names, m)
         result = zero_shot(self.space, item, classes, m, class_names=names)
         probs, scores = result.probabilities[0], result.scores[0] / result.logit_scale
@@ -285,7 +284,12 @@ class Service:
         return names
 
     async def _embed_part(self, part: QueryPart) -> Embeddings:
-        m = self._modality(part.modality)
+        m = Modality.parse(part.modality)
+        if m not in self.space.modalities:
+            have = ", ".join(x.value for x in self.space.modalities)
+            raise InputError(
+                part.field, f"is {m.value}, which {self.model_id} cannot embed; it embeds: {have}"
+            )
         try:
             return await self._batcher.submit(m, [part.item])
         except MissingModality as e:
