@@ -189,3 +189,11 @@ def test_reading_only_the_clips_equals_decoding_everything(tmp_path: Path, confi
         whole = transform.from_waveform(torch.from_numpy(wav.samples), wav.sample_rate)
         assert torch.equal(transform(path), whole)
         assert torch.equal(transform(path.read_bytes()), whole)
+
+
+def test_preprocessed_clips_pass_through():
+    clips = torch.from_numpy(REF["copied"][0])
+    assert torch.equal(DEFAULT(clips), clips)
+    assert torch.equal(DEFAULT(clips[0]), clips[:1])
+    with pytest.raises(BadInput, match=r"\(1, 128, 204\)"):
+        DEFAULT(torch.zeros(3, 1, 128, 200))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from openbind.errors import ConfigError, DecodeError
+from openbind.errors import BadInput, ConfigError, DecodeError
 from openbind.preprocess.text import TextConfig, TextTransform, tokenize
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "golden/preproc/text_tokens.json").read_text())
@@ -72,3 +72,13 @@ def test_thread_safe_results():
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda t: transform(t)[0].tolist(), texts))
     assert got == GOLDEN["imagebind"]["ids"] * 8
+
+
+def test_token_tensors_pass_through():
+    ids = TextTransform()("A dog.")
+    assert torch.equal(TextTransform()(ids[0]), ids)
+    assert torch.equal(TextTransform()(ids.int()), ids)
+    with pytest.raises(BadInput, match=r"shape \(77,\)"):
+        TextTransform()(torch.zeros(2, 77, dtype=torch.int64))
+    with pytest.raises(BadInput, match="integer"):
+        TextTransform()(ids.float())

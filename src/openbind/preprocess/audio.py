@@ -34,6 +34,7 @@ import torch
 from openbind.errors import ConfigError
 from openbind.io.audio import SeekableAudio, load_audio, open_seekable
 from openbind.io.sources import to_source
+from openbind.preprocess.common import check_clips
 from openbind.preprocess.fbank import log_mel_fbank
 from openbind.preprocess.resample import output_length, resample, resample_range
 
@@ -147,12 +148,18 @@ class AudioTransform:
         """Decode (`openbind.io.audio`) and preprocess one item.
 
         WAV, AIFF, FLAC and other seekable files are read only where the clips are (plus the
-        resampling filter's context), so long recordings cost what their clips cost.
+        resampling filter's context), so long recordings cost what their clips cost. A tensor of
+        3 or more dimensions is taken as preprocessed clips, (1, mels, frames) or
+        (S, 1, mels, frames), and passed through after a shape check.
 
         Raises:
             BadInput: the item cannot be decoded (`DecodeError` for bad files) or is an array
                 without a sample rate.
         """
+        if isinstance(item, torch.Tensor) and item.ndim >= 3:  # already preprocessed clips
+            return check_clips(
+                item, (1, self.config.num_mel_bins, self.config.target_length), "audio"
+            )
         source = item if isinstance(item, (tuple, dict)) else to_source(item)
         reader = open_seekable(source)
         if reader is not None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from openbind.errors import ConfigError
+from openbind.errors import BadInput, ConfigError
 from openbind.io.text import read_text
 from openbind.preprocess.tokenizer import ClipTokenizer, clip_tokenizer
 
@@ -68,11 +68,29 @@ class TextTransform:
     def __call__(self, item: Any) -> torch.Tensor:
         """Token ids (1, context_length) of a string or a UTF-8 text file (see `read_text`).
 
+        An integer tensor of shape (context_length,) or (1, context_length) is taken as ids
+        already tokenised and passed through.
+
         Raises:
             BadInput: the item cannot be read as text (`DecodeError` for bad files).
             MissingExtra: the CLIP vocabulary is not installed.
         """
+        if isinstance(item, torch.Tensor):  # already tokenised
+            return self._checked_ids(item)
         return torch.tensor([self.ids(read_text(item))], dtype=torch.int64)
+
+    def _checked_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        n = self.config.context_length
+        if (
+            ids.dtype.is_floating_point
+            or ids.dtype == torch.bool
+            or ids.shape not in ((n,), (1, n))
+        ):
+            raise BadInput(
+                f"a tokenised text must be an integer tensor of shape ({n},) or (1, {n}); "
+                f"got {ids.dtype} {tuple(ids.shape)}"
+            )
+        return ids.reshape(1, n).to(torch.int64)
 
     def ids(self, text: str) -> list[int]:
         """The padded id list of one string: start, BPE ids (truncated), end, padding."""
