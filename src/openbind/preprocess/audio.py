@@ -193,9 +193,7 @@ class AudioTransform:
             for first, last in _merge(slices)
         ]
         views = [
-            next(
-                seg[:, a - first : b - first] for first, last, seg in segments if first <= a <= last
-            )
+            next(seg[:, a - lo : b - lo] for lo, hi, seg in segments if lo <= a and b <= hi)
             for a, b in slices
         ]
         return self._features(views)
