@@ -165,7 +165,7 @@ class ClipTokenizer:
 
 
 _lock = threading.Lock()
-_tokenizers: dict[Path, ClipTokenizer] = {}
+_tokenizers: dict[Path | None, ClipTokenizer] = {}
 
 
 def clip_tokenizer(vocab_path: str | Path | None = None) -> ClipTokenizer:
@@ -174,11 +174,11 @@ def clip_tokenizer(vocab_path: str | Path | None = None) -> ClipTokenizer:
     Raises:
         MissingExtra: the vocabulary is not installed or unreadable.
     """
-    path = Path(vocab_path) if vocab_path is not None else find_vocab()
-    tokenizer = _tokenizers.get(path)
+    key = Path(vocab_path) if vocab_path is not None else None
+    tokenizer = _tokenizers.get(key)
     if tokenizer is None:
         with _lock:
-            tokenizer = _tokenizers.get(path)
+            tokenizer = _tokenizers.get(key)
             if tokenizer is None:
-                tokenizer = _tokenizers[path] = ClipTokenizer(path)
+                tokenizer = _tokenizers[key] = ClipTokenizer(key or find_vocab())
     return tokenizer
