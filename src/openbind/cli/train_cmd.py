@@ -32,9 +32,13 @@ def run(args: argparse.Namespace) -> int:
     if args.print:
         print(to_yaml(cfg), end="")
         return 0
+    import os
+
     from openbind.train.recipe import run as run_recipe
 
     result = run_recipe(cfg)
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun, rank 0 reports
     summary = f"trained {result.step} steps; final loss {result.losses.get(result.step, float('nan')):.4f}"
     if result.val:
         summary += "; " + ", ".join(
