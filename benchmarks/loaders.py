@@ -1,7 +1,7 @@
 """Loader speed: openbind's transforms vs a plain reference-style pipeline vs the bare decode.
 
-Per file and modality, all in one run on the same machine state, the median of `--repeats` calls
-after one warm-up:
+Per file and modality, all in one run on the same machine state, the median of at least
+`--repeats` calls (more for fast loaders) after one warm-up:
 
 * (a) openbind: `ImageTransform`, `VideoTransform`, `AudioTransform`, `TextTransform`.
 * (b) plain: what the ImageBind reference loaders do, written with the same libraries openbind
@@ -216,11 +216,17 @@ def bare_video(path: Path) -> Any:
 # -- timing ------------------------------------------------------------------------------------
 
 
-def median_ms(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
-    """Median wall-clock and process-CPU milliseconds of `fn()` after one warm-up call."""
+def median_ms(fn: Callable[[], Any], repeats: int, budget_s: float = 0.5) -> tuple[float, float]:
+    """Median wall-clock and process-CPU milliseconds of `fn()` after one warm-up call.
+
+    Runs at least `repeats` times, and fast functions more often (up to 100 runs within
+    `budget_s`), which steadies the medians of millisecond-scale loaders on a busy machine.
+    """
     fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
+    wall: list[float] = []
+    cpu: list[float] = []
+    start = time.perf_counter()
+    while len(wall) < repeats or (len(wall) < 100 and time.perf_counter() - start < budget_s):
         t0, c0 = time.perf_counter(), time.process_time()
         fn()
         wall.append(time.perf_counter() - t0)
