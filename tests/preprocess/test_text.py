@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openbind.errors import BadInput, ConfigError, DecodeError
 from openbind.preprocess.text import TextConfig, TextTransform, tokenize
@@ -82,3 +84,16 @@ def test_token_tensors_pass_through():
         TextTransform()(torch.zeros(2, 77, dtype=torch.int64))
     with pytest.raises(BadInput, match="integer"):
         TextTransform()(ids.float())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec=None), max_size=300))
+def test_any_string_gives_well_formed_ids(text: str):
+    ids = TextTransform()(text)[0].tolist()
+    assert ids[0] == 49406 and 49407 in ids[1:] and len(ids) == 77
+    end = ids.index(49407, 1)
+    assert all(0 <= i < 49406 for i in ids[1:end]) and set(ids[end + 1 :]) <= {0}
+
+
+def test_unpaired_surrogates_do_not_break_tokenising():
+    assert TextTransform()("a \ud800 b")[0, :5].tolist() == [49406, 320, 39802, 321, 49407]
