@@ -90,9 +90,13 @@ def test_token_tensors_pass_through():
 @given(st.text(alphabet=st.characters(codec=None), max_size=300))
 def test_any_string_gives_well_formed_ids(text: str):
     ids = TextTransform()(text)[0].tolist()
-    assert ids[0] == 49406 and 49407 in ids[1:] and len(ids) == 77
-    end = ids.index(49407, 1)
-    assert all(0 <= i < 49406 for i in ids[1:end]) and set(ids[end + 1 :]) <= {0}
+    assert len(ids) == 77 and ids[0] == 49406
+    end = max(k for k, i in enumerate(ids) if i != 0)  # the appended end token, then padding
+    assert ids[end] == 49407
+    body = ids[1:end]
+    assert all(0 <= i < 49408 for i in body)
+    if "<|" not in text.lower():  # the special tokens only come from their literal spelling
+        assert all(i < 49406 for i in body)
 
 
 def test_unpaired_surrogates_do_not_break_tokenising():
