@@ -11,6 +11,7 @@ import pytest
 from openbind.errors import BadInput, IndexMismatch
 from openbind.pipeline import LocalRunner, embed_to_parquet, read_embeddings
 from openbind.pipeline.plan import Todo
+from openbind.pipeline.runner import model_inputs
 from openbind.types import Modality
 from tests.pipeline.toy_space import DIM, MODEL_ID, make_space
 
@@ -96,8 +97,8 @@ def test_interrupted_run_resumes_from_parts(space, folder, tmp_path):
 
     class Crash(LocalRunner):
         def run(self, todo, sink, *, progress=None):
-            first = todo[0]
-            sink([first], self.space.encode_items(first.modality, [first.path]).numpy())
+            inputs, good = model_inputs(todo[:1], [])
+            sink(good, self.space.encode_items(good[0].modality, inputs).numpy())
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

@@ -1,8 +1,9 @@
 """A tiny deterministic space for pipeline, index and CLI tests: vectors from file bytes.
 
-Each item (a path, or a string for text) becomes the byte histogram of its content, projected
-by a fixed random matrix. Equal contents give equal vectors, so a text file and the same string
-match with cosine 1. Contents starting with b"CORRUPT" raise `DecodeError`.
+Each item (a file path; for text, a string, as the real text towers take) becomes the byte
+histogram of its content, projected by a fixed random matrix. Equal contents give equal vectors,
+so a text file and the same string match with cosine 1. Contents starting with b"CORRUPT" raise
+`DecodeError`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from openbind import registry
-from openbind.errors import DecodeError
+from openbind.errors import BadInput, DecodeError
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
@@ -23,18 +24,23 @@ DIM = 16
 MODALITIES = ("text", "image", "video", "depth", "imu")  # no audio: tests the "no tower" path
 
 
-def content(item: Any) -> bytes:
-    if isinstance(item, str) and not Path(item).is_file():
-        return item.encode()
-    return Path(item).read_bytes()
-
-
-def transform(item: Any) -> torch.Tensor:
-    data = content(item)
+def features(data: bytes, source: Any) -> torch.Tensor:
     if not data or data.startswith(b"CORRUPT"):
-        raise DecodeError("corrupt toy file", source=str(item))
+        raise DecodeError("corrupt toy file", source=str(source))
     hist = np.bincount(np.frombuffer(data, np.uint8), minlength=256).astype(np.float32)
     return torch.from_numpy(hist / hist.sum())[None, :]  # (1 clip, 256)
+
+
+def file_transform(item: Any) -> torch.Tensor:
+    """Files (paths) of any modality but text."""
+    return features(Path(item).read_bytes(), item)
+
+
+def text_transform(item: Any) -> torch.Tensor:
+    """Strings only, like the real text towers."""
+    if not isinstance(item, str):
+        raise BadInput(f"text items must be strings, got {type(item).__name__}")
+    return features(item.encode(), item)
 
 
 class Tower(torch.nn.Module):
@@ -57,7 +63,7 @@ def make_space(modalities: tuple[str, ...] = MODALITIES, *, batch_size: int = 4)
     return SpaceModel(
         MODEL_ID,
         {m: Tower(m, seed=0) for m in mods},
-        dict.fromkeys(mods, transform),
+        {m: text_transform if m is Modality.TEXT else file_transform for m in mods},
         DIM,
         batch_size=batch_size,
     )

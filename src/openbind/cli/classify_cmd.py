@@ -50,7 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from openbind.errors import BadInput
-    from openbind.pipeline import detect
+    from openbind.pipeline import Skipped, detect
+    from openbind.pipeline.plan import Todo
+    from openbind.pipeline.runner import model_inputs, skip
     from openbind.tasks import zero_shot
     from openbind.types import Modality
 
@@ -78,15 +80,18 @@ def run(args: argparse.Namespace) -> int:
             reason = f"{space.model_id} has no {modality.value} tower"
             failed += [{"file": str(p), "error": reason} for p in paths]
             continue
-        report = space.encode_report(modality, paths)
-        failed += [{"file": str(paths[e.index]), "error": e.reason} for e in report.errors]
+        skipped: list[Skipped] = []
+        inputs, good = model_inputs([Todo(p, modality, "", 0, 0.0) for p in paths], skipped)
+        report = space.encode_report(modality, inputs)
+        skipped += [skip(good[e.index], e.reason) for e in report.errors]
+        failed += [{"file": s.path, "error": s.reason} for s in skipped]
         if not report.kept:
             continue
         scores = zero_shot(space, report.embeddings, labels, modality, templates=templates)
         for i, top in zip(report.kept, scores.top(args.k), strict=True):
             results.append(
                 {
-                    "file": str(paths[i]),
+                    "file": str(good[i].path),
                     "modality": modality.value,
                     "label": top[0][0],
                     "top": [{"label": label, "probability": p} for label, p in top],
