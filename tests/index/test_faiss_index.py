@@ -150,3 +150,19 @@ def test_make_index_rejects_unknown_kind_and_params():
         make_index("flat", 8, {"m": 3})
     with pytest.raises(BadInput, match="positive"):
         HNSWParams(m=0)
+
+
+def test_hnsw_small_filter_is_exact_and_complete():
+    db = clustered(2000, 16)
+    index = HNSWIndex(16, HNSWParams(m=8, ef_search=16))
+    index.add(np.arange(2000) * 3, db)
+    index.remove(np.array([30]))
+    allow = np.arange(0, 60, 3)  # 20 ids, one of them removed
+    found = index.search(db[:4], k=25, allow=allow)
+    live = allow[allow != 30]
+    rows = live // 3
+    np.testing.assert_array_equal(found.ids[:, :19], exact_top(db[rows], live, db[:4], 19))
+    assert (found.ids[:, 19:] == -1).all() and np.isneginf(found.scores[:, 19:]).all()
+    np.testing.assert_allclose(
+        found.scores[:, 0], np.sort(db[:4] @ db[rows].T, axis=1)[:, -1], rtol=1e-5
+    )

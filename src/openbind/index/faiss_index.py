@@ -3,6 +3,9 @@
 Both keep their own id mapping: faiss stores vectors at positions 0..n-1 and `labels[position]`
 is the caller's id. Filters (`allow`) become a faiss bitmap selector over positions.
 
+Filtered HNSW searches that leave at most `EXACT_FILTER_LIMIT` vectors run exactly on that
+subset instead of walking the graph.
+
 Removal: `FlatIndex` deletes the rows (faiss shifts the rest down). An HNSW graph cannot drop
 nodes, so `HNSWIndex` marks removed positions as tombstones (label -1) that every search skips;
 once tombstones exceed `HNSWParams.max_tombstones` of the graph it is rebuilt from the live
@@ -32,6 +35,9 @@ from openbind.errors import BadInput, VectorIndexError, require
 from openbind.index.base import Neighbours, as_ids, as_matrix
 
 FORMAT = "openbind-index/1"
+EXACT_FILTER_LIMIT = 20_000
+"""An HNSW search filtered down to at most this many vectors is done exactly on that subset:
+a graph walk that may only stop at a few allowed nodes can return fewer than k of them."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,8 @@ class _FaissIndex:
             allowed = np.isin(self._labels, as_ids(allow, "allow"))
             mask = allowed if mask is None else mask & allowed
         kk = min(k, n)
+        if allow is not None and self.kind == "hnsw" and mask.sum() <= EXACT_FILTER_LIMIT:
+            return _pad(*self._exact_subset(queries, np.flatnonzero(mask), kk), k)
         params = self._search_params()
         if mask is not None:
             faiss = _faiss()
@@ -116,12 +124,20 @@ class _FaissIndex:
         scores, pos = self._index.search(queries, kk, params=params)  # (Q, kk)
         del params  # the selector points into `bits`; drop it before `bits` goes
         ids = np.where(pos >= 0, self._labels[np.maximum(pos, 0)], -1)
-        scores = np.where(ids >= 0, scores, -np.inf).astype(np.float32)
-        if kk < k:
-            pad = k - kk
-            ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
-            scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
-        return Neighbours(ids.astype(np.int64), scores)
+        return _pad(ids, scores, k)
+
+    def _exact_subset(
+        self, queries: np.ndarray, pos: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k among the vectors at positions `pos` (a small filtered subset)."""
+        if pos.size == 0:
+            return np.full((len(queries), 0), -1, np.int64), np.zeros((len(queries), 0), np.float32)
+        sims = queries @ self._storage().reconstruct_batch(pos).T  # (Q, P)
+        k = min(k, pos.size)
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(-sims, top, axis=1).argsort(axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        return self._labels[pos[top]], np.take_along_axis(sims, top, axis=1)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         pos = self._positions(as_ids(ids))
@@ -315,6 +331,16 @@ def load_index(path: str | Path) -> FlatIndex | HNSWIndex:
     index._index = graph
     index._labels = labels
     return index
+
+
+def _pad(ids: np.ndarray, scores: np.ndarray, k: int) -> Neighbours:
+    """Neighbours with -1 / -inf where fewer than `k` were found."""
+    scores = np.where(ids >= 0, scores, -np.inf).astype(np.float32)
+    pad = k - ids.shape[1]
+    if pad > 0:
+        ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
+        scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+    return Neighbours(ids.astype(np.int64), scores)
 
 
 def _check_dim(dim: int) -> int:
