@@ -166,3 +166,15 @@ def test_hnsw_small_filter_is_exact_and_complete():
     np.testing.assert_allclose(
         found.scores[:, 0], np.sort(db[:4] @ db[rows].T, axis=1)[:, -1], rtol=1e-5
     )
+
+
+def test_hnsw_large_filter_widens_the_search(monkeypatch):
+    import openbind.index.faiss_index as faiss_index
+
+    monkeypatch.setattr(faiss_index, "EXACT_FILTER_LIMIT", 0)  # force the graph walk
+    db = clustered(2000, 16)
+    index = HNSWIndex(16, HNSWParams(m=8, ef_search=16))
+    index.add(np.arange(2000), db)
+    allow = np.arange(0, 2000, 100)  # 20 allowed, scattered
+    found = index.search(db[:4], k=10, allow=allow)
+    assert (found.ids >= 0).all() and np.isin(found.ids, allow).all()

@@ -4,7 +4,8 @@ Both keep their own id mapping: faiss stores vectors at positions 0..n-1 and `la
 is the caller's id. Filters (`allow`) become a faiss bitmap selector over positions.
 
 Filtered HNSW searches that leave at most `EXACT_FILTER_LIMIT` vectors run exactly on that
-subset instead of walking the graph.
+subset instead of walking the graph; larger filtered searches that come back short are retried
+with a wider efSearch (up to `MAX_EF_SCALE` times).
 
 Removal: `FlatIndex` deletes the rows (faiss shifts the rest down). An HNSW graph cannot drop
 nodes, so `HNSWIndex` marks removed positions as tombstones (label -1) that every search skips;
@@ -38,6 +39,9 @@ FORMAT = "openbind-index/1"
 EXACT_FILTER_LIMIT = 20_000
 """An HNSW search filtered down to at most this many vectors is done exactly on that subset:
 a graph walk that may only stop at a few allowed nodes can return fewer than k of them."""
+MAX_EF_SCALE = 64
+"""Larger filtered HNSW searches that find fewer than k allowed vectors are retried with efSearch
+multiplied by 4, 16, 64."""
 
 
 @dataclass(frozen=True)
@@ -116,15 +120,27 @@ class _FaissIndex:
         kk = min(k, n)
         if allow is not None and self.kind == "hnsw" and mask.sum() <= EXACT_FILTER_LIMIT:
             return _pad(*self._exact_subset(queries, np.flatnonzero(mask), kk), k)
-        params = self._search_params()
+        scores, pos = self._search_masked(queries, kk, mask, 1)
+        if mask is not None and self.kind == "hnsw":
+            # a filtered graph walk can end with fewer than k allowed nodes: widen it
+            want, scale = min(kk, int(mask.sum())), 1
+            while (pos >= 0).sum(axis=1).min() < want and scale < MAX_EF_SCALE:
+                scale *= 4
+                scores, pos = self._search_masked(queries, kk, mask, scale)
+        ids = np.where(pos >= 0, self._labels[np.maximum(pos, 0)], -1)
+        return _pad(ids, scores, k)
+
+    def _search_masked(
+        self, queries: np.ndarray, k: int, mask: np.ndarray | None, ef_scale: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        params = self._search_params(ef_scale)
         if mask is not None:
             faiss = _faiss()
             bits = np.packbits(mask, bitorder="little")
-            params.sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
-        scores, pos = self._index.search(queries, kk, params=params)  # (Q, kk)
+            params.sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+        scores, pos = self._index.search(queries, k, params=params)  # (Q, k)
         del params  # the selector points into `bits`; drop it before `bits` goes
-        ids = np.where(pos >= 0, self._labels[np.maximum(pos, 0)], -1)
-        return _pad(ids, scores, k)
+        return scores, pos
 
     def _exact_subset(
         self, queries: np.ndarray, pos: np.ndarray, k: int
@@ -185,7 +201,7 @@ class _FaissIndex:
     def _live_mask(self) -> np.ndarray | None:
         return None
 
-    def _search_params(self) -> Any:
+    def _search_params(self, ef_scale: int) -> Any:
         return _faiss().SearchParameters()
 
     def _storage(self) -> Any:
@@ -272,9 +288,9 @@ class HNSWIndex(_FaissIndex):
     def _live_mask(self) -> np.ndarray | None:
         return self._labels >= 0 if self.tombstones else None
 
-    def _search_params(self) -> Any:
+    def _search_params(self, ef_scale: int) -> Any:
         params = _faiss().SearchParametersHNSW()
-        params.efSearch = self.params.ef_search
+        params.efSearch = self.params.ef_search * ef_scale
         return params
 
     def _storage(self) -> Any:
