@@ -93,3 +93,11 @@ def test_missing_library_and_usage_errors(folder, tmp_path, capsys):
     assert e.value.code == 2
     assert main(["index", "build", str(folder), "--name", "../x", "--model", "toyhash"]) == 2
     assert "library names" in capsys.readouterr().err
+
+
+def test_update_with_a_missing_root_changes_nothing(folder, tmp_path, capsys):
+    assert main(["index", "build", str(folder), "--name", "media", "--model", "toyhash", "--json"]) == 0
+    folder.rename(tmp_path / "unmounted")
+    assert main(["index", "update", "media"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert len(Library.open(tmp_path / "home" / "libraries" / "media")) == 3
