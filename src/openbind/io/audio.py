@@ -116,14 +116,13 @@ def load_audio(item: Any, *, sample_rate: int | None = None) -> Waveform:
     if suffix in AV_SUFFIXES:
         return _decode_av(source)
     try:
-        return _decode_soundfile(source)
-    except DecodeError as first:
-        if "truncated" in str(first):
-            raise
+        decoded = _read_soundfile(source)
+    except DecodeError as first:  # libsndfile cannot read it: maybe FFmpeg can
         try:
             return _decode_av(source)
         except DecodeError:
             raise first from None
+    return _checked_soundfile(*decoded, source.name)
 
 
 def array_waveform(array: Any, sample_rate: Any, name: str) -> Waveform:
@@ -266,29 +265,35 @@ def _wav_truncated(info: str) -> tuple[int, int] | None:
     return None
 
 
-def _decode_soundfile(source: Source) -> Waveform:
+def _read_soundfile(source: Source) -> tuple[np.ndarray, int, int, str]:
+    """(samples (n, channels), rate, declared frames, libsndfile's header report)."""
     import soundfile as sf
 
     try:
         target = str(source.path) if source.path is not None else io.BytesIO(source.data)
         with sf.SoundFile(target) as f:
-            declared, rate = f.frames, f.samplerate
-            data = f.read(dtype=_NATIVE_INT.get(f.subtype, "float32"), always_2d=True)  # (n, C)
-            info = f.extra_info
+            data = f.read(dtype=_NATIVE_INT.get(f.subtype, "float32"), always_2d=True)
+            return data, f.samplerate, f.frames, f.extra_info
     except Exception as e:  # libsndfile reports corrupt data with several exception types
         raise DecodeError(f"cannot decode audio ({_reason(e)})", source=source.name) from None
+
+
+def _checked_soundfile(
+    data: np.ndarray, rate: int, declared: int, info: str, name: str
+) -> Waveform:
+    """Refuse truncated files (the header promised more), then scale to float32."""
     truncated = _wav_truncated(info)
     if truncated:
         raise DecodeError(
             f"truncated file: the header declares {truncated[0]} data bytes, "
             f"{truncated[1]} are present",
-            source=source.name,
+            source=name,
         )
     if data.shape[0] < declared - max(declared // 100, 4096):
         raise DecodeError(
-            f"truncated file: {data.shape[0]} of {declared} declared samples", source=source.name
+            f"truncated file: {data.shape[0]} of {declared} declared samples", source=name
         )
-    return _checked(_to_float(data).T, rate, source.name)
+    return _checked(_to_float(data).T, rate, name)
 
 
 def _decode_av(source: Source) -> Waveform:
