@@ -96,7 +96,10 @@ def test_missing_library_and_usage_errors(folder, tmp_path, capsys):
 
 
 def test_update_with_a_missing_root_changes_nothing(folder, tmp_path, capsys):
-    assert main(["index", "build", str(folder), "--name", "media", "--model", "toyhash", "--json"]) == 0
+    assert (
+        main(["index", "build", str(folder), "--name", "media", "--model", "toyhash", "--json"])
+        == 0
+    )
     folder.rename(tmp_path / "unmounted")
     assert main(["index", "update", "media"]) == 2
     assert "no such file or folder" in capsys.readouterr().err
