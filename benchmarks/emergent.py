@@ -55,8 +55,9 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|")
     for key, chance in report.chance.items():
+        anchor = f"{report.anchor[key]:.3f}" if key in report.anchor else "n/a"
         print(
-            f"| {key} | {chance:.3f} | {report.emergent[key]:.3f} | {report.direct[key]:.3f} | {report.anchor[key]:.3f} |"
+            f"| {key} | {chance:.3f} | {report.emergent[key]:.3f} | {report.direct[key]:.3f} | {anchor} |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(

@@ -130,8 +130,8 @@ def run_emergent(cfg: EmergentConfig, workdir: str | Path | None = None) -> Emer
         "colour": 0.25,
         "shape": 0.25,
         "motion": 0.25,
-        "text->audio_P@1": 1 / n,
-        "audio->image_R@1": 1 / cfg.test_scenes,
+        "caption_query_P@1": 1 / n,
+        "to_image_R@1": 1 / cfg.test_scenes,
     }
     return EmergentReport(chance, results["emergent"], results["direct"], anchor_metrics, seconds)
 

@@ -4,7 +4,8 @@
 
 Writes `--n` new captioned sounds (`openbind.data.sounds`, a seed the training data did not use),
 embeds them with the shipped audio tower and the 12 category prompts with the frozen MiniLM text
-tower, and reports top-1 / top-3 accuracy (chance 1/12) and per-category top-1.
+tower, and reports top-1 / top-3 accuracy (chance 1/12) and per-category top-1, once with the
+category prompts and once with paraphrases that share few words with any training caption.
 """
 
 from __future__ import annotations
@@ -21,14 +22,31 @@ import torch
 from openbind.data.sounds import CATEGORIES, write_sounds
 from openbind.types import Modality
 
+PARAPHRASES = {
+    "tone": "a constant pitch",
+    "buzz": "a buzzing noise",
+    "beeping": "an alarm going beep beep beep",
+    "hiss": "radio static",
+    "rumble": "distant thunder",
+    "rising": "the pitch goes up",
+    "falling": "the pitch goes down",
+    "ticking": "tick tock",
+    "man": "male speech",
+    "woman": "female speech",
+    "melody": "music",
+    "siren": "a police car siren",
+}
+"""Unseen wordings of the categories, to see whether the tower learned more than caption strings."""
+
 
 @dataclass
 class SoundReport:
-    """Zero-shot accuracy of an audio tower over the sound categories."""
+    """Zero-shot accuracy of an audio tower over the sound categories (prompts, paraphrases)."""
 
     sounds: int
     top1: float
     top3: float
+    paraphrase_top1: float
     chance: float
     per_category: dict[str, float]
 
@@ -53,13 +71,10 @@ def evaluate(n: int = 240, seed: int = 1, weights: Path | None = None) -> SoundR
     names = [c.name for c in CATEGORIES]
     with tempfile.TemporaryDirectory() as tmp:
         rows = list(csv.DictReader(write_sounds(tmp, n, seed=seed).open()))
-        emb = space.encode(
-            {
-                "audio": [Path(tmp) / r["audio"] for r in rows],
-                "text": [c.prompt for c in CATEGORIES],
-            }
-        )
-    scores = emb[Modality.AUDIO] @ emb[Modality.TEXT]  # (n, 12) cosine
+        audio_emb = space.encode_items("audio", [Path(tmp) / r["audio"] for r in rows])
+    prompts = space.encode_items("text", [c.prompt for c in CATEGORIES])
+    paraphrases = space.encode_items("text", [PARAPHRASES[name] for name in names])
+    scores = audio_emb @ prompts  # (n, 12) cosine
     truth = torch.tensor([names.index(r["label"]) for r in rows])
     top3 = scores.topk(3, dim=1).indices
     hit1 = top3[:, 0] == truth
@@ -68,6 +83,7 @@ def evaluate(n: int = 240, seed: int = 1, weights: Path | None = None) -> SoundR
         sounds=n,
         top1=hit1.float().mean().item(),
         top3=(top3 == truth[:, None]).any(1).float().mean().item(),
+        paraphrase_top1=((audio_emb @ paraphrases).argmax(1) == truth).float().mean().item(),
         chance=1 / len(names),
         per_category=per_category,
     )
