@@ -80,7 +80,9 @@ def test_a_string_instead_of_a_list_is_bad_input(space):
 
 def test_batch_size_below_one_is_bad_input(space):
     with pytest.raises(BadInput, match="batch_size must be >= 1"):
-        space.encode_items("image", [1.0], batch_size=-1)
+        space.encode_items("image", [1.0], batch_size=0)
+    with pytest.raises(BadInput, match="batch_size must be >= 1"):
+        space.features("image", [1.0], batch_size=0)
 
 
 def test_empty_input_gives_zero_rows_of_the_space_dim(space):

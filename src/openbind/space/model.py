@@ -187,11 +187,13 @@ class SpaceModel(torch.nn.Module):
         """Raw tower features (N, D), before normalisation; clips are averaged per item.
 
         Raises:
-            BadInput: an item cannot be decoded; the message names it.
+            BadInput: an item cannot be decoded (the message names it), or batch_size < 1.
         """
         m = Modality.parse(modality)
         self.tower(m)
-        size = batch_size or self.batch_size
+        size = self.batch_size if batch_size is None else batch_size
+        if size < 1:
+            raise BadInput(f"batch_size must be >= 1, got {size}")
         out = []
         for start in range(0, len(items), size):
             tensors = [
@@ -225,7 +227,7 @@ class SpaceModel(torch.nn.Module):
         if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
             raise BadInput(f"{m.value} inputs must be a list of items, got {type(items).__name__}")
         items = list(items)
-        size = batch_size or self.batch_size
+        size = self.batch_size if batch_size is None else batch_size
         if size < 1:
             raise BadInput(f"batch_size must be >= 1, got {size}")
         vectors: list[torch.Tensor] = []
