@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 RESULTS = Path(__file__).parent / "results" / "train_step.json"
 BATCH = {"audio": 32, "vit_base": 4}
+MODALITY = {"audio": "audio", "vit_base": "image"}
 
 
 def build_tower(name: str) -> tuple[torch.nn.Module, torch.Tensor]:
@@ -45,7 +46,7 @@ def build_tower(name: str) -> tuple[torch.nn.Module, torch.Tensor]:
 
     if name == "audio":
         cfg = TowerConfig(kind="mel_audio", widths=(32, 64, 128, 256), mel_bins=64, frames=200)
-        return small_tower("audio", cfg, 384), torch.randn(1, 64, 200)
+        return small_tower("audio", cfg, 384), torch.randn(1, 1, 64, 200)  # one (1, mels, frames) clip
     from openbind.nn.patch_embed import conv_patch_embed
     from openbind.nn.pos_embed import LearnedPosEmbed
     from openbind.nn.transformer import Transformer
@@ -90,16 +91,17 @@ def worker(name: str, steps: int, warmup: int, precision: str) -> dict:
     batch = BATCH[name]
     n = batch * dist.world_size * (steps + warmup)
     g = torch.Generator().manual_seed(1)
+    m = MODALITY[name]
     rows = [
         {
-            name: example + 0.1 * torch.randn(example.shape, generator=g),
+            m: example + 0.1 * torch.randn(example.shape, generator=g),
             "text": torch.randn(1, dim, generator=g),
         }
         for _ in range(n)
     ]
-    data = PairedDataset(rows, {name: lambda x: x, "text": lambda x: x})
+    data = PairedDataset(rows, {m: lambda x: x, "text": lambda x: x})
     task = BindTask(
-        {"text": nn.Identity(), name: tower}, "text", logit_scale=LogitScale(14.3), dist=dist
+        {"text": nn.Identity(), m: tower}, "text", logit_scale=LogitScale(14.3), dist=dist
     )
     times: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
