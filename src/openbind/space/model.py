@@ -64,7 +64,7 @@ class SpaceModel(torch.nn.Module):
         transforms: for each tower, how to turn an input item into model-ready clips.
         dim: dimension of the space.
         batch_size: items per forward pass when `encode` is not told otherwise.
-        workers: threads that decode the next batch while the model runs the current one.
+        workers: threads that decode the next batch while the model runs the current one (0: inline).
         collates: per modality, how the clips of a batch are joined (default: concatenated,
             all of one shape); text towers pad token ids here.
         order_keys: per modality, the cost of a raw item; batches are then formed longest first.
@@ -239,21 +239,20 @@ class SpaceModel(torch.nn.Module):
         if key is not None:
             order.sort(key=lambda i: key(items[i]), reverse=True)
         indexed = [(i, items[i]) for i in order]
-        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            for batch in _prefetch(pool, self._decode_batch, m, indexed, size):
-                good = [(i, t) for i, t in batch if isinstance(t, torch.Tensor)]
-                for i, err in batch:
-                    if not isinstance(err, torch.Tensor):
-                        if not skip_bad:
-                            raise err
-                        errors.append(ItemError(i, _describe(items[i]), str(err)))
-                if good:
-                    clips, counts = self._collate(m, [t for _, t in good])
-                    with torch.inference_mode():
-                        vectors.append(pool_clips(self._forward(m, clips), counts))
-                    kept.extend(i for i, _ in good)
-                if bar is not None:
-                    bar.update(len(batch))
+        for batch in _prefetch(self._decode_batch, m, indexed, size, self.workers):
+            good = [(i, t) for i, t in batch if isinstance(t, torch.Tensor)]
+            for i, err in batch:
+                if not isinstance(err, torch.Tensor):
+                    if not skip_bad:
+                        raise err
+                    errors.append(ItemError(i, _describe(items[i]), str(err)))
+            if good:
+                clips, counts = self._collate(m, [t for _, t in good])
+                with torch.inference_mode():
+                    vectors.append(pool_clips(self._forward(m, clips), counts))
+                kept.extend(i for i, _ in good)
+            if bar is not None:
+                bar.update(len(batch))
         if bar is not None:
             bar.close()
         data = torch.cat(vectors) if vectors else torch.zeros(0, self.dim)
@@ -305,20 +304,29 @@ def _concat(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 
 def _prefetch(
-    pool: ThreadPoolExecutor,
     decode: Callable[[Modality, list[tuple[int, Any]]], list],
     m: Modality,
     indexed: list[tuple[int, Any]],
     size: int,
+    workers: int,
 ) -> Iterator[list]:
-    """Decode batch k+1 in the pool while the caller runs the model on batch k."""
+    """Decode batch k+1 in a worker thread while the caller runs the model on batch k.
+
+    A single batch is decoded inline: starting threads would only add hand-offs (this matters
+    for a server embedding many small requests).
+    """
     chunks = [indexed[start : start + size] for start in range(0, len(indexed), size)]
-    pending = pool.submit(decode, m, chunks[0]) if chunks else None
-    for k in range(len(chunks)):
-        current = pending
-        if k + 1 < len(chunks):
-            pending = pool.submit(decode, m, chunks[k + 1])
-        yield current.result()
+    if len(chunks) <= 1 or workers < 1:
+        for chunk in chunks:
+            yield decode(m, chunk)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = pool.submit(decode, m, chunks[0])
+        for k in range(len(chunks)):
+            current = pending
+            if k + 1 < len(chunks):
+                pending = pool.submit(decode, m, chunks[k + 1])
+            yield current.result()
 
 
 def _describe(item: Any) -> str:
