@@ -49,19 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"openbind {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        module = _module(name)
-        if module is not None:
-            module.add_parser(subparsers)
+        importlib.import_module(f"openbind.cli.{name}_cmd").add_parser(subparsers)
     return parser
-
-
-def _module(name: str):
-    try:
-        return importlib.import_module(f"openbind.cli.{name}_cmd")
-    except ModuleNotFoundError as e:
-        if e.name == f"openbind.cli.{name}_cmd":
-            return None  # not built yet
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:
