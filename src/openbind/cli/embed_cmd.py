@@ -50,8 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """--model, --as, --batch-size, --json, --no-progress."""
+    """--model, --weights, --as, --batch-size, --json, --no-progress."""
     parser.add_argument("--model", default="starter", help="space to embed with (default: starter)")
+    add_weights_option(parser)
     parser.add_argument(
         "--as",
         dest="force",
@@ -65,10 +66,19 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def add_weights_option(parser: argparse.ArgumentParser) -> None:
+    """--weights: a local weights file or folder instead of the cache / a download."""
+    parser.add_argument(
+        "--weights",
+        metavar="PATH",
+        help="local weights file or converted folder (instead of the cache or a download)",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from openbind.pipeline import LocalRunner, embed_to_parquet
 
-    space = load_space(args.model, needed_modalities(args.inputs, args.force))
+    space = load_space(args.model, needed_modalities(args.inputs, args.force), args.weights)
     runner = LocalRunner(space, batch_size=args.batch_size)
     summary = embed_to_parquet(
         runner, args.inputs, args.output, force=args.force, progress=progress(args)
@@ -89,14 +99,16 @@ def needed_modalities(inputs: Sequence[str], force: str | None) -> list[Modality
     )
 
 
-def load_space(model: str, modalities: Iterable[Modality]) -> SpaceModel:
+def load_space(
+    model: str, modalities: Iterable[Modality], weights: str | None = None
+) -> SpaceModel:
     """`openbind.load(model)` with only those of `modalities` the model has (all if none)."""
     import openbind
     from openbind import registry
 
     have = set(registry.get(model).modalities)
     wanted = [m for m in modalities if m.value in have]
-    return openbind.load(model, modalities=wanted or None)
+    return openbind.load(model, modalities=wanted or None, weights=weights)
 
 
 def progress(args: argparse.Namespace) -> bool | None:
