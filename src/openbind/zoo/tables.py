@@ -13,10 +13,10 @@ register(
     ModelEntry(
         name="starter_base.v1",
         builder="openbind.zoo.starter:build",
-        modalities=("text", "image", "video"),
+        modalities=("text", "image", "video", "audio"),
         dim=384,
         license="Apache-2.0 (all-MiniLM-L6-v2), Apache-2.0 (EfficientNet-Lite0)",
-        description="offline default: MiniLM text + EfficientNet-Lite0 bridged by ImageNet class names",
+        description="offline default: MiniLM text, EfficientNet-Lite0 image/video bridged by class names, trained audio",
         options={"config": "starter_base.v1"},
     ),
     default=True,
