@@ -79,7 +79,7 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("openbind.train.checkpointing.os.fsync", disk_full)
+    monkeypatch.setattr("openbind.atomic.os.fsync", disk_full)
     with pytest.raises(OSError, match="No space"):
         fit(toy_task(), data, val, toy_config(tmp_path, steps=8))
     assert (tmp_path / LAST).read_bytes() == before

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 
 from openbind import __version__
+from openbind.atomic import fsync_dir, write_atomic, write_text_atomic
 from openbind.errors import BadInput, VectorIndexError
-from openbind.index.atomic import fsync_dir, write_atomic, write_text_atomic
 from openbind.index.base import as_ids, as_matrix
 from openbind.index.faiss_index import FlatIndex, HNSWIndex, load_index, make_index
 from openbind.index.manifest import Manifest, utc_now

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from openbind import __version__
+from openbind.atomic import write_atomic
 from openbind.errors import BadInput, IndexMismatch, require
-from openbind.index.atomic import write_atomic
 from openbind.types import Modality
 
 
