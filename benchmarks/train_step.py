@@ -45,8 +45,12 @@ def build_tower(name: str) -> tuple[torch.nn.Module, torch.Tensor]:
     from openbind.train.towers import build_tower as small_tower
 
     if name == "audio":
-        cfg = TowerConfig(kind="mel_audio", widths=(32, 64, 128, 256), mel_bins=64, frames=200)
-        return small_tower("audio", cfg, 384), torch.randn(1, 1, 64, 200)  # one (1, mels, frames) clip
+        cfg = TowerConfig(
+            kind="mel_audio", widths=(16, 32, 64, 128), mel_bins=64, frames=200
+        )  # the shipped starter tower
+        return small_tower("audio", cfg, 384), torch.randn(
+            1, 1, 64, 200
+        )  # one (1, mels, frames) clip
     from openbind.nn.patch_embed import conv_patch_embed
     from openbind.nn.pos_embed import LearnedPosEmbed
     from openbind.nn.transformer import Transformer
@@ -206,12 +210,24 @@ def main() -> None:
     for name in args.towers.split(","):
         steps = args.steps or {"audio": 20, "vit_base": 4}[name]
         for processes, precision in ((1, "fp32"), (2, "fp32"), (1, "bf16")):
-            r = run(name, processes, steps, args.warmup, precision, args.timeout)
+            try:
+                r = run(name, processes, steps, args.warmup, precision, args.timeout)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                r = {
+                    "tower": name,
+                    "processes": processes,
+                    "precision": precision,
+                    "error": str(e)[:300],
+                }
+                print(
+                    f"{name:9s} procs={processes} {precision}: failed ({str(e)[:120]})", flush=True
+                )
+            else:
+                print(
+                    f"{name:9s} procs={processes} {precision}: {r['samples_per_s']:8.2f} samples/s (load {r['load_average_1m']:.1f})",
+                    flush=True,
+                )
             results.append(r)
-            print(
-                f"{name:9s} procs={processes} {precision}: {r['samples_per_s']:8.2f} samples/s (load {r['load_average_1m']:.1f})",
-                flush=True,
-            )
     print("\n| tower | params (M) | 1 proc fp32 | 2 procs DDP fp32 | DDP speed-up | 1 proc bf16 |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in args.towers.split(","):
@@ -223,9 +239,18 @@ def main() -> None:
             )
             for p, q in ((1, "fp32"), (2, "fp32"), (1, "bf16"))
         )
+        speed = {
+            id(r): f"{r['samples_per_s']:.2f}" if "samples_per_s" in r else "failed"
+            for r in (one, two, bf16)
+        }
+        ratio = (
+            f"{two['samples_per_s'] / one['samples_per_s']:.2f}x"
+            if "error" not in one and "error" not in two
+            else "n/a"
+        )
+        params = f"{one['params_m']:.1f}" if "params_m" in one else "?"
         print(
-            f"| {name} | {one['params_m']:.1f} | {one['samples_per_s']:.2f} | {two['samples_per_s']:.2f} | "
-            f"{two['samples_per_s'] / one['samples_per_s']:.2f}x | {bf16['samples_per_s']:.2f} |"
+            f"| {name} | {params} | {speed[id(one)]} | {speed[id(two)]} | {ratio} | {speed[id(bf16)]} |"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
