@@ -41,8 +41,8 @@ def build_tower(name: str) -> tuple[torch.nn.Module, torch.Tensor]:
     import torch
     from torch import nn
 
-    from openbind.train.config import TowerConfig
-    from openbind.train.towers import build_tower as small_tower
+    from openbind.encoders.small import TowerConfig
+    from openbind.encoders.small import build_tower as small_tower
 
     if name == "audio":
         cfg = TowerConfig(

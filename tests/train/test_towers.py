@@ -3,9 +3,10 @@ import json
 import pytest
 import torch
 
+from openbind.encoders.small import build_tower, load_tower, save_tower
 from openbind.errors import WeightsError
 from openbind.train.config import TowerConfig
-from openbind.train.towers import CachedTower, build_tower, load_tower, save_tower
+from openbind.train.towers import CachedTower
 
 
 @pytest.mark.parametrize(

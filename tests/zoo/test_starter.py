@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -146,3 +149,18 @@ def test_a_missing_audio_tower_file_names_the_towers_there_are(tmp_path):
         MissingModality, match=r"no starter_audio\.safetensors .* it has: text, image, video"
     ):
         starter_module.build(entry, modalities=(Modality.AUDIO,), weights=tmp_path)
+
+
+def test_loading_the_starter_audio_tower_does_not_import_train():
+    """Shipped towers load from the core (`encoders.small`), never through `openbind.train`."""
+    code = (
+        "import sys, openbind as ob\n"
+        "space = ob.load('starter', modalities=['audio'])\n"
+        "assert space.modalities == (ob.Modality.AUDIO,), space.modalities\n"
+        "print(sorted(m for m in sys.modules if m.startswith('openbind.train')))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "[]"

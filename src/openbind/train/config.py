@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from openbind.encoders.small import TowerConfig
 from openbind.errors import ConfigError
 
 
@@ -42,31 +43,6 @@ class DataConfig:
     workers: int = 0
     limit: int = 0
     cache: bool = False
-
-
-@dataclass(frozen=True)
-class TowerConfig:
-    """A tower that openbind builds (and usually trains): see `openbind.train.towers`.
-
-    Attributes:
-        kind: the architecture, one of `openbind.train.towers.KINDS`.
-        widths: channel widths of the convolution stages (conv kinds) or hidden width (text).
-        vocab_size: hashed-word vocabulary of the text kind.
-        sample_rate: audio rate of the audio kinds.
-        seconds: audio length per clip (waveform kind: cropped or zero-padded; mel kind: clip).
-        mel_bins: mel filters of the mel kind (`openbind.preprocess.audio.AudioConfig`).
-        frames: frames per clip of the mel kind (10 ms each).
-        image_size: square input size of the image kind.
-    """
-
-    kind: str = "mel_audio"
-    widths: tuple[int, ...] = (32, 64, 128, 256)
-    vocab_size: int = 4096
-    sample_rate: int = 16000
-    seconds: float = 2.0
-    mel_bins: int = 128
-    frames: int = 204
-    image_size: int = 64
 
 
 @dataclass(frozen=True)

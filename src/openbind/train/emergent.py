@@ -29,11 +29,12 @@ import torch.nn.functional as F
 
 from openbind.data import synth
 from openbind.data.paired import PairedDataset
+from openbind.encoders.small import TowerConfig, build_tower, build_transform
 from openbind.losses import LogitScale
-from openbind.train.config import DataConfig, LoopConfig, OptimConfig, TowerConfig, TrainConfig
+from openbind.train.config import DataConfig, LoopConfig, OptimConfig, TrainConfig
 from openbind.train.loop import fit
 from openbind.train.task import BindTask
-from openbind.train.towers import CachedTower, build_tower, build_transform
+from openbind.train.towers import CachedTower
 
 
 @dataclass(frozen=True)

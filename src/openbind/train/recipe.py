@@ -13,6 +13,7 @@ import torch
 
 from openbind.data.paired import Collate, DataReport, PairedDataset, Transform
 from openbind.data.sources import read_source
+from openbind.encoders.small import KINDS, build_tower, build_transform, save_tower
 from openbind.errors import BadInput, ConfigError
 from openbind.losses import LogitScale
 from openbind.train.checkpointing import BEST, LAST, load_checkpoint
@@ -21,7 +22,7 @@ from openbind.train.distributed import SINGLE_PROCESS, DistContext, init_distrib
 from openbind.train.loop import FitResult, fit
 from openbind.train.lora import apply_lora, merge_lora
 from openbind.train.task import BindTask
-from openbind.train.towers import KINDS, CachedTower, build_tower, build_transform, save_tower
+from openbind.train.towers import CachedTower
 from openbind.types import Modality
 
 
