@@ -97,3 +97,14 @@ def as_ids(x: object, what: str = "ids") -> np.ndarray:
     if arr.size and arr.min() < 0:
         raise BadInput(f"{what} must be >= 0")
     return arr
+
+
+def as_batch(ids: object, vectors: object, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Checked `(ids, vectors)` for `VectorIndex.add`: one unique id per (dim,)-vector."""
+    ids = as_ids(ids)
+    vectors = as_matrix(vectors, dim, "vectors")
+    if len(ids) != len(vectors):
+        raise BadInput(f"{len(ids)} ids for {len(vectors)} vectors")
+    if len(np.unique(ids)) != len(ids):
+        raise BadInput("ids to add contain duplicates")
+    return ids, vectors

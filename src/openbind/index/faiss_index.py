@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from openbind.errors import BadInput, VectorIndexError, require
-from openbind.index.base import Neighbours, as_ids, as_matrix
+from openbind.index.base import Neighbours, as_batch, as_ids, as_matrix
 
 FORMAT = "openbind-index/1"
 EXACT_FILTER_LIMIT = 20_000
@@ -94,12 +94,7 @@ class _FaissIndex:
     # -- protocol --------------------------------------------------------------------------
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids = as_ids(ids)
-        vectors = as_matrix(vectors, self.dim, "vectors")
-        if len(ids) != len(vectors):
-            raise BadInput(f"{len(ids)} ids for {len(vectors)} vectors")
-        if len(np.unique(ids)) != len(ids):
-            raise BadInput("ids to add contain duplicates")
+        ids, vectors = as_batch(ids, vectors, self.dim)
         clash = ids[np.isin(ids, self._labels)]
         if clash.size:
             raise BadInput(f"ids already in the index: {clash[:10].tolist()}")

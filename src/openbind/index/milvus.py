@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from openbind.errors import BadInput, VectorIndexError, require
-from openbind.index.base import Neighbours, as_ids, as_matrix
+from openbind.index.base import Neighbours, as_batch, as_ids, as_matrix
 
 PAGE = 10_000
 """Rows per request when reading ids or vectors (Milvus caps one query at 16,384)."""
@@ -75,12 +75,7 @@ class MilvusIndex:
     # -- protocol --------------------------------------------------------------------------
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids = as_ids(ids)
-        vectors = as_matrix(vectors, self.dim, "vectors")
-        if len(ids) != len(vectors):
-            raise BadInput(f"{len(ids)} ids for {len(vectors)} vectors")
-        if len(np.unique(ids)) != len(ids):
-            raise BadInput("ids to add contain duplicates")
+        ids, vectors = as_batch(ids, vectors, self.dim)
         clash = self._existing(ids)
         if clash:
             raise BadInput(f"ids already in the index: {sorted(clash)[:10]}")
