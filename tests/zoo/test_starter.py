@@ -32,18 +32,16 @@ def test_starter_is_the_registered_default(space):
     entry = registry.get("starter")
     assert entry.name == "starter_base.v1" and registry.get("starter_base").name == entry.name
     assert space.model_id == "starter_base.v1" and space.dim == 384
-    assert space.modalities[:3] == (Modality.TEXT, Modality.IMAGE, Modality.VIDEO)
+    assert space.modalities == (Modality.TEXT, Modality.IMAGE, Modality.VIDEO, Modality.AUDIO)
     assert space.logit_scale("image") == space.logit_scale("text") == 30.0
 
 
-@pytest.mark.skipif(
-    "audio" in registry.get("starter").modalities, reason="an audio tower ships with the starter"
-)
-def test_it_has_no_audio_tower_and_says_what_it_has(space):
-    with pytest.raises(MissingModality, match="no audio tower; it has: text, image, video"):
-        openbind.load("starter", modalities=["audio"])
-    with pytest.raises(MissingModality, match="no audio tower; it has: text, image, video"):
-        space.encode({"audio": ["meow.wav"]})
+def test_a_missing_tower_says_what_the_starter_has(space):
+    have = "it has: text, image, video, audio"
+    with pytest.raises(MissingModality, match=f"no depth tower; {have}"):
+        openbind.load("starter", modalities=["depth"])
+    with pytest.raises(MissingModality, match=f"no depth tower; {have}"):
+        space.encode({"depth": ["scene.png"]})
 
 
 def test_only_the_asked_towers_are_built():
