@@ -15,6 +15,7 @@ from openbind.cli.embed_cmd import (
     print_summary,
     progress,
 )
+from openbind.cli.models_cmd import human_bytes
 
 if TYPE_CHECKING:
     from openbind.index import LibraryInfo
@@ -218,7 +219,7 @@ def _print_info(info: LibraryInfo) -> None:
         ("items", str(m.count)),
         ("by modality", ", ".join(f"{k}: {v}" for k, v in info.modalities.items()) or "-"),
         ("roots", "\n".join(m.roots) or "-"),
-        ("size on disk", _human(info.size_bytes)),
+        ("size on disk", human_bytes(info.size_bytes)),
         ("created", m.created),
         ("updated", f"{m.updated} (generation {m.generation})"),
         ("openbind", m.openbind_version),
@@ -226,12 +227,3 @@ def _print_info(info: LibraryInfo) -> None:
     for key, value in rows:
         table.add_row(key, value)
     Console().print(table)
-
-
-def _human(size: float) -> str:
-    units = ("B", "KB", "MB", "GB")
-    step = 0
-    while size >= 1000 and step < len(units) - 1:
-        size /= 1000
-        step += 1
-    return f"{size:.0f} B" if step == 0 else f"{size:.1f} {units[step]}"
