@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from openbind.errors import BadInput, MissingModality
-from openbind.space.pooling import pool_clips
+from openbind.space.pooling import clip_sums, pool_clips
 from openbind.types import Embeddings, Modality
 
 Transform = Callable[[Any], torch.Tensor]
@@ -200,9 +200,8 @@ class SpaceModel(torch.nn.Module):
                 self._transform(m, x, start + i) for i, x in enumerate(items[start : start + size])
             ]
             clips, counts = self._collate(m, tensors)
-            raw = self._forward(m, clips)  # (sum(counts), D)
-            index = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
-            sums = torch.zeros(len(counts), raw.shape[1]).index_add_(0, index, raw.float())
+            raw = self._forward(m, clips)  # (sum(counts), D), float32
+            sums = clip_sums(raw, counts)  # (len(counts), D)
             out.append(sums / torch.tensor(counts, dtype=torch.float32)[:, None])
         return torch.cat(out) if out else torch.zeros(0, self.dim)
 

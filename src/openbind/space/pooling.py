@@ -23,6 +23,11 @@ def pool_clips(clips: torch.Tensor, counts: list[int]) -> torch.Tensor:
     unit = F.normalize(clips.float(), dim=-1)
     if all(c == 1 for c in counts):
         return unit
+    return F.normalize(clip_sums(unit, counts), dim=-1)
+
+
+def clip_sums(clips: torch.Tensor, counts: list[int]) -> torch.Tensor:
+    """Sum of the clip rows of each item: (sum(counts), D) -> (len(counts), D)."""
     index = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
-    sums = torch.zeros(len(counts), unit.shape[1], dtype=unit.dtype).index_add_(0, index, unit)
-    return F.normalize(sums, dim=-1)
+    sums = torch.zeros(len(counts), clips.shape[1], dtype=clips.dtype)
+    return sums.index_add_(0, index, clips)
