@@ -3,7 +3,9 @@
 Per file and modality, all in one run on the same machine state, the median of at least
 `--repeats` calls (more for fast loaders) after one warm-up:
 
-* (a) openbind: `ImageTransform`, `VideoTransform`, `AudioTransform`, `TextTransform`.
+* (a) openbind: `ImageTransform`, `VideoTransform`, `AudioTransform`, `TextTransform`; rows
+  "image_fast" use `ImageConfig(fast=True)` (not reference parity: reduced-size JPEG decoding
+  and torch's uint8 resize).
 * (b) plain: what the ImageBind reference loaders do, written with the same libraries openbind
   has (no torchvision / torchaudio / decord here): decode everything, then transform. Image:
   Pillow convert + bicubic resize + centre crop + normalise. Video: decode every frame with PyAV,
@@ -15,7 +17,8 @@ Per file and modality, all in one run on the same machine state, the median of a
 
 Targets: video >= 5x, text >= 5x, audio >= 3x faster than (b); image within 1.2x of (c).
 Inputs: the golden media in tests/golden/media, 8 captions from tests/golden/preproc, and files
-generated into a temporary folder (a 10 s 44.1 kHz stereo WAV, 3 s and 30 s 640x480 30 fps MP4s).
+generated into a temporary folder (1920x1080 and 4032x3024 JPEG photos, a 10 s 44.1 kHz stereo
+WAV, 3 s and 30 s 640x480 30 fps MP4s).
 
 Timing uses one torch thread by default (`--threads`): loaders run in worker threads next to the
 model, and on a busy machine multi-threaded small ops mostly measure waiting.
@@ -59,6 +62,7 @@ TEXTS = ROOT / "tests" / "golden" / "preproc" / "text_tokens.json"
 RESULTS = Path(__file__).parent / "results" / "loaders.json"
 TARGETS = {"video": 5.0, "text": 5.0, "audio": 3.0}  # minimum speed-up of (a) over (b)
 IMAGE_TARGET = 1.2  # maximum (a) / (c)
+PHOTOS = ((1920, 1080), (4032, 3024))  # generated JPEGs: a video still and a 12 MP phone photo
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -73,6 +77,17 @@ def make_wav(path: Path) -> Path:
     noise = np.random.default_rng(0).normal(0, 0.05, (t.size, 2))
     x = np.stack([0.4 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 997 * t)], 1) + noise
     sf.write(path, x, rate, subtype="PCM_16")
+    return path
+
+
+def make_jpeg(path: Path, width: int, height: int) -> Path:
+    """A photo-like JPEG (smooth gradients plus noise, quality 90), as phones and cameras save."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    planes = [np.sin(yy / 37.0 + c) * 80 + np.cos(xx / 53.0 - c) * 40 + 128 for c in range(3)]
+    noise = np.random.default_rng(width).normal(0, 6, (height, width, 3))
+    Image.fromarray(np.clip(np.stack(planes, -1) + noise, 0, 255).astype(np.uint8)).save(
+        path, quality=90
+    )
     return path
 
 
@@ -264,6 +279,9 @@ def transforms() -> dict[str, Callable[[Any], Any] | None]:
             found[name] = getattr(__import__(module, fromlist=[cls]), cls)()
         except (ImportError, AttributeError):
             found[name] = None
+    from openbind.preprocess.image import ImageConfig, ImageTransform
+
+    found["image_fast"] = ImageTransform(ImageConfig(fast=True))
     return found
 
 
@@ -282,8 +300,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         cases: list[tuple[str, Path, Callable, Callable | None]] = []
-        for p in sorted(MEDIA.glob("*.png")) + sorted(MEDIA.glob("*.jpg")):
+        photos = [make_jpeg(folder / f"photo_{w}x{h}.jpg", w, h) for w, h in PHOTOS]
+        for p in [*sorted(MEDIA.glob("*.png")), *sorted(MEDIA.glob("*.jpg")), *photos]:
             cases.append(("image", p, plain_image, bare_image))
+            cases.append(("image_fast", p, plain_image, bare_image))
         for p in [*sorted(MEDIA.glob("*.wav")), make_wav(folder / "tones_10s_44k1_stereo.wav")]:
             cases.append(("audio", p, plain_audio, bare_audio))
         videos = [make_mp4(folder / "pattern_640x480_30fps_3s.mp4", 3)]
@@ -338,14 +358,14 @@ def main() -> None:
 def summarise(rows: list[dict]) -> dict[str, dict]:
     """Per modality and time basis (wall, cpu): the worst file's ratio against its target."""
     out: dict[str, dict] = {}
-    for modality in ("image", "video", "audio", "text"):
+    for modality in ("image", "image_fast", "video", "audio", "text"):
         mine = [r for r in rows if r["modality"] == modality and r["openbind_ms"] is not None]
         if not mine:
             out[modality] = {"measured": False}
             continue
         entry: dict[str, Any] = {}
         for basis, label in (("", "wall"), ("_cpu", "cpu")):
-            if modality == "image":
+            if modality.startswith("image"):
                 worst = max(r[f"vs_bare_decode{basis}"] for r in mine)
                 entry[label] = {
                     "worst_vs_bare_decode": worst,
@@ -356,7 +376,7 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
                 entry[label] = {"worst_speedup": worst, "meets_target": worst >= TARGETS[modality]}
         entry["target"] = (
             f"<= {IMAGE_TARGET}x bare decode"
-            if modality == "image"
+            if modality.startswith("image")
             else (f">= {TARGETS[modality]}x plain")
         )
         out[modality] = entry
@@ -370,13 +390,13 @@ def print_table(rows: list[dict], summary: dict[str, dict]) -> None:
     def ratio(x: float | None) -> str:
         return f"{'-':>7}" if x is None else f"{x:6.2f}x"
 
-    head = f"{'modality':8} {'input':31}"
+    head = f"{'modality':10} {'input':31}"
     print(
         f"{head} {'wall ms: openbind':>17} {'plain':>8} {'bare':>8} {'b/a':>7} {'a/c':>7}   "
         f"{'cpu ms: openbind':>16} {'plain':>8} {'bare':>8} {'b/a':>7} {'a/c':>7}"
     )
     for r in rows:
-        line = f"{r['modality']:8} {r['input'][:31]:31}"
+        line = f"{r['modality']:10} {r['input'][:31]:31}"
         for basis in ("", "_cpu"):
             line += (
                 f" {ms(r[f'openbind{basis}_ms']):>17}"

@@ -13,7 +13,8 @@ from PIL import Image
 
 from openbind.config import from_dict, to_dict
 from openbind.errors import BadInput, ConfigError
-from openbind.preprocess.common import center_crop_offset
+from openbind.io.image import open_image
+from openbind.preprocess.common import CLIP_STD, center_crop_offset
 from openbind.preprocess.image import (
     ImageConfig,
     ImageTransform,
@@ -101,3 +102,46 @@ def test_tensor_items_pass_through_after_shape_check() -> None:
 def test_non_square_crop_config() -> None:
     x = ImageTransform(ImageConfig(size=256, crop_size=224))(np.zeros((300, 400, 3), np.uint8))
     assert x.shape == (1, 3, 224, 224)
+
+
+def _smooth_photo(h: int, w: int, seed: int) -> np.ndarray:
+    """A photo-like uint8 image: smooth gradients plus a little noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    planes = [np.sin(yy / 17.0 + c) * 80 + np.cos(xx / 29.0 - c) * 40 + 128 for c in range(3)]
+    a = np.stack(planes, -1) + rng.normal(0, 4, (h, w, 3))
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("shape", "size", "crop"),
+    [((480, 640), 224, 224), ((500, 300), 224, 224), ((90, 120), 224, 224), ((300, 400), 200, 224)],
+)
+def test_fast_resize_is_within_two_grey_levels_of_pillow(shape, size, crop) -> None:
+    im = Image.fromarray(_smooth_photo(*shape, seed=sum(shape)))
+    exact = ImageTransform(ImageConfig(size=size, crop_size=crop))(im)
+    fast = ImageTransform(ImageConfig(size=size, crop_size=crop, fast=True))(im)
+    grey_levels = ((fast - exact) * torch.tensor(CLIP_STD).view(1, 3, 1, 1) * 255).abs()
+    assert fast.shape == exact.shape == (1, 3, crop, crop)
+    assert grey_levels.max() <= 2.0 + 1e-3
+    assert (grey_levels > 0.5).float().mean() < 0.05  # most pixels are equal
+    if crop > size:  # the padding outside the resized image is black in both
+        assert torch.equal(fast[..., :12, :], exact[..., :12, :])
+
+
+def test_fast_mode_decodes_large_jpegs_at_reduced_size(tmp_path) -> None:
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(_smooth_photo(1200, 1600, seed=3)).save(path, quality=92)
+    assert open_image(path, draft_short_side=448).size == (800, 600)  # DCT scale 1/2
+    assert open_image(path, draft_short_side=100).size == (200, 150)  # 1/8, never below
+    assert open_image(path).size == (1600, 1200)
+    exact = ImageTransform()(path)
+    fast = ImageTransform(ImageConfig(fast=True))(path)
+    cosine = torch.nn.functional.cosine_similarity(fast.flatten(), exact.flatten(), dim=0)
+    assert cosine > 0.999
+    assert ((fast - exact) * torch.tensor(CLIP_STD).view(1, 3, 1, 1) * 255).abs().max() < 12
+
+
+def test_fast_mode_refuses_interpolations_torch_lacks() -> None:
+    with pytest.raises(ConfigError, match="fast=True supports interpolation"):
+        ImageConfig(interpolation="lanczos", fast=True)
