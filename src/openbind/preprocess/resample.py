@@ -3,8 +3,17 @@
 Windowed-sinc interpolation with a Hann window (`sinc_interp_hann`), `lowpass_filter_width=6`,
 `rolloff=0.99` (Smith, "Digital Audio Resampling", https://ccrma.stanford.edu/~jos/resample/).
 Rates are reduced by their gcd, so 44.1 kHz -> 16 kHz uses 160 phases of a filter applied every
-441 input samples (a polyphase filter: one strided convolution). The output has
-`ceil(new_rate * n / orig_rate)` samples.
+441 input samples (a polyphase filter). The output has `ceil(new_rate * n / orig_rate)` samples.
+
+torchaudio evaluates the filter bank as one strided convolution with a (new, 1, 2 * width + orig)
+kernel, but each phase's taps are non-zero only where |t| < 6 (34 of 475 taps for 44.1 kHz ->
+16 kHz); elsewhere the window is zero up to float32 rounding (its clamped value at |t| = 6 is
+1.7e-24). When that saves work, phases are evaluated in groups of `GROUP` consecutive phases, each
+group one matrix product over the short input window its taps touch (a strided view, no copy).
+The dropped taps change an output by at most 1.7e-24 times the sum of |x| over one kernel; the
+kept products are summed in sgemm's order instead of the convolution's: on the golden 44.1 kHz file
+the waveform is the convolution's up to 4e-28, on random [-1, 1] signals within 2.4e-7 (tested
+for 8 - 96 kHz -> 16 kHz and upsampling).
 
 Rates whose reduced form would need a filter bank of more than `MAX_KERNEL` coefficients (for
 example 12345 Hz -> 16 kHz: 3200 phases x 2483 taps) are resampled by evaluating the same
@@ -16,6 +25,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -24,6 +34,19 @@ ROLLOFF = 0.99
 MAX_KERNEL = 1 << 22
 """Largest polyphase filter bank (coefficients) built; larger ones use the direct evaluation."""
 _CHUNK = 1 << 21  # outputs x taps evaluated at once by the direct evaluation
+GROUP = 16
+"""Phases per matrix product of the grouped evaluation. Multiples of 16 keep the sgemm kernel the
+convolution uses (8 took another path, 3.6e-7 off); fewer, longer groups touch more zero taps."""
+
+
+def _phase_times(orig: int, new: int) -> tuple[torch.Tensor, int]:
+    """(new, 1, 2 * width + orig) float32 filter arguments t * base (unclamped), and `width`."""
+    base = min(orig, new) * ROLLOFF
+    width = math.ceil(LOWPASS_FILTER_WIDTH * orig / base)
+    idx = torch.arange(-width, width + orig, dtype=torch.float32)[None, None] / orig
+    t = torch.arange(0, -new, -1, dtype=torch.float32)[:, None, None] / new + idx
+    t *= base
+    return t, width
 
 
 @functools.lru_cache(maxsize=32)
@@ -35,10 +58,7 @@ def sinc_kernel(orig: int, new: int) -> tuple[torch.Tensor, int]:
         the number of input samples of context on each side. Cached; do not modify it.
     """
     base = min(orig, new) * ROLLOFF
-    width = math.ceil(LOWPASS_FILTER_WIDTH * orig / base)
-    idx = torch.arange(-width, width + orig, dtype=torch.float32)[None, None] / orig
-    t = torch.arange(0, -new, -1, dtype=torch.float32)[:, None, None] / new + idx
-    t *= base
+    t, width = _phase_times(orig, new)
     t = t.clamp_(-LOWPASS_FILTER_WIDTH, LOWPASS_FILTER_WIDTH)
     window = torch.cos(t * math.pi / LOWPASS_FILTER_WIDTH / 2) ** 2
     t *= math.pi
@@ -109,9 +129,89 @@ def resample_range(
         x = read(lo, ((stop - 1) * orig) // new + width + 2)
         return _direct(x, lo, orig, new, start, stop)
     first, last = start // new, (stop - 1) // new  # blocks of `new` outputs, `orig` inputs apart
-    x = read(first * orig - width, last * orig + orig + width)
-    y = _polyphase(x, orig, new)  # (B, (last - first + 1) * new)
+    groups = grouped_filter(orig, new)
+    if groups is None:
+        x = read(first * orig - width, last * orig + orig + width)
+        y = _polyphase(x, orig, new)  # (B, (last - first + 1) * new)
+    else:
+        left, right = groups.padding(2 * width + orig)
+        x = read(first * orig - width - left, last * orig + orig + width + right)
+        y = _grouped(x, groups, left, last - first + 1, orig, new)
     return y[:, start - first * new : stop - first * new]
+
+
+@dataclass(frozen=True)
+class GroupedFilter:
+    """The non-zero taps of a polyphase filter bank, `GROUP` phases at a time.
+
+    Group g's window starts `offset + g * step` samples into a block's kernel extent (the kernel
+    row's first tap) and is `span` samples long; `weights[g, s, j]` is the tap of phase
+    `g * GROUP + j` at window position s (0 outside |t| < 6 and for phases past the last).
+    """
+
+    weights: torch.Tensor  # (groups, span, GROUP)
+    offset: int
+    step: int
+    span: int
+
+    def padding(self, extent: int) -> tuple[int, int]:
+        """Input samples the windows need before and after a block's kernel extent."""
+        groups = self.weights.shape[0]
+        return max(-self.offset, 0), max(
+            self.offset + (groups - 1) * self.step + self.span - extent, 0
+        )
+
+
+@functools.lru_cache(maxsize=32)
+def grouped_filter(orig: int, new: int) -> GroupedFilter | None:
+    """The grouped filter for gcd-reduced rates, or None when it would not save work.
+
+    Cached; do not modify it.
+    """
+    if new < GROUP:
+        return None
+    kernel, _ = sinc_kernel(orig, new)
+    taps = kernel[:, 0]  # (new, extent)
+    inside = _phase_times(orig, new)[0][:, 0].abs() < LOWPASS_FILTER_WIDTH  # (new, extent)
+    cols = torch.arange(taps.shape[1])
+    lo = torch.where(inside, cols, taps.shape[1]).amin(1).tolist()  # first non-zero tap per phase
+    hi = (torch.where(inside, cols, -1).amax(1) + 1).tolist()
+    count = -(-new // GROUP)
+    starts = [min(lo[g * GROUP : (g + 1) * GROUP]) for g in range(count)]
+    ends = [max(hi[g * GROUP : (g + 1) * GROUP]) for g in range(count)]
+    step = (starts[-1] - starts[0]) // max(count - 1, 1)
+    offset = min(s - g * step for g, s in enumerate(starts))
+    span = max(e - offset - g * step for g, e in enumerate(ends))
+    if count * span * GROUP * 2 > taps.numel():  # not at least twice less work
+        return None
+    weights = torch.zeros(count, span, GROUP)
+    masked = torch.where(inside, taps, 0.0)
+    for p in range(new):
+        g, j = divmod(p, GROUP)
+        a = offset + g * step  # window start within the kernel extent
+        lo_k, hi_k = max(a, 0), min(a + span, taps.shape[1])
+        weights[g, lo_k - a : hi_k - a, j] = masked[p, lo_k:hi_k]
+    return GroupedFilter(weights, offset, step, span)
+
+
+def _grouped(
+    x: torch.Tensor, groups: GroupedFilter, left: int, blocks: int, orig: int, new: int
+) -> torch.Tensor:
+    """The polyphase filter on `blocks` blocks, one matrix product per group of phases.
+
+    `x` (B, n) holds `left` extra samples before the first block's kernel extent and enough after
+    the last one for every window (`GroupedFilter.padding`).
+    """
+    x = x.contiguous()
+    count = groups.weights.shape[0]
+    windows = x.as_strided(  # (B, groups, blocks, span): window of group g in block b
+        (x.shape[0], count, blocks, groups.span),
+        (x.stride(0), groups.step, orig, 1),
+        x.storage_offset() + left + groups.offset,
+    )
+    y = torch.matmul(windows, groups.weights)  # (B, groups, blocks, GROUP)
+    y = y.transpose(1, 2).reshape(x.shape[0], blocks, count * GROUP)[:, :, :new]
+    return y.reshape(x.shape[0], blocks * new)  # phases interleaved as the convolution's
 
 
 def _polyphase(x: torch.Tensor, orig: int, new: int) -> torch.Tensor:
