@@ -7,7 +7,11 @@ per-frame DC removal, pre-emphasis 0.97, a symmetric Hann window, zero-padding t
 (400 -> 512 samples at 16 kHz), power spectrum, Kaldi mel filters (mel = 1127 ln(1 + f / 700),
 triangles between 20 Hz and Nyquist), then `log(max(x, float32 eps))`.
 
-All frames of all clips go through one batch of tensor operations and one real FFT.
+All frames of all clips go through one batch of tensor operations and one real FFT. The mel
+filters are triangles a few bins wide, so the filter bank is applied `MEL_GROUP` filters at a
+time, each group to the band of bins it covers (the other coefficients are exactly 0), with the
+power spectrum's re^2 + im^2 sum folded into the same products: the log energies are within 1e-6
+(one float32 step at |log| >= 8) of a dense `power @ filters.T` (tested).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import torch
 
 PREEMPHASIS = 0.97
 LOW_FREQ = 20.0
+MEL_GROUP = 16
+"""Mel filters per matrix product (consecutive filters and the band of bins they cover)."""
 _EPS = torch.finfo(torch.float32).eps
 
 
@@ -53,6 +59,27 @@ def mel_filters(num_bins: int, fft_size: int, sample_rate: float) -> torch.Tenso
 @functools.lru_cache(maxsize=16)
 def _window(length: int) -> torch.Tensor:
     return torch.hann_window(length, periodic=False, dtype=torch.float32).unsqueeze(0)
+
+
+@functools.lru_cache(maxsize=16)
+def _banded_filters(
+    num_bins: int, fft_size: int, sample_rate: float
+) -> list[tuple[int, int, int, int, torch.Tensor]]:
+    """`mel_filters` in bands: (first filter, end filter, first column, end column, weights).
+
+    Columns index the power spectrum as interleaved (re^2, im^2) pairs, 2 per FFT bin; weights
+    (end column - first column, filters) repeat each bin's coefficient for its two columns.
+    Cached; do not modify.
+    """
+    filters = mel_filters(num_bins, fft_size, sample_rate)  # (num_bins, bins)
+    pairs = filters.T.repeat_interleave(2, dim=0)  # (2 * bins, num_bins)
+    bands = []
+    for a in range(0, num_bins, MEL_GROUP):
+        b = min(a + MEL_GROUP, num_bins)
+        rows = (pairs[:, a:b] != 0).any(dim=1).nonzero()[:, 0].tolist() or [0, -1]  # none: empty
+        lo, hi = rows[0], rows[-1] + 1
+        bands.append((a, b, lo, hi, pairs[lo:hi, a:b].contiguous()))
+    return bands
 
 
 def frame_count(num_samples: int, frame_length: int, frame_shift: int) -> int:
@@ -93,14 +120,19 @@ def log_mel_fbank(
         return [torch.zeros(0, num_mel_bins) for _ in clips]
     x = torch.cat(frames)  # (F, length): all frames of all clips
     x -= torch.mean(x, dim=1).unsqueeze(1)
-    # pre-emphasis x[j] - 0.97 x[j - 1], with x[-1] = x[0] (Kaldi), then the window
-    y = torch.empty_like(x)
-    y[:, 1:] = x[:, 1:] - PREEMPHASIS * x[:, :-1]
+    # pre-emphasis x[j] - 0.97 x[j - 1], with x[-1] = x[0] (Kaldi), then the window, written
+    # into the zero-padded FFT input
+    y = torch.empty(x.shape[0], fft_size)  # (F, fft_size)
+    y[:, length:] = 0
+    torch.sub(x[:, 1:], PREEMPHASIS * x[:, :-1], out=y[:, 1:length])
     y[:, 0] = x[:, 0] - PREEMPHASIS * x[:, 0]
-    y *= _window(length)
-    spectrum = torch.fft.rfft(y, n=fft_size)  # (F, fft_size // 2 + 1) complex
-    # |X|^2 as re^2 + im^2: torchaudio squares abs(X); equal up to one rounding (1e-7 relative)
-    power = (spectrum * spectrum.conj()).real
-    energies = torch.mm(power, mel_filters(num_mel_bins, fft_size, float(sample_rate)).T)
-    out = energies.clamp_(min=_EPS).log_()  # (F, num_mel_bins)
+    y[:, :length] *= _window(length)
+    spectrum = torch.fft.rfft(y)  # (F, fft_size // 2 + 1) complex
+    # |X|^2 as re^2 + im^2 (torchaudio squares abs(X)): square re and im in place, and let the
+    # filter products add the pairs
+    squares = torch.view_as_real(spectrum).square_().reshape(x.shape[0], -1)  # (F, 2 * bins)
+    energies = torch.empty(x.shape[0], num_mel_bins)  # (F, num_mel_bins)
+    for a, b, lo, hi, weights in _banded_filters(num_mel_bins, fft_size, float(sample_rate)):
+        torch.mm(squares[:, lo:hi], weights, out=energies[:, a:b])
+    out = energies.clamp_(min=_EPS).log_()
     return list(torch.split(out, counts))
