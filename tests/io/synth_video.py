@@ -26,6 +26,7 @@ def make_video(
     codec: str = "libx264",
     audio: bool = False,
     container: str = "mp4",
+    options: dict[str, str] | None = None,
 ) -> bytes:
     """An MP4 whose frame i is flat grey `frame_value(i)` with a white top-left quarter.
 
@@ -40,11 +41,12 @@ def make_video(
         codec: encoder name.
         audio: also add a silent AAC track.
         container: FFmpeg muxer name ("mp4", "matroska", "avi", "mpegts", ...).
+        options: encoder options, e.g. `{"x264-params": "interlaced=1"}`.
     """
     w, h = size
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as c:
-        s = c.add_stream(codec, rate=fps)
+        s = c.add_stream(codec, rate=fps, options=options or {})
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         s.codec_context.gop_size = gop
         s.codec_context.max_b_frames = b_frames

@@ -6,7 +6,9 @@ import contextlib
 import io
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
+import av
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -63,7 +65,7 @@ def test_clip_timepoints_match_the_reference_sampler() -> None:
 
 @pytest.mark.parametrize(
     ("gop", "b_frames", "fps", "n"),
-    [(8, 2, 24, 40), (1, 0, 30, 17), (250, 3, 25, 60), (5, 1, 10, 95)],
+    [(8, 2, 24, 40), (1, 0, 30, 17), (250, 3, 25, 60), (5, 1, 10, 95), (100, 3, 30, 400)],
 )
 def test_seeking_equals_full_decoding(
     gop: int, b_frames: int, fps: int, n: int, monkeypatch: pytest.MonkeyPatch
@@ -99,6 +101,80 @@ def test_other_containers_seek_like_full_decoding(
 
 def _no_fallback(*args: object) -> None:
     raise AssertionError("fell back to sequential decoding")
+
+
+def _non_reference(data: bytes) -> list[int]:
+    """Display indices of the frames FFmpeg drops with `skip_frame="NONREF"` (never referenced)."""
+    with av.open(io.BytesIO(data)) as c:
+        pts = sorted(f.pts for f in c.decode(video=0))
+    with av.open(io.BytesIO(data)) as c:
+        c.streams.video[0].codec_context.skip_frame = "NONREF"
+        kept = {f.pts for f in c.decode(video=0)}
+    return [i for i, p in enumerate(pts) if p not in kept]
+
+
+def _spy_groups(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, bool]]:
+    """Record (skip, complete) of every keyframe group the seek path decodes."""
+    calls: list[tuple[bool, bool]] = []
+    decode_group = video_module._Video._decode_group
+
+    def spy(self: Any, k: int, wanted: set[int], skip: bool) -> Any:
+        got = decode_group(self, k, wanted, skip)
+        calls.append((skip, got is not None))
+        return got
+
+    monkeypatch.setattr(video_module._Video, "_decode_group", spy)
+    monkeypatch.setattr(video_module._Video, "_sequential_decode", _no_fallback)
+    return calls
+
+
+def test_skipping_non_reference_frames_keeps_every_frame_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Long GOPs, 3 B-frames with x264's default b-pyramid: the middle B of a run is a
+    # reference, the outer two are not.
+    data = make_video(
+        n=400, fps=30, gop=100, b_frames=3, options={"b-pyramid": "normal", "sc_threshold": "0"}
+    )
+    full = decode_all_frames(data)
+    assert _frame_ids(full) == _ids(range(400))
+    nonref = _non_reference(data)
+    assert nonref[:6] == [1, 3, 5, 7, 9, 11] and len(nonref) > 150  # of 400 frames
+    calls = _spy_groups(monkeypatch)
+    # Wanted: non-reference B-frames (1, 3, 95, 98 just before keyframe 100, 205, 302, 397),
+    # reference B-frames of the pyramid (2, 301), P-frames and keyframes (0, 100, 300).
+    wanted = [1, 2, 3, 4, 8, 95, 98, 99, 100, 205, 300, 301, 302, 397, 399, 0]
+    assert {1, 3, 95, 98, 205, 302, 397} <= set(nonref) and {2, 301}.isdisjoint(nonref)
+    np.testing.assert_array_equal(read_frames(data, wanted), full[wanted])
+    assert calls == [(True, True)] * 4  # one pass per GOP, skipping, never retried
+    calls.clear()
+    clips = load_video_clips(data)
+    for clip, idx in zip(clips.frames, clips.indices, strict=True):
+        np.testing.assert_array_equal(clip, full[list(idx)])
+    assert calls and all(c == (True, True) for c in calls)
+
+
+def test_interlaced_h264_seeks_like_full_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make_video(
+        n=60, fps=25, gop=30, b_frames=3, options={"x264-params": "interlaced=1:scenecut=0"}
+    )
+    full = decode_all_frames(data)
+    assert _frame_ids(full) == _ids(range(60))
+    assert _non_reference(data)  # there are frames skipping would drop
+    calls = _spy_groups(monkeypatch)
+    wanted = [1, 3, 29, 31, 59]
+    np.testing.assert_array_equal(read_frames(data, wanted), full[wanted])
+    assert calls == [(True, True)] * 2
+
+
+def test_seeking_lands_on_each_keyframe() -> None:
+    data = make_video(n=400, fps=30, gop=100, b_frames=3, options={"sc_threshold": "0"})
+    with video_module._Video(video_module.to_source(data)) as video:
+        assert len(video.keyframes) == 4
+        for k, (key_pts, key_dts) in enumerate(video.keyframes):
+            assert key_dts < key_pts  # B-frames delay decoding: MP4 seeks by pts land here
+            packets = video._seek(k)
+            assert packets is not None and next(packets).pts == key_pts
 
 
 def test_reference_index_arithmetic_on_synthetic_video() -> None:
