@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from openbind.cli.embed_cmd import add_weights_option, emit_json, load_space
+from openbind.cli.embed_cmd import add_load_options, emit_json, load_space
 
 EXAMPLES = """
 examples:
@@ -37,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--modality", metavar="MODALITY", help="the files' modality (default: detected)"
     )
     parser.add_argument("--model", default="starter", help="space to use (default: starter)")
-    add_weights_option(parser)
+    add_load_options(parser)
     parser.add_argument(
         "--templates",
         default="default",
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             failed.append({"file": name, "error": "unsupported file type (give --modality)"})
         else:
             groups.setdefault(modality, []).append(path)
-    space = load_space(args.model, [Modality.TEXT, *groups], args.weights)
+    space = load_space(args.model, [Modality.TEXT, *groups], args.weights, args.fast_images)
     templates = ["{}"] if args.templates == "none" else args.templates
     results: list[dict[str, Any]] = []
     for modality, paths in groups.items():

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openbind.cli.embed_cmd import (
+    add_load_options,
     add_model_options,
-    add_weights_option,
     emit_json,
     load_space,
     needed_modalities,
@@ -96,7 +96,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     update.add_argument(
         "--batch-size", type=int, default=None, metavar="N", help="items per forward pass"
     )
-    add_weights_option(update)
+    add_load_options(update)
     update.add_argument("--json", action="store_true", help="print the summary as JSON")
     update.add_argument("--no-progress", action="store_true", help="no progress bar")
     update.set_defaults(run=run_update)
@@ -123,7 +123,9 @@ def run_build(args: argparse.Namespace) -> int:
             "ef_construction": args.ef_construction,
             "ef_search": args.ef_search,
         }
-    space = load_space(args.model, needed_modalities(args.inputs, args.force), args.weights)
+    space = load_space(
+        args.model, needed_modalities(args.inputs, args.force), args.weights, args.fast_images
+    )
     runner = LocalRunner(space, batch_size=args.batch_size)
     lib, summary = build_library(
         runner,
@@ -146,7 +148,9 @@ def run_update(args: argparse.Namespace) -> int:
     lib = Library.open(resolve_library(args.library))
     try:
         roots = args.inputs or list(lib.manifest.roots)
-        space = load_space(lib.model_id, needed_modalities(roots, args.force), args.weights)
+        space = load_space(
+            lib.model_id, needed_modalities(roots, args.force), args.weights, args.fast_images
+        )
         runner = LocalRunner(space, batch_size=args.batch_size)
         summary = index_files(
             runner, lib, args.inputs or None, force=args.force, progress=progress(args)

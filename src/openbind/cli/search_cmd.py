@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openbind.cli.embed_cmd import add_weights_option, emit_json, load_space
+from openbind.cli.embed_cmd import add_load_options, emit_json, load_space
 
 if TYPE_CHECKING:
     from openbind.index import Hit
@@ -57,7 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--weight", metavar="W1,W2,..", help="weights of the query parts (text first)"
     )
     parser.add_argument("-k", type=int, default=10, help="number of results (default 10)")
-    add_weights_option(parser)
+    add_load_options(parser)
     parser.add_argument("--modality", metavar="MODALITY", help="only return items of this modality")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(run=run, parts=None)
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     lib = Library.open(resolve_library(args.library))
     try:
-        space = load_space(lib.model_id, [m for m, _ in parts], args.weights)
+        space = load_space(lib.model_id, [m for m, _ in parts], args.weights, args.fast_images)
         query = compose_query(space, parts, weights)
         hits = lib.search(query, k=args.k, modality=modality)
     finally:

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from openbind.cli.embed_cmd import add_weights_option
+from openbind.cli.embed_cmd import add_load_options
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--index", metavar="NAME|PATH", help="library to search (a name or a folder)")
     p.add_argument("--model", help="space to load (default: the library's, else starter)")
-    add_weights_option(p)
+    add_load_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     p.add_argument(
@@ -111,7 +111,8 @@ def build(args: argparse.Namespace) -> tuple[FastAPI, ServeSettings]:
             )
         library = Library.open(path)
         model = model or library.model_id
-    space = openbind.load(model or "starter", weights=args.weights)
+    preprocess = {"image": {"fast": True}} if args.fast_images else None
+    space = openbind.load(model or "starter", weights=args.weights, preprocess=preprocess)
     if library is not None:
         library.manifest.check(model_id=space.model_id, dim=space.dim, where=str(library.path))
     labels = (

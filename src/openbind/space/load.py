@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from openbind import registry
-from openbind.errors import MissingModality
+from openbind.errors import ConfigError, MissingModality
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
@@ -21,6 +23,7 @@ def load(
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
     weights: str | Path | None = None,
+    preprocess: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SpaceModel:
     """Load the space `name` ("family_variant[.tag]", see `openbind models`).
 
@@ -30,18 +33,40 @@ def load(
         device: where the towers run.
         dtype: parameter dtype (float32, or bfloat16/float16 for speed where supported).
         weights: a local weights file or folder to use instead of the cache / download.
+        preprocess: per modality, settings that replace the model's stored preprocessing
+            settings (fields of that modality's config, e.g. `ImageConfig`):
+            `{"image": {"fast": True}}` trades bit-exact image parity for speed.
 
     Raises:
         UnknownModel: `name` is not registered (close names are suggested).
         MissingModality: a requested modality is not one the model has.
         MissingWeights: weights are not cached and cannot be downloaded.
+        ConfigError: `preprocess` names a modality that is not loaded or an unknown setting.
     """
     entry = registry.get(name)
     wanted = _check_modalities(entry, modalities)
     module_name, func = entry.builder.split(":")
     build = getattr(importlib.import_module(module_name), func)
     space: SpaceModel = build(entry, modalities=wanted, weights=weights)
+    for modality, changes in (preprocess or {}).items():
+        _override_preprocessing(space, Modality.parse(modality), changes)
     return space.to(device=device, dtype=dtype).eval()
+
+
+def _override_preprocessing(space: SpaceModel, m: Modality, changes: Mapping[str, Any]) -> None:
+    """Rebuild `m`'s transform from its config with `changes` applied."""
+    transform = space.transforms.get(m)
+    config = getattr(transform, "config", None)
+    if config is None or not dataclasses.is_dataclass(config):
+        raise ConfigError(f"preprocess: {space.model_id} has no configurable {m.value} transform")
+    fields = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise ConfigError(
+            f"preprocess.{m.value}: unknown setting(s) {unknown}; "
+            f"{type(config).__name__} has {sorted(fields)}"
+        )
+    space.transforms[m] = type(transform)(dataclasses.replace(config, **changes))
 
 
 def _check_modalities(

@@ -1,4 +1,4 @@
-"""`--weights PATH` reaches `openbind.load` in every command that loads a space."""
+"""`--weights PATH` and `--fast-images` reach `openbind.load` in every command that loads a space."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+import openbind
 from openbind.cli.main import EXIT_WEIGHTS, main
 
 
@@ -36,3 +37,34 @@ def test_missing_local_weights_exit_3_naming_the_path(
     assert str(missing) in err
     assert "does not exist" in err
     assert not (tmp_path / "lib").exists() and not (tmp_path / "out.parquet").exists()
+
+
+class _Loaded(Exception):
+    """Raised by the fake `openbind.load` once it has recorded its arguments."""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["classify", "{photo}", "--labels", "a,b"],
+        ["embed", "{photo}", "-o", "{tmp}/out.parquet"],
+        ["index", "build", "{photo}", "--path", "{tmp}/lib"],
+        ["serve", "--port", "0"],
+    ],
+    ids=["classify", "embed", "index-build", "serve"],
+)
+def test_fast_images_asks_load_for_fast_image_preprocessing(
+    argv: list[str], photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict] = []
+
+    def fake_load(name: str, **kwargs: object) -> None:
+        calls.append(kwargs)
+        raise _Loaded
+
+    monkeypatch.setattr(openbind, "load", fake_load)
+    args = [a.format(photo=photo, tmp=tmp_path) for a in argv]
+    for extra in ([], ["--fast-images"]):
+        with pytest.raises(_Loaded):
+            main([*args, *extra])
+    assert [c["preprocess"] for c in calls] == [None, {"image": {"fast": True}}]
