@@ -226,3 +226,26 @@ def test_seekable_reader(tmp_path: Path):
     data = SPEECH.read_bytes()
     for not_seekable in (mp3, (_tone(), RATE), data[: len(data) // 2], tmp_path / "missing.wav"):
         assert open_seekable(not_seekable) is None
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 5, 6])
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_U8", "PCM_24", "FLOAT"])
+def test_read_mean_equals_the_float_channel_mean(tmp_path: Path, channels: int, subtype: str):
+    """8/16-bit PCM is averaged on the integers: the same float32 values, bit for bit."""
+    import soundfile as sf
+    import torch
+
+    from openbind.io.audio import channel_mean, open_seekable
+
+    path = tmp_path / "x.wav"
+    rng = np.random.default_rng(channels)
+    sf.write(path, rng.uniform(-1, 1, (5000, channels)), 8000, subtype=subtype)
+    with open_seekable(path) as reader:
+        for start, stop in ((0, 5000), (-7, 40), (4990, 5010), (100, 100)):
+            samples = reader.read(start, stop)
+            mean = reader.read_mean(start, stop)
+            assert mean.shape == (1, stop - start) and mean.dtype == np.float32
+            np.testing.assert_array_equal(mean, channel_mean(samples))
+            if subtype in ("PCM_16", "PCM_U8"):  # exact sums: any float32 mean agrees
+                want = torch.from_numpy(samples).mean(dim=0, keepdim=True).numpy()
+                np.testing.assert_array_equal(mean, want)

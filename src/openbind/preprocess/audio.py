@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from openbind.errors import ConfigError
-from openbind.io.audio import SeekableAudio, load_audio, open_seekable
+from openbind.io.audio import SeekableAudio, channel_mean, load_audio, open_seekable
 from openbind.io.sources import to_source
 from openbind.preprocess.common import check_clips
 from openbind.preprocess.fbank import log_mel_fbank
@@ -185,8 +185,10 @@ class AudioTransform:
         rate = self.config.sample_rate
         slices = self._slices(output_length(reader.frames, reader.sample_rate, rate))
 
-        def read(lo: int, hi: int) -> torch.Tensor:
-            return self._mixed(torch.from_numpy(reader.read(lo, hi)))
+        def read(lo: int, hi: int) -> torch.Tensor:  # (channels', hi - lo): mixed like _mixed
+            if self.config.parity:
+                return torch.from_numpy(reader.read(lo, hi))
+            return torch.from_numpy(reader.read_mean(lo, hi))
 
         segments = [
             (first, last, resample_range(read, reader.sample_rate, rate, first, last))
@@ -199,8 +201,9 @@ class AudioTransform:
         return self._features(views)
 
     def _mixed(self, samples: torch.Tensor) -> torch.Tensor:
+        """Default: the channel average (`channel_mean`, as the seekable reader computes it)."""
         if not self.config.parity and samples.shape[0] > 1:
-            return samples.mean(dim=0, keepdim=True)
+            return torch.from_numpy(channel_mean(samples.detach().cpu().numpy()))
         return samples
 
     def _slices(self, n: int) -> list[tuple[int, int]]:
