@@ -23,6 +23,7 @@ def make_video(
     b_frames: int = 2,
     pts_ms: Sequence[int] | None = None,
     rotation: float | None = None,
+    flip: tuple[bool, bool] = (False, False),
     codec: str = "libx264",
     audio: bool = False,
     container: str = "mp4",
@@ -38,6 +39,7 @@ def make_video(
         b_frames: max consecutive B-frames (reordering makes pts != dts).
         pts_ms: per-frame presentation times in ms (variable frame rate) instead of i / fps.
         rotation: display-matrix rotation in degrees (counter-clockwise, as PyAV reports it).
+        flip: (horizontal, vertical) mirroring in the display matrix, applied after `rotation`.
         codec: encoder name.
         audio: also add a silent AAC track.
         container: FFmpeg muxer name ("mp4", "matroska", "avi", "mpegts", ...).
@@ -54,8 +56,8 @@ def make_video(
             s.bit_rate = 4_000_000  # its default rate blurs the grey levels that identify frames
         if pts_ms is not None:
             s.time_base = s.codec_context.time_base = Fraction(1, 1000)
-        if rotation is not None:
-            s.set_display_rotation(rotation)
+        if rotation is not None or any(flip):
+            s.set_display_rotation(rotation or 0, hflip=flip[0], vflip=flip[1])
         a_stream = c.add_stream("aac", rate=16000) if audio else None
         for i in range(n):
             a = np.full((h, w, 3), frame_value(i), np.uint8)

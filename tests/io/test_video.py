@@ -245,6 +245,28 @@ def test_rotation_metadata(rotation: float, turns: int) -> None:
     assert turned[0, 0, corner[0], corner[1]].min() > 200
 
 
+@pytest.mark.parametrize(
+    ("rotation", "flip", "corner"),
+    [
+        (None, (True, False), (0, -1)),  # mirrored left-right: white quarter top-right
+        (None, (False, True), (-1, 0)),  # upside down mirror: bottom-left
+        (90, (True, False), (-1, -1)),  # turned to bottom-left, then mirrored
+        (180, (False, True), (0, -1)),  # half turn then vertical mirror = horizontal mirror
+        (-90, (False, True), (-1, -1)),  # turned to top-right, then mirrored vertically
+    ],
+)
+def test_flips_in_the_display_matrix(
+    rotation: float | None, flip: tuple[bool, bool], corner: tuple[int, int]
+) -> None:
+    data = make_video(n=10, fps=10, rotation=rotation, flip=flip)
+    raw = load_video_clips(data, apply_rotation=False).frames  # (S, T, H, W, 3)
+    turned = np.rot90(raw, round((rotation or 0) / 90) % 4, axes=(2, 3))
+    expected = np.flip(turned, 3) if flip[0] else np.flip(turned, 2)
+    np.testing.assert_array_equal(load_video_clips(data).frames, expected)
+    assert expected[0, 0, corner[0], corner[1]].min() > 200
+    assert expected[0, 0, -1 - corner[0], -1 - corner[1]].max() < 200
+
+
 def test_audio_track_is_ignored_and_audio_only_is_an_error(tmp_path: Path) -> None:
     clips = load_video_clips(make_video(n=24, fps=12, audio=True))
     assert clips.info.num_frames == 24

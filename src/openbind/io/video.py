@@ -28,7 +28,8 @@ Frame timing (`frame_timing`):
   on constant-frame-rate videos, so the default keeps parity there.
 
 Rotation: phone videos store a display matrix; with `apply_rotation=True` (default) frames are
-turned the way players show them (multiples of 90 degrees; flips in the matrix are ignored).
+turned and mirrored the way FFmpeg's autorotate shows them (multiples of 90 degrees, horizontal
+and vertical flips).
 The reference (decord) ignores it; pass False for strict parity.
 """
 
@@ -504,10 +505,38 @@ def _open_container(src: Source) -> tuple[IO[bytes], Any]:
 def _to_rgb(frame: Any, apply_rotation: bool) -> np.ndarray:
     a = frame.to_ndarray(format="rgb24")  # (H, W, 3)
     if apply_rotation:
-        turns = round(float(getattr(frame, "rotation", 0) or 0) / 90) % 4
+        turns, mirror = _orientation(frame)
         if turns:
-            a = np.ascontiguousarray(np.rot90(a, turns))
+            a = np.rot90(a, turns)
+        if mirror:
+            a = a[:, ::-1]
+        if turns or mirror:
+            a = np.ascontiguousarray(a)
     return a
+
+
+def _orientation(frame: Any) -> tuple[int, bool]:
+    """Counter-clockwise quarter turns, then whether to mirror left-right, for display.
+
+    From the frame's display matrix (3x3 int32, 16.16 fixed point, row-major). A mirrored matrix
+    (negative determinant) is read as a rotation followed by a horizontal flip, the form
+    `av_display_matrix_flip` writes (a vertical flip is a half turn plus a horizontal flip);
+    the rotation is `av_display_rotation_get` of the unflipped matrix, rounded to 90 degrees.
+    These are the orientations FFmpeg's autorotate shows.
+    """
+    data = frame.side_data.get("DISPLAYMATRIX")
+    m = np.frombuffer(bytes(data), np.int32) if data is not None else ()
+    if len(m) < 9:
+        return 0, False
+    a, b, c, d = (float(m[i]) for i in (0, 1, 3, 4))
+    mirror = a * d - b * c < 0
+    if mirror:
+        a, c = -a, -c  # undo the horizontal flip
+    scale_x, scale_y = math.hypot(a, c), math.hypot(b, d)
+    if not scale_x or not scale_y:
+        return 0, False
+    degrees = -math.degrees(math.atan2(b / scale_y, a / scale_x))
+    return round(degrees / 90) % 4, mirror
 
 
 def _reason(e: BaseException) -> str:
