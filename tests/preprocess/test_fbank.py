@@ -70,5 +70,5 @@ def test_bands_hold_every_filter_coefficient():
         filters = mel_filters(num_bins, fft_size, rate)
         dense = torch.zeros(2 * filters.shape[1], num_bins)  # (re^2, im^2) rows per FFT bin
         for a, b, lo, hi, weights in _banded_filters(num_bins, fft_size, rate):
-            dense[lo:hi, a:b] = weights
+            dense[lo:hi, a:b] = weights.T
         assert torch.equal(dense[0::2].T, filters) and torch.equal(dense[1::2].T, filters)

@@ -68,7 +68,7 @@ def _banded_filters(
     """`mel_filters` in bands: (first filter, end filter, first column, end column, weights).
 
     Columns index the power spectrum as interleaved (re^2, im^2) pairs, 2 per FFT bin; weights
-    (end column - first column, filters) repeat each bin's coefficient for its two columns.
+    (filters, end column - first column) repeat each bin's coefficient for its two columns.
     Cached; do not modify.
     """
     filters = mel_filters(num_bins, fft_size, sample_rate)  # (num_bins, bins)
@@ -78,7 +78,7 @@ def _banded_filters(
         b = min(a + MEL_GROUP, num_bins)
         rows = (pairs[:, a:b] != 0).any(dim=1).nonzero()[:, 0].tolist() or [0, -1]  # none: empty
         lo, hi = rows[0], rows[-1] + 1
-        bands.append((a, b, lo, hi, pairs[lo:hi, a:b].contiguous()))
+        bands.append((a, b, lo, hi, pairs[lo:hi, a:b].T.contiguous()))
     return bands
 
 
@@ -105,7 +105,8 @@ def log_mel_fbank(
         frame_shift_ms: hop between frames.
 
     Returns:
-        One (frames, num_mel_bins) float32 tensor per clip.
+        One (frames, num_mel_bins) float32 tensor per clip: transposed views of one
+        (num_mel_bins, all frames) tensor, so `f.T` is the clip's spectrogram without a copy.
     """
     length = int(sample_rate * frame_length_ms * 0.001)
     shift = int(sample_rate * frame_shift_ms * 0.001)
@@ -131,8 +132,9 @@ def log_mel_fbank(
     # |X|^2 as re^2 + im^2 (torchaudio squares abs(X)): square re and im in place, and let the
     # filter products add the pairs
     squares = torch.view_as_real(spectrum).square_().reshape(x.shape[0], -1)  # (F, 2 * bins)
-    energies = torch.empty(x.shape[0], num_mel_bins)  # (F, num_mel_bins)
+    # mel-major, so that each clip's (num_mel_bins, frames) spectrogram is a slice of rows
+    energies = torch.empty(num_mel_bins, x.shape[0])  # (num_mel_bins, F)
     for a, b, lo, hi, weights in _banded_filters(num_mel_bins, fft_size, float(sample_rate)):
-        torch.mm(squares[:, lo:hi], weights, out=energies[:, a:b])
+        torch.mm(weights, squares[:, lo:hi].T, out=energies[a:b])
     out = energies.clamp_(min=_EPS).log_()
-    return list(torch.split(out, counts))
+    return [f.T for f in torch.split(out, counts, dim=1)]
