@@ -249,3 +249,28 @@ def test_read_mean_equals_the_float_channel_mean(tmp_path: Path, channels: int, 
             if subtype in ("PCM_16", "PCM_U8"):  # exact sums: any float32 mean agrees
                 want = torch.from_numpy(samples).mean(dim=0, keepdim=True).numpy()
                 np.testing.assert_array_equal(mean, want)
+
+
+@pytest.mark.parametrize("codec", ["vorbis", "libopus"])
+def test_truncated_ogg(tmp_path: Path, codec: str):
+    """libsndfile and FFmpeg decode what is there; the missing end-of-stream page is refused."""
+    import soundfile as sf
+
+    path = tmp_path / "tone.ogg"
+    if codec == "vorbis":  # libsndfile reads .ogg
+        sf.write(path, _tone().T, RATE, format="OGG", subtype="VORBIS")
+    else:
+        _encode(path, _tone(), codec)
+    data = path.read_bytes()
+    assert load_audio(path).samples.shape[1] >= RATE  # the whole file is fine
+    last_page = data.rindex(b"OggS")
+    for name, cut, reason in (
+        ("half.ogg", len(data) // 2, "the last Ogg page is incomplete"),
+        ("page.ogg", last_page, "the Ogg stream ends without its last page"),
+        ("page.opus", last_page, "the Ogg stream ends without its last page"),  # PyAV
+    ):
+        (tmp_path / name).write_bytes(data[:cut])
+        with pytest.raises(DecodeError, match=rf"{name}: truncated file: {reason}"):
+            load_audio(tmp_path / name)
+        with pytest.raises(DecodeError, match="truncated file"):
+            AudioTransform()(data[:cut])

@@ -112,8 +112,10 @@ def load_audio(item: Any, *, sample_rate: int | None = None) -> Waveform:
     suffix = source.suffix
     if suffix and suffix not in SOUNDFILE_SUFFIXES and suffix not in AV_SUFFIXES:
         raise DecodeError(f"unsupported audio file extension {suffix!r}", source=source.name)
-    with source.open():  # raises for missing or empty files
-        pass
+    with source.open() as f:  # raises for missing or empty files
+        cut = _ogg_truncated(f)
+    if cut:
+        raise DecodeError(f"truncated file: {cut}", source=source.name)
     if suffix in AV_SUFFIXES:
         return _decode_av(source)
     try:
@@ -319,6 +321,43 @@ def _read_soundfile(source: Source) -> tuple[np.ndarray, int, int, str]:
             return data, f.samplerate, f.frames, f.extra_info
     except Exception as e:  # libsndfile reports corrupt data with several exception types
         raise DecodeError(f"cannot decode audio ({_reason(e)})", source=source.name) from None
+
+
+_OGG_TAIL = 1 << 17  # bytes: more than two of the largest Ogg pages (65,307 bytes)
+
+
+def _ogg_truncated(f: Any) -> str | None:
+    """Why an Ogg file (Vorbis, Opus, FLAC, ...) is cut short, or None (also for other files).
+
+    libsndfile and FFmpeg decode the pages that are present without complaint. A whole Ogg
+    stream ends with a page flagged end-of-stream; a cut one ends inside a page or after a page
+    without the flag. The pages in the file's last 128 KiB are walked from the first offset
+    where a chain of pages starts: page lengths are self-delimiting, so a stray "OggS" inside
+    packet data does not start a chain (it must reach the end, or at least one whole page must
+    precede a cut one).
+    """
+    if f.read(4) != b"OggS":
+        return None
+    start = max(f.seek(0, io.SEEK_END) - _OGG_TAIL, 0)
+    f.seek(start)
+    tail = f.read()
+    at = tail.find(b"OggS")
+    while at >= 0:
+        pos, flags = at, 0
+        while tail.startswith(b"OggS", pos):
+            end = pos + 27 + (tail[pos + 26] if pos + 26 < len(tail) else 255)
+            end += sum(tail[pos + 27 : end]) if end <= len(tail) else 0
+            if end > len(tail):  # the page (or its header) runs past the end of the file
+                if pos > at or start + at == 0:
+                    return "the last Ogg page is incomplete"
+                break
+            flags, pos = tail[pos + 5], end
+        if pos == len(tail) and pos > at:
+            return None if flags & 4 else "the Ogg stream ends without its last page"
+        if pos > at and pos + 4 > len(tail) and tail[pos:] == b"OggS"[: len(tail) - pos]:
+            return "the last Ogg page is incomplete"  # cut inside the capture pattern
+        at = tail.find(b"OggS", at + 1)
+    return None
 
 
 def _checked_soundfile(
