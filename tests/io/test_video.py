@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,51 @@ def test_interlaced_h264_seeks_like_full_decoding(monkeypatch: pytest.MonkeyPatc
     wanted = [1, 3, 29, 31, 59]
     np.testing.assert_array_equal(read_frames(data, wanted), full[wanted])
     assert calls == [(True, True)] * 2
+
+
+def test_a_helper_thread_decodes_half_the_groups_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make_video(n=400, fps=30, gop=100, b_frames=3, options={"sc_threshold": "0"})
+    full = decode_all_frames(data)
+    threads: list[str] = []
+    decode_groups = video_module._Video._decode_groups
+
+    def spy(self: Any, groups: dict[int, list[int]], skip: bool) -> Any:
+        threads.append(threading.current_thread().name)
+        return decode_groups(self, groups, skip)
+
+    monkeypatch.setattr(video_module._Video, "_decode_groups", spy)
+    monkeypatch.setattr(video_module._Video, "_sequential_decode", _no_fallback)
+    wanted = [399, 5, 150, 250, 251, 0, 398]
+    np.testing.assert_array_equal(read_frames(io.BytesIO(data), wanted), full[wanted])
+    assert len(threads) == 2 and len(set(threads)) == 2
+    threads.clear()
+    monkeypatch.setattr(video_module, "_HELPER_MIN_FRAMES", 10**9)  # all on this thread
+    np.testing.assert_array_equal(read_frames(data, wanted), full[wanted])
+    assert threads == [threading.current_thread().name]
+
+
+def test_errors_in_the_helper_thread_are_decode_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "long.mp4"
+    path.write_bytes(make_video(n=400, fps=30, gop=100, b_frames=3, options={"sc_threshold": "0"}))
+    opened: list[Any] = []
+    init, decode_group = video_module._Video.__init__, video_module._Video._decode_group
+
+    def track(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        opened.append(self)
+
+    def fail_in_helper(self: Any, k: int, wanted: set[int], skip: bool) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            raise av.error.InvalidDataError(1094995529, "Invalid data found")
+        return decode_group(self, k, wanted, skip)
+
+    monkeypatch.setattr(video_module._Video, "__init__", track)
+    monkeypatch.setattr(video_module._Video, "_decode_group", fail_in_helper)
+    with pytest.raises(DecodeError, match=r"long\.mp4: corrupt video \(InvalidDataError"):
+        read_frames(path, [99, 399])
+    assert len(opened) == 2 and all(v.file.closed for v in opened)
 
 
 def test_seeking_lands_on_each_keyframe() -> None:
