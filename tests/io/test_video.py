@@ -155,6 +155,26 @@ def test_skipping_non_reference_frames_keeps_every_frame_exact(
     assert calls and all(c == (True, True) for c in calls)
 
 
+@pytest.mark.parametrize(("layers", "skips"), [(1, True), (2, False)])
+def test_hevc_skips_non_reference_frames_only_with_one_temporal_layer(
+    layers: int, skips: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With more temporal layers a sub-layer non-reference picture may be referenced from a
+    # higher layer, so FFmpeg's NONREF skipping is not trusted there.
+    params = "log-level=error:scenecut=0" + (f":temporal-layers={layers}" if layers > 1 else "")
+    data = make_video(
+        n=120, fps=30, gop=60, b_frames=3, codec="libx265", options={"x265-params": params}
+    )
+    full = decode_all_frames(data)
+    assert _frame_ids(full) == _ids(range(120))
+    nonref = _non_reference(data)
+    assert len(nonref) > 30
+    calls = _spy_groups(monkeypatch)
+    wanted = [*nonref[:3], nonref[len(nonref) // 2], nonref[-1], 0, 60, 119]
+    np.testing.assert_array_equal(read_frames(data, wanted), full[wanted])
+    assert calls == [(skips, True)] * 2
+
+
 def test_interlaced_h264_seeks_like_full_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     data = make_video(
         n=60, fps=25, gop=30, b_frames=3, options={"x264-params": "interlaced=1:scenecut=0"}

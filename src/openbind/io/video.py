@@ -9,17 +9,18 @@ the same `Fraction` arithmetic.
 Decoding is seek-based: one demux pass (no decoding) lists every frame's presentation time and
 the keyframes. Wanted frames are grouped by the last keyframe at or before them; each group is
 decoded from its keyframe (sought by pts, then by dts) up to the packet of its last wanted
-frame, then the decoder is drained, so nothing past the last wanted frame is decoded. For H.264,
-packets of frames that are not wanted are decoded with `skip_frame="NONREF"`: a non-reference
-frame is never used to predict another, so dropping it leaves every other frame bit-identical
-(on x264's default 250-frame GOPs this skips about 40% of the decoding). Each decoder runs on
-one thread; when the groups hold at least `_HELPER_MIN_FRAMES` frames of work, a helper thread
-decodes about half of them on a second container of the same file (same CPU time, about half
-the wall time when a core is free). Only the wanted frames are converted to RGB. The result is identical to
-decoding every frame (tests check it on videos with B-frames and b-pyramids, short and long
-GOPs, interlacing and variable frame rate); a group that comes out incomplete is decoded again
-without skipping, and if a container seeks imprecisely (lands after the keyframe, or the frame
-is missing) the whole video is decoded sequentially instead.
+frame, then the decoder is drained, so nothing past the last wanted frame is decoded. For H.264
+(and HEVC with one temporal layer), packets of frames that are not wanted are decoded with
+`skip_frame="NONREF"`: a non-reference frame is never used to predict another, so dropping it
+leaves every other frame bit-identical (on x264's default 250-frame GOPs this skips about 40%
+of the decoding). Each decoder runs on one thread; when the groups hold at least
+`_HELPER_MIN_FRAMES` frames of work, a helper thread decodes about half of them on a second
+container of the same file (same CPU time, about half the wall time when a core is free). Only
+the wanted frames are converted to RGB. The result is identical to decoding every frame (tests
+check it on videos with B-frames and b-pyramids, short and long GOPs, interlacing, HEVC and
+variable frame rate); a group that comes out incomplete is decoded again without skipping, and
+if a container seeks imprecisely (lands after the keyframe, or the frame is missing) the whole
+video is decoded sequentially instead.
 
 Frame timing (`frame_timing`):
 * "index": the reference's constant-frame-rate index arithmetic (parity);
@@ -69,8 +70,6 @@ _NO_PROTOCOL = "none"  # a name no FFmpeg protocol has: nested opens are refused
 # Below this many frames to decode (summed over keyframe groups), a helper thread costs more
 # than it saves.
 _HELPER_MIN_FRAMES = 120
-# Decoders whose "NONREF" skipping was checked to leave every other frame bit-identical (tests).
-_SKIP_NONREF_CODECS = frozenset({"h264"})
 
 
 @dataclass(frozen=True)
@@ -384,7 +383,7 @@ class _Video:
             if k < 0:
                 return None  # frames before the first keyframe: decode from the start
             groups.setdefault(k, []).append(target)
-        skip = self.stream.codec_context.name in _SKIP_NONREF_CODECS and self.all_pts
+        skip = self.all_pts and _nonref_is_unused(self.stream)
         # Frames from each group's keyframe to its last target: the decoding work, roughly.
         work = {
             k: bisect.bisect_left(self.pts, g[-1])
@@ -507,6 +506,23 @@ class _Video:
         raise DecodeError(
             f"{missing} frame(s) could not be decoded (truncated?)", source=self.src.name
         )
+
+
+def _nonref_is_unused(stream: Any) -> bool:
+    """Whether no frame that FFmpeg's `skip_frame="NONREF"` drops is used to decode another.
+
+    H.264: a picture with `nal_ref_idc == 0` is never referenced. HEVC: a "sub-layer
+    non-reference" picture may still be referenced from a higher temporal sub-layer, so only
+    streams whose `hvcC` record says one temporal layer qualify. Other codecs: not checked, no.
+    """
+    ctx = stream.codec_context
+    if ctx.name == "h264":
+        return True
+    if ctx.name == "hevc":
+        hvcc = ctx.extradata or b""
+        # hvcC: version 1; byte 21 holds numTemporalLayers in bits 5..3 (0 = unknown).
+        return len(hvcc) > 22 and hvcc[0] == 1 and (hvcc[21] >> 3) & 7 == 1
+    return False
 
 
 def _one_thread(stream: Any) -> None:
