@@ -197,3 +197,105 @@ def test_preprocessed_clips_pass_through():
     assert torch.equal(DEFAULT(clips[0]), clips[:1])
     with pytest.raises(BadInput, match=r"\(1, 128, 204\)"):
         DEFAULT(torch.zeros(3, 1, 128, 200))
+
+
+def _long_compressed(path: Path, seconds: int = 150, rate: int = 16000) -> Path:
+    """A few minutes of stereo tones and noise: Ogg Vorbis (libsndfile) or AAC in m4a (PyAV)."""
+    import soundfile as sf
+
+    t = np.arange(seconds * rate) / rate
+    x = np.stack([0.3 * np.sin(2 * np.pi * 440 * t * (1 + 0.1 * np.sin(t))), 0.2 * np.sin(t * 1e3)])
+    x = (x + np.random.default_rng(5).normal(0, 0.02, x.shape)).astype(np.float32)
+    if path.suffix == ".ogg":  # in pieces: libsndfile's Vorbis encoder crashes on long writes
+        with sf.SoundFile(path, "w", rate, 2, format="OGG", subtype="VORBIS") as f:
+            for i in range(0, x.shape[1], 1 << 14):
+                f.write(np.ascontiguousarray(x[:, i : i + (1 << 14)].T))
+        return path
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("aac", rate=rate)
+        s.layout = "stereo"
+        rs = av.AudioResampler("fltp", "stereo", rate, frame_size=s.codec_context.frame_size)
+        frame = av.AudioFrame.from_ndarray(x, format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        for f in rs.resample(frame) + rs.resample(None):
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+@pytest.fixture(scope="module", params=["ogg", "m4a"])
+def long_compressed(request, tmp_path_factory) -> Path:
+    return _long_compressed(tmp_path_factory.mktemp("long") / f"long.{request.param}")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [AudioConfig(), AudioConfig(parity=True), AudioConfig(clip_stride_s=40.0)],
+    ids=["default", "parity", "stride"],
+)
+def test_compressed_files_keep_only_the_clips_and_equal_decoding_everything(
+    long_compressed: Path, config: AudioConfig
+):
+    from openbind.io.audio import load_audio
+
+    transform = AudioTransform(config)
+    wav = load_audio(long_compressed)
+    whole = transform.from_waveform(torch.from_numpy(wav.samples), wav.sample_rate)
+    assert torch.equal(transform(long_compressed), whole)
+    if long_compressed.suffix == ".ogg":  # libsndfile also reads Ogg from bytes
+        assert torch.equal(transform(long_compressed.read_bytes()), whole)
+
+
+def test_compressed_files_are_decoded_in_bounded_memory(long_compressed: Path):
+    """tracemalloc sees every numpy array the decoders allocate: the peak is a few chunks and
+    the clips' ranges, not the (2, n) float32 recording (19 MB here)."""
+    import tracemalloc
+
+    from openbind.io.audio import load_audio
+
+    tracemalloc.start()
+    try:
+        wav = load_audio(long_compressed)
+        whole_bytes = wav.samples.nbytes
+        del wav
+        tracemalloc.reset_peak()
+        DEFAULT(long_compressed)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert whole_bytes > 15e6 and peak < whole_bytes / 6
+
+
+@pytest.mark.parametrize(("declared", "passes"), [(1, 1), (0.5, 2), (0, 2)])
+def test_a_wrong_or_missing_header_length_decodes_again(
+    monkeypatch, long_compressed: Path, declared: float, passes: int
+):
+    """Header lengths decide what is kept; when the counted length needs other samples (or the
+    header has none), the file is decoded a second time keeping exactly those."""
+    import dataclasses
+
+    from openbind.io import audio as io_audio
+
+    want = DEFAULT(long_compressed)
+    calls = []
+    keep = io_audio._keep
+
+    def counting_keep(stream, ranges, mix):
+        calls.append(len(ranges))
+        return keep(stream, ranges, mix)
+
+    for name in ("_ogg_stream", "_av_stream"):
+        real = getattr(io_audio, name)
+
+        def wrong(source, real=real):
+            stream = real(source)
+            return stream and dataclasses.replace(stream, declared=int(declared * 150 * 16000))
+
+        monkeypatch.setattr(io_audio, name, wrong)
+    monkeypatch.setattr(io_audio, "_keep", counting_keep)
+    assert torch.equal(DEFAULT(long_compressed), want)
+    assert len(calls) == passes

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +33,12 @@ from openbind.io.sources import Source, describe, to_source
 __all__ = [
     "AV_SUFFIXES",
     "SOUNDFILE_SUFFIXES",
+    "DecodedRanges",
     "SeekableAudio",
     "Waveform",
     "array_waveform",
     "channel_mean",
+    "decode_ranges",
     "load_audio",
     "open_seekable",
 ]
@@ -282,6 +285,242 @@ def open_seekable(item: Any) -> SeekableAudio | None:
         handle.close()
         return None
     return SeekableAudio(handle, source.name)
+
+
+class DecodedRanges:
+    """Sample ranges of a compressed file, decoded front to back with the rest thrown away.
+
+    The same reading interface as `SeekableAudio` (`frames`, `sample_rate`, `read`, `read_mean`),
+    made by `decode_ranges`. Reads must fall inside the ranges that were kept.
+
+    Attributes:
+        frames: samples per channel in the whole file (exact: counted while decoding).
+        sample_rate: samples per second.
+        channels: channels kept (1 when the channels were averaged while decoding).
+        name: the input's name for error messages.
+    """
+
+    def __init__(
+        self, segments: list[tuple[int, np.ndarray]], frames: int, rate: int, name: str
+    ) -> None:
+        self._segments = segments  # (first sample, (channels, n) float32), zeros past the end
+        self.frames = frames
+        self.sample_rate = rate
+        self.channels = segments[0][1].shape[0] if segments else 1
+        self.name = name
+
+    def covers(self, ranges: list[tuple[int, int]]) -> bool:
+        """Whether every [lo, hi) range lies in one kept segment (outside the file is zeros)."""
+        return all(self._segment(lo, hi) is not None for lo, hi in ranges)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop) as (channels, stop - start) float32; zeros outside the file."""
+        out = np.zeros((self.channels, max(stop - start, 0)), np.float32)
+        lo, hi = max(start, 0), min(stop, self.frames)
+        if hi > lo:
+            found = self._segment(start, stop)
+            if found is None:
+                raise ValueError(f"samples [{start}, {stop}) were not kept while decoding")
+            first, data = found
+            out[:, lo - start : hi - start] = data[:, lo - first : hi - first]
+        return out
+
+    def read_mean(self, start: int, stop: int) -> np.ndarray:
+        """`channel_mean(read(start, stop))`."""
+        return channel_mean(self.read(start, stop))
+
+    def _segment(self, start: int, stop: int) -> tuple[int, np.ndarray] | None:
+        lo, hi = max(start, 0), min(stop, self.frames)
+        if hi <= lo:
+            return (0, np.zeros((self.channels, 0), np.float32))
+        for first, data in self._segments:
+            if first <= lo and hi <= first + data.shape[1]:
+                return first, data
+        return None
+
+    def __enter__(self) -> DecodedRanges:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+STREAM_CHUNK = 1 << 16
+"""Samples per channel libsndfile decodes at a time in `decode_ranges`."""
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """A file `decode_ranges` reads front to back: its rate, header length and decoded pieces."""
+
+    source: Source
+    sample_rate: int
+    declared: int  # samples per channel the header gives (0: unknown)
+    chunks: Callable[[Source], Iterator[np.ndarray]]  # (channels, n) float32 pieces in order
+
+
+def decode_ranges(
+    item: Any, needed: Callable[[int, int], list[tuple[int, int]]], *, mix: bool
+) -> DecodedRanges | None:
+    """Decode an Ogg file (libsndfile) or a file PyAV reads front to back, keeping only the
+    sample ranges `needed(frames, sample_rate)` returns (long recordings need only their clips).
+
+    The ranges depend on the exact sample count, known only at the end: the header's count
+    (ranges widened by 1 s + 0.1% of it on each side) decides what is kept, and if the counted
+    length needs other samples the file is decoded again keeping exactly those (also when the
+    header gives no length). The samples are the ones `load_audio` returns.
+
+    Args:
+        item: a path, bytes or a binary file object (arrays and tuples give None).
+        needed: the [lo, hi) sample ranges wanted from a file of `frames` samples at a rate.
+        mix: keep the channel average (`channel_mean`) instead of every channel.
+
+    Returns:
+        The kept ranges, or None for items to decode with `load_audio`: arrays, WAV / FLAC / mp3
+        (libsndfile's mp3 decoder gives other samples when read in pieces), bytes only FFmpeg
+        reads, missing, empty or unreadable files.
+
+    Raises:
+        DecodeError: the file is truncated, corrupt, or has no samples. `load_audio` may still
+            decode with FFmpeg a file libsndfile fails on mid-way: callers fall back to it.
+    """
+    if isinstance(item, (tuple, dict)):
+        return None
+    source = to_source(item)
+    if source.array is not None:
+        return None
+    try:
+        with source.open() as f:
+            cut = _ogg_truncated(f)
+    except BadInput:
+        return None
+    if cut:
+        raise DecodeError(f"truncated file: {cut}", source=source.name)
+    stream = _av_stream(source) if source.suffix in AV_SUFFIXES else _ogg_stream(source)
+    if stream is None:
+        return None
+    if stream.declared:
+        margin = stream.sample_rate + stream.declared // 1000
+        wide = [
+            (lo - margin, hi + margin) for lo, hi in needed(stream.declared, stream.sample_rate)
+        ]
+        kept = _keep(stream, wide, mix)
+        if kept.covers(needed(kept.frames, stream.sample_rate)):
+            return kept
+        frames = kept.frames
+    else:
+        frames = _keep(stream, [], mix).frames
+    return _keep(stream, needed(frames, stream.sample_rate), mix)
+
+
+def _keep(stream: _Stream, ranges: list[tuple[int, int]], mix: bool) -> DecodedRanges:
+    """Decode everything, keeping the samples in `ranges` (past the end: zeros)."""
+    name = stream.source.name
+    merged: list[list[int]] = []
+    for lo, hi in sorted((max(lo, 0), hi) for lo, hi in ranges if hi > max(lo, 0)):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    buffers: list[np.ndarray | None] = [None] * len(merged)
+    pos, channels = 0, 0
+    for chunk in stream.chunks(stream.source):
+        if channels and chunk.shape[0] != channels:
+            found = sorted({channels, chunk.shape[0]})
+            raise DecodeError(f"channel count changes within the stream {found}", source=name)
+        channels = chunk.shape[0]
+        if not np.isfinite(chunk).all():
+            raise DecodeError("decoded samples contain NaN or infinity", source=name)
+        n = chunk.shape[1]
+        for k, (lo, hi) in enumerate(merged):
+            a, b = max(lo, pos), min(hi, pos + n)
+            if a < b:
+                part = chunk[:, a - pos : b - pos]
+                part = channel_mean(part) if mix else part
+                if buffers[k] is None:
+                    buffers[k] = np.zeros((part.shape[0], hi - lo), np.float32)
+                buffers[k][:, a - lo : b - lo] = part
+        pos += n
+    if not pos or not channels:
+        raise DecodeError("no audio samples", source=name)
+    declared = stream.declared
+    if stream.chunks is _ogg_chunks and pos < declared - max(declared // 100, 4096):
+        raise DecodeError(f"truncated file: {pos} of {declared} declared samples", source=name)
+    kept = [(lo, buf) for (lo, _), buf in zip(merged, buffers, strict=True) if buf is not None]
+    return DecodedRanges(kept, pos, stream.sample_rate, name)
+
+
+def _target(source: Source) -> Any:
+    return str(source.path) if source.path is not None else io.BytesIO(source.data or b"")
+
+
+def _ogg_stream(source: Source) -> _Stream | None:
+    """An Ogg file libsndfile reads (Vorbis, Opus, FLAC in Ogg), else None."""
+    import soundfile as sf
+
+    if source.suffix and source.suffix not in SOUNDFILE_SUFFIXES:
+        return None
+    try:
+        with sf.SoundFile(_target(source)) as f:
+            if f.format != "OGG" or f.samplerate <= 0:
+                return None
+            return _Stream(source, f.samplerate, max(f.frames, 0), _ogg_chunks)
+    except Exception:  # load_audio will name the problem
+        return None
+
+
+def _ogg_chunks(source: Source) -> Iterator[np.ndarray]:
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(_target(source)) as f:
+            while True:
+                data = f.read(STREAM_CHUNK, dtype="float32", always_2d=True)
+                if not len(data):
+                    return
+                yield np.ascontiguousarray(data.T)
+    except Exception as e:  # libsndfile reports corrupt data with several exception types
+        raise DecodeError(f"cannot decode audio ({_reason(e)})", source=source.name) from None
+
+
+def _av_stream(source: Source) -> _Stream | None:
+    """A file PyAV reads (by its extension) with an audio track, else None."""
+    import av
+
+    try:
+        with av.open(_target(source), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                return None
+            stream = container.streams.audio[0]
+            rate = stream.rate or (stream.codec_context.sample_rate if stream.codec_context else 0)
+            if stream.duration and stream.time_base:
+                seconds = float(stream.duration * stream.time_base)
+            else:
+                seconds = (container.duration or 0) / 1e6
+    except Exception:  # load_audio will name the problem
+        return None
+    if not rate or rate <= 0:
+        return None
+    return _Stream(source, int(rate), max(round(seconds * rate), 0), _av_chunks)
+
+
+def _av_chunks(source: Source) -> Iterator[np.ndarray]:
+    """The pieces `_decode_av` concatenates, one decoded frame at a time."""
+    import av
+
+    try:
+        with av.open(_target(source), metadata_errors="ignore") as container:
+            # Planar float at the stream's own rate and layout: (channels, n) per frame.
+            resampler = av.AudioResampler(format="fltp")
+            for frame in container.decode(container.streams.audio[0]):
+                for out in resampler.resample(frame):
+                    yield out.to_ndarray().astype(np.float32, copy=False)
+            for out in resampler.resample(None):
+                yield out.to_ndarray().astype(np.float32, copy=False)
+    except DecodeError:
+        raise
+    except Exception as e:  # FFmpeg reports corrupt data with many exception types
+        raise DecodeError(f"cannot decode audio ({_reason(e)})", source=source.name) from None
 
 
 def channel_mean(samples: np.ndarray) -> np.ndarray:

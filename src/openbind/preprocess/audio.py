@@ -31,12 +31,19 @@ from typing import Any
 
 import torch
 
-from openbind.errors import ConfigError
-from openbind.io.audio import SeekableAudio, channel_mean, load_audio, open_seekable
+from openbind.errors import ConfigError, DecodeError
+from openbind.io.audio import (
+    DecodedRanges,
+    SeekableAudio,
+    channel_mean,
+    decode_ranges,
+    load_audio,
+    open_seekable,
+)
 from openbind.io.sources import to_source
 from openbind.preprocess.common import check_clips
 from openbind.preprocess.fbank import log_mel_fbank
-from openbind.preprocess.resample import output_length, resample, resample_range
+from openbind.preprocess.resample import input_range, output_length, resample, resample_range
 
 ClipTime = tuple[Fraction, Fraction]
 
@@ -165,6 +172,12 @@ class AudioTransform:
         if reader is not None:
             with reader:
                 return self.from_reader(reader)
+        try:  # compressed files: decoded front to back, keeping only what the clips need
+            ranges = decode_ranges(source, self._input_ranges, mix=not self.config.parity)
+        except DecodeError:  # load_audio raises the same, or decodes it with FFmpeg
+            ranges = None
+        if ranges is not None:
+            return self.from_reader(ranges)
         wav = load_audio(source, sample_rate=self.config.array_sample_rate)
         return self.from_waveform(torch.from_numpy(wav.samples), wav.sample_rate)
 
@@ -180,8 +193,9 @@ class AudioTransform:
         slices = self._slices(wave.shape[1])
         return self._features([wave[:, a:b] for a, b in slices])
 
-    def from_reader(self, reader: SeekableAudio) -> torch.Tensor:
-        """Preprocess a seekable file, reading only the samples the clips need."""
+    def from_reader(self, reader: SeekableAudio | DecodedRanges) -> torch.Tensor:
+        """Preprocess a seekable file (or the kept ranges of a compressed one), reading only the
+        samples the clips need."""
         rate = self.config.sample_rate
         slices = self._slices(output_length(reader.frames, reader.sample_rate, rate))
 
@@ -199,6 +213,12 @@ class AudioTransform:
             for a, b in slices
         ]
         return self._features(views)
+
+    def _input_ranges(self, frames: int, sample_rate: int) -> list[tuple[int, int]]:
+        """Input samples `from_reader` reads from a recording of `frames` samples."""
+        rate = self.config.sample_rate
+        slices = _merge(self._slices(output_length(frames, sample_rate, rate)))
+        return [input_range(sample_rate, rate, a, b) for a, b in slices]
 
     def _mixed(self, samples: torch.Tensor) -> torch.Tensor:
         """Default: the channel average (`channel_mean`, as the seekable reader computes it)."""

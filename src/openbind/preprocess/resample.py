@@ -107,7 +107,8 @@ def resample_range(
 
     Args:
         read: `read(lo, hi)` returns input samples [lo, hi) as (B, hi - lo) float32, with zeros
-            outside the signal (lo may be negative, hi past the end).
+            outside the signal (lo may be negative, hi past the end). It is called once, with
+            `input_range(orig_rate, new_rate, start, stop)`.
         orig_rate: input sample rate.
         new_rate: output sample rate.
         start: first output sample.
@@ -116,28 +117,46 @@ def resample_range(
     Returns:
         (B, stop - start) float32, equal to `resample(x)[:, start:stop]`.
     """
-    if orig_rate <= 0 or new_rate <= 0:
-        raise ValueError(f"sample rates must be positive, got {orig_rate} -> {new_rate}")
+    lo, hi = input_range(orig_rate, new_rate, start, stop)
+    x = read(lo, hi)
     if orig_rate == new_rate:
-        return read(start, stop)
+        return x
     g = math.gcd(orig_rate, new_rate)
     orig, new = orig_rate // g, new_rate // g
-    base = min(orig, new) * ROLLOFF
-    width = math.ceil(LOWPASS_FILTER_WIDTH * orig / base)
+    width = _width(orig, new)
     if new * (2 * width + orig) > MAX_KERNEL:
-        lo = (start * orig) // new - width
-        x = read(lo, ((stop - 1) * orig) // new + width + 2)
         return _direct(x, lo, orig, new, start, stop)
     first, last = start // new, (stop - 1) // new  # blocks of `new` outputs, `orig` inputs apart
     groups = grouped_filter(orig, new)
     if groups is None:
-        x = read(first * orig - width, last * orig + orig + width)
         y = _polyphase(x, orig, new)  # (B, (last - first + 1) * new)
     else:
-        left, right = groups.padding(2 * width + orig)
-        x = read(first * orig - width - left, last * orig + orig + width + right)
+        left = groups.padding(2 * width + orig)[0]
         y = _grouped(x, groups, left, last - first + 1, orig, new)
     return y[:, start - first * new : stop - first * new]
+
+
+def input_range(orig_rate: int, new_rate: int, start: int, stop: int) -> tuple[int, int]:
+    """The input samples [lo, hi) that output samples [start, stop) of `resample` depend on
+    (as `resample_range` reads them: lo may be negative and hi past the end)."""
+    if orig_rate <= 0 or new_rate <= 0:
+        raise ValueError(f"sample rates must be positive, got {orig_rate} -> {new_rate}")
+    if orig_rate == new_rate:
+        return start, stop
+    g = math.gcd(orig_rate, new_rate)
+    orig, new = orig_rate // g, new_rate // g
+    width = _width(orig, new)
+    if new * (2 * width + orig) > MAX_KERNEL:
+        return (start * orig) // new - width, ((stop - 1) * orig) // new + width + 2
+    first, last = start // new, (stop - 1) // new
+    groups = grouped_filter(orig, new)
+    left, right = (0, 0) if groups is None else groups.padding(2 * width + orig)
+    return first * orig - width - left, last * orig + orig + width + right
+
+
+def _width(orig: int, new: int) -> int:
+    """Input samples of filter context on each side (gcd-reduced rates)."""
+    return math.ceil(LOWPASS_FILTER_WIDTH * orig / (min(orig, new) * ROLLOFF))
 
 
 @dataclass(frozen=True)
