@@ -100,6 +100,21 @@ def test_other_containers_seek_like_full_decoding(
         np.testing.assert_array_equal(clip, full[list(idx)])
 
 
+@pytest.mark.parametrize("container", ["matroska", "mpegts"])
+def test_long_gops_in_other_containers_seek_like_full_decoding(
+    container: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Non-reference skipping and the helper thread, on containers that seek by other rules.
+    opts = {"sc_threshold": "0"}
+    data = make_video(n=400, fps=30, gop=100, b_frames=3, container=container, options=opts)
+    full = decode_all_frames(data)
+    assert _frame_ids(full) == _ids(range(400))
+    calls = _spy_groups(monkeypatch)
+    wanted = [0, 1, 2, 3, 97, 99, 150, 250, 251, 398, 399]
+    np.testing.assert_array_equal(read_frames(data, wanted), full[wanted])
+    assert sorted(calls) == [(True, True)] * 4
+
+
 def _no_fallback(*args: object) -> None:
     raise AssertionError("fell back to sequential decoding")
 
