@@ -198,15 +198,18 @@ class SeekableAudio:
         Raises:
             DecodeError: libsndfile cannot read the range (corrupt data).
         """
-        out = np.zeros((self.channels, max(stop - start, 0)), np.float32)
         lo, hi = max(start, 0), min(stop, self.frames)
-        if hi > lo:
-            data = self._read(lo, hi)
-            if data.dtype == np.float32:
-                out[:, lo - start : hi - start] = data.T
-            else:  # scaled on the way in: the same values as _to_float, one pass
-                scale = np.float32(1 / _INT_SCALE[data.dtype])
-                np.multiply(data.T, scale, out=out[:, lo - start : hi - start], casting="unsafe")
+        if hi <= lo:
+            return np.zeros((self.channels, max(stop - start, 0)), np.float32)
+        out = np.empty((self.channels, stop - start), np.float32)
+        out[:, : lo - start] = 0  # outside the file
+        out[:, hi - start :] = 0
+        data = self._read(lo, hi)
+        if data.dtype == np.float32:
+            out[:, lo - start : hi - start] = data.T
+        else:  # scaled on the way in: the same values as _to_float, one pass
+            scale = np.float32(1 / _INT_SCALE[data.dtype])
+            np.multiply(data.T, scale, out=out[:, lo - start : hi - start], casting="unsafe")
         return out
 
     def read_mean(self, start: int, stop: int) -> np.ndarray:

@@ -125,8 +125,9 @@ def log_mel_fbank(
     # into the zero-padded FFT input
     y = torch.empty(x.shape[0], fft_size)  # (F, fft_size)
     y[:, length:] = 0
-    torch.sub(x[:, 1:], PREEMPHASIS * x[:, :-1], out=y[:, 1:length])
-    y[:, 0] = x[:, 0] - PREEMPHASIS * x[:, 0]
+    scaled = PREEMPHASIS * x
+    torch.sub(x[:, 1:], scaled[:, :-1], out=y[:, 1:length])
+    torch.sub(x[:, 0], scaled[:, 0], out=y[:, 0])
     y[:, :length] *= _window(length)
     spectrum = torch.fft.rfft(y)  # (F, fft_size // 2 + 1) complex
     # |X|^2 as re^2 + im^2 (torchaudio squares abs(X)): square re and im in place, and let the
