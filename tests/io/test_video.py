@@ -100,12 +100,16 @@ def test_other_containers_seek_like_full_decoding(
         np.testing.assert_array_equal(clip, full[list(idx)])
 
 
-@pytest.mark.parametrize("container", ["matroska", "mpegts"])
+@pytest.mark.parametrize(
+    ("container", "params"),
+    [("matroska", "scenecut=0"), ("mpegts", "scenecut=0"), ("mp4", "scenecut=0:open-gop=1")],
+)
 def test_long_gops_in_other_containers_seek_like_full_decoding(
-    container: str, monkeypatch: pytest.MonkeyPatch
+    container: str, params: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Non-reference skipping and the helper thread, on containers that seek by other rules.
-    opts = {"sc_threshold": "0"}
+    # Non-reference skipping and the helper thread, on containers that seek by other rules
+    # and on open GOPs (B-frames before a keyframe in display order are decoded after it).
+    opts = {"x264-params": params}
     data = make_video(n=400, fps=30, gop=100, b_frames=3, container=container, options=opts)
     full = decode_all_frames(data)
     assert _frame_ids(full) == _ids(range(400))
