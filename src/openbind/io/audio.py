@@ -365,8 +365,10 @@ class _Stream:
 def decode_ranges(
     item: Any, needed: Callable[[int, int], list[tuple[int, int]]], *, mix: bool
 ) -> DecodedRanges | None:
-    """Decode an Ogg file (libsndfile) or a file PyAV reads front to back, keeping only the
-    sample ranges `needed(frames, sample_rate)` returns (long recordings need only their clips).
+    """Decode an Ogg or mp3 file (libsndfile) or a file PyAV reads front to back, keeping only
+    the sample ranges `needed(frames, sample_rate)` returns (long recordings need only their
+    clips). mp3 is read whole in one call (libsndfile's mp3 decoder gives other samples when read
+    in pieces), so it holds the (n, channels) float32 array once, where `load_audio` needs two.
 
     The ranges depend on the exact sample count, known only at the end: the header's count
     (ranges widened by 1 s + 0.1% of it on each side) decides what is kept, and if the counted
@@ -379,9 +381,9 @@ def decode_ranges(
         mix: keep the channel average (`channel_mean`) instead of every channel.
 
     Returns:
-        The kept ranges, or None for items to decode with `load_audio`: arrays, WAV / FLAC / mp3
-        (libsndfile's mp3 decoder gives other samples when read in pieces), bytes only FFmpeg
-        reads, missing, empty or unreadable files.
+        The kept ranges, or None for items to decode with `load_audio`: arrays, WAV / FLAC / ...
+        (`open_seekable` reads those), bytes only FFmpeg reads, missing, empty or unreadable
+        files.
 
     Raises:
         DecodeError: the file is truncated, corrupt, or has no samples. `load_audio` may still
@@ -399,7 +401,7 @@ def decode_ranges(
         return None
     if cut:
         raise DecodeError(f"truncated file: {cut}", source=source.name)
-    stream = _av_stream(source) if source.suffix in AV_SUFFIXES else _ogg_stream(source)
+    stream = _av_stream(source) if source.suffix in AV_SUFFIXES else _soundfile_stream(source)
     if stream is None:
         return None
     if stream.declared:
@@ -447,7 +449,7 @@ def _keep(stream: _Stream, ranges: list[tuple[int, int]], mix: bool) -> DecodedR
     if not pos or not channels:
         raise DecodeError("no audio samples", source=name)
     declared = stream.declared
-    if stream.chunks is _ogg_chunks and pos < declared - max(declared // 100, 4096):
+    if stream.chunks is not _av_chunks and pos < declared - max(declared // 100, 4096):
         raise DecodeError(f"truncated file: {pos} of {declared} declared samples", source=name)
     kept = [(lo, buf) for (lo, _), buf in zip(merged, buffers, strict=True) if buf is not None]
     return DecodedRanges(kept, pos, stream.sample_rate, name)
@@ -457,31 +459,44 @@ def _target(source: Source) -> Any:
     return str(source.path) if source.path is not None else io.BytesIO(source.data or b"")
 
 
-def _ogg_stream(source: Source) -> _Stream | None:
-    """An Ogg file libsndfile reads (Vorbis, Opus, FLAC in Ogg), else None."""
+def _soundfile_stream(source: Source) -> _Stream | None:
+    """An Ogg (Vorbis, Opus, FLAC in Ogg) or mp3 file libsndfile reads, else None."""
     import soundfile as sf
 
     if source.suffix and source.suffix not in SOUNDFILE_SUFFIXES:
         return None
     try:
         with sf.SoundFile(_target(source)) as f:
-            if f.format != "OGG" or f.samplerate <= 0:
+            if f.samplerate <= 0 or f.format not in ("OGG", "MP3"):
                 return None
-            return _Stream(source, f.samplerate, max(f.frames, 0), _ogg_chunks)
+            chunks = _ogg_chunks if f.format == "OGG" else _mp3_chunks
+            return _Stream(source, f.samplerate, max(f.frames, 0), chunks)
     except Exception:  # load_audio will name the problem
         return None
 
 
 def _ogg_chunks(source: Source) -> Iterator[np.ndarray]:
+    """libsndfile's Ogg decoders give the same samples read in pieces as read whole."""
+    for data in _soundfile_reads(source, STREAM_CHUNK):
+        yield np.ascontiguousarray(data.T)
+
+
+def _mp3_chunks(source: Source) -> Iterator[np.ndarray]:
+    """One whole read: libsndfile's mp3 decoder gives other samples after some read boundaries
+    (errors up to 0.45), so only the (n, channels) float32 array is held, not its copies."""
+    for data in _soundfile_reads(source, -1):
+        for start in range(0, data.shape[0], STREAM_CHUNK):
+            yield np.ascontiguousarray(data[start : start + STREAM_CHUNK].T)
+
+
+def _soundfile_reads(source: Source, frames: int) -> Iterator[np.ndarray]:
+    """(n, channels) float32 reads of `frames` samples (-1: all) until the end."""
     import soundfile as sf
 
     try:
         with sf.SoundFile(_target(source)) as f:
-            while True:
-                data = f.read(STREAM_CHUNK, dtype="float32", always_2d=True)
-                if not len(data):
-                    return
-                yield np.ascontiguousarray(data.T)
+            while len(data := f.read(frames, dtype="float32", always_2d=True)):
+                yield data
     except Exception as e:  # libsndfile reports corrupt data with several exception types
         raise DecodeError(f"cannot decode audio ({_reason(e)})", source=source.name) from None
 
