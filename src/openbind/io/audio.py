@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -353,13 +354,16 @@ STREAM_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
-class _Stream:
-    """A file `decode_ranges` reads front to back: its rate, header length and decoded pieces."""
+class _Header:
+    """What a decoder yields first: the rate and the header's length (0: unknown)."""
 
-    source: Source
     sample_rate: int
-    declared: int  # samples per channel the header gives (0: unknown)
-    chunks: Callable[[Source], Iterator[np.ndarray]]  # (channels, n) float32 pieces in order
+    declared: int
+    check_length: bool  # refuse fewer samples than declared (as load_audio does for libsndfile)
+
+
+Decoder = Callable[[Source], Iterator[Any]]
+"""Yields a `_Header`, then the (channels, n) float32 pieces of the file in order."""
 
 
 def decode_ranges(
@@ -401,35 +405,41 @@ def decode_ranges(
         return None
     if cut:
         raise DecodeError(f"truncated file: {cut}", source=source.name)
-    stream = _av_stream(source) if source.suffix in AV_SUFFIXES else _soundfile_stream(source)
-    if stream is None:
+    decoder = _av_decode if source.suffix in AV_SUFFIXES else _soundfile_decoder(source)
+    if decoder is None:
         return None
-    if stream.declared:
-        margin = stream.sample_rate + stream.declared // 1000
-        wide = [
-            (lo - margin, hi + margin) for lo, hi in needed(stream.declared, stream.sample_rate)
-        ]
-        kept = _keep(stream, wide, mix)
-        if kept.covers(needed(kept.frames, stream.sample_rate)):
-            return kept
-        frames = kept.frames
-    else:
-        frames = _keep(stream, [], mix).frames
-    return _keep(stream, needed(frames, stream.sample_rate), mix)
+
+    def widened(declared: int, rate: int) -> list[tuple[int, int]]:
+        margin = rate + declared // 1000
+        return [(lo - margin, hi + margin) for lo, hi in needed(declared, rate)] if declared else []
+
+    kept, guessed = _keep(decoder, source, widened, mix)
+    if guessed and kept.covers(needed(kept.frames, kept.sample_rate)):
+        return kept
+    return _keep(decoder, source, lambda _, rate: needed(kept.frames, rate), mix)[0]
 
 
-def _keep(stream: _Stream, ranges: list[tuple[int, int]], mix: bool) -> DecodedRanges:
-    """Decode everything, keeping the samples in `ranges` (past the end: zeros)."""
-    name = stream.source.name
+def _keep(
+    decoder: Decoder,
+    source: Source,
+    ranges_for: Callable[[int, int], list[tuple[int, int]]],
+    mix: bool,
+) -> tuple[DecodedRanges, bool]:
+    """Decode everything, keeping the samples in `ranges_for(declared, rate)` (past the end:
+    zeros). Returns the kept ranges and whether the header gave a length."""
+    name = source.name
+    pieces = decoder(source)
+    header: _Header = next(pieces)
     merged: list[list[int]] = []
-    for lo, hi in sorted((max(lo, 0), hi) for lo, hi in ranges if hi > max(lo, 0)):
+    wanted = ranges_for(header.declared, header.sample_rate)
+    for lo, hi in sorted((max(lo, 0), hi) for lo, hi in wanted if hi > max(lo, 0)):
         if merged and lo <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], hi)
         else:
             merged.append([lo, hi])
     buffers: list[np.ndarray | None] = [None] * len(merged)
     pos, channels = 0, 0
-    for chunk in stream.chunks(stream.source):
+    for chunk in pieces:
         if channels and chunk.shape[0] != channels:
             found = sorted({channels, chunk.shape[0]})
             raise DecodeError(f"channel count changes within the stream {found}", source=name)
@@ -448,93 +458,100 @@ def _keep(stream: _Stream, ranges: list[tuple[int, int]], mix: bool) -> DecodedR
         pos += n
     if not pos or not channels:
         raise DecodeError("no audio samples", source=name)
-    declared = stream.declared
-    if stream.chunks is not _av_chunks and pos < declared - max(declared // 100, 4096):
+    declared = header.declared
+    if header.check_length and pos < declared - max(declared // 100, 4096):
         raise DecodeError(f"truncated file: {pos} of {declared} declared samples", source=name)
     kept = [(lo, buf) for (lo, _), buf in zip(merged, buffers, strict=True) if buf is not None]
-    return DecodedRanges(kept, pos, stream.sample_rate, name)
+    return DecodedRanges(kept, pos, header.sample_rate, name), bool(declared)
 
 
 def _target(source: Source) -> Any:
     return str(source.path) if source.path is not None else io.BytesIO(source.data or b"")
 
 
-def _soundfile_stream(source: Source) -> _Stream | None:
-    """An Ogg (Vorbis, Opus, FLAC in Ogg) or mp3 file libsndfile reads, else None."""
+def _joined(pieces: list[np.ndarray]) -> list[np.ndarray]:
+    """(channels, n) pieces side by side (as they are if the channel count changes: `_keep`
+    reports it)."""
+    if len(pieces) == 1 or len({p.shape[0] for p in pieces}) > 1:
+        return pieces
+    return [np.concatenate(pieces, axis=1)]
+
+
+def _soundfile_decoder(source: Source) -> Decoder | None:
+    """The decoder of an Ogg (Vorbis, Opus, FLAC in Ogg) or mp3 file libsndfile reads, else None."""
     import soundfile as sf
 
     if source.suffix and source.suffix not in SOUNDFILE_SUFFIXES:
         return None
     try:
         with sf.SoundFile(_target(source)) as f:
-            if f.samplerate <= 0 or f.format not in ("OGG", "MP3"):
-                return None
-            chunks = _ogg_chunks if f.format == "OGG" else _mp3_chunks
-            return _Stream(source, f.samplerate, max(f.frames, 0), chunks)
+            kind = f.format
     except Exception:  # load_audio will name the problem
         return None
+    return {"OGG": _ogg_decode, "MP3": _mp3_decode}.get(kind)
 
 
-def _ogg_chunks(source: Source) -> Iterator[np.ndarray]:
+def _ogg_decode(source: Source) -> Iterator[Any]:
     """libsndfile's Ogg decoders give the same samples read in pieces as read whole."""
     for data in _soundfile_reads(source, STREAM_CHUNK):
-        yield np.ascontiguousarray(data.T)
+        yield data if isinstance(data, _Header) else np.ascontiguousarray(data.T)
 
 
-def _mp3_chunks(source: Source) -> Iterator[np.ndarray]:
+def _mp3_decode(source: Source) -> Iterator[Any]:
     """One whole read: libsndfile's mp3 decoder gives other samples after some read boundaries
     (errors up to 0.45), so only the (n, channels) float32 array is held, not its copies."""
     for data in _soundfile_reads(source, -1):
+        if isinstance(data, _Header):
+            yield data
+            continue
         for start in range(0, data.shape[0], STREAM_CHUNK):
             yield np.ascontiguousarray(data[start : start + STREAM_CHUNK].T)
 
 
-def _soundfile_reads(source: Source, frames: int) -> Iterator[np.ndarray]:
-    """(n, channels) float32 reads of `frames` samples (-1: all) until the end."""
+def _soundfile_reads(source: Source, frames: int) -> Iterator[Any]:
+    """A `_Header`, then (n, channels) float32 reads of `frames` samples (-1: all)."""
     import soundfile as sf
 
     try:
         with sf.SoundFile(_target(source)) as f:
+            if f.samplerate <= 0:
+                raise DecodeError("the file declares no sample rate", source=source.name)
+            yield _Header(f.samplerate, max(f.frames, 0), check_length=True)
             while len(data := f.read(frames, dtype="float32", always_2d=True)):
                 yield data
+    except DecodeError:
+        raise
     except Exception as e:  # libsndfile reports corrupt data with several exception types
         raise DecodeError(f"cannot decode audio ({_reason(e)})", source=source.name) from None
 
 
-def _av_stream(source: Source) -> _Stream | None:
-    """A file PyAV reads (by its extension) with an audio track, else None."""
+def _av_decode(source: Source) -> Iterator[Any]:
+    """A `_Header`, then the pieces `_decode_av` concatenates, one decoded frame at a time."""
     import av
 
     try:
         with av.open(_target(source), metadata_errors="ignore") as container:
             if not container.streams.audio:
-                return None
+                raise DecodeError("no audio track", source=source.name)
             stream = container.streams.audio[0]
             rate = stream.rate or (stream.codec_context.sample_rate if stream.codec_context else 0)
+            if not rate or rate <= 0:
+                raise DecodeError("the file declares no sample rate", source=source.name)
             if stream.duration and stream.time_base:
                 seconds = float(stream.duration * stream.time_base)
             else:
                 seconds = (container.duration or 0) / 1e6
-    except Exception:  # load_audio will name the problem
-        return None
-    if not rate or rate <= 0:
-        return None
-    return _Stream(source, int(rate), max(round(seconds * rate), 0), _av_chunks)
-
-
-def _av_chunks(source: Source) -> Iterator[np.ndarray]:
-    """The pieces `_decode_av` concatenates, one decoded frame at a time."""
-    import av
-
-    try:
-        with av.open(_target(source), metadata_errors="ignore") as container:
-            # Planar float at the stream's own rate and layout: (channels, n) per frame.
+            yield _Header(int(rate), max(round(seconds * rate), 0), check_length=False)
+            # Planar float at the stream's own rate and layout: (channels, n) per frame, handed
+            # on in blocks of about STREAM_CHUNK samples (fewer, larger numpy operations).
             resampler = av.AudioResampler(format="fltp")
-            for frame in container.decode(container.streams.audio[0]):
+            block: list[np.ndarray] = []
+            for frame in itertools.chain(container.decode(stream), [None]):
                 for out in resampler.resample(frame):
-                    yield out.to_ndarray().astype(np.float32, copy=False)
-            for out in resampler.resample(None):
-                yield out.to_ndarray().astype(np.float32, copy=False)
+                    block.append(out.to_ndarray().astype(np.float32, copy=False))
+                if block and (frame is None or sum(b.shape[1] for b in block) >= STREAM_CHUNK):
+                    yield from _joined(block)
+                    block = []
     except DecodeError:
         raise
     except Exception as e:  # FFmpeg reports corrupt data with many exception types
