@@ -9,7 +9,8 @@ rate: `(array, sample_rate)`, a `{"array": ..., "sampling_rate": ...}` dict (the
 Samples keep the file's rate and channels; resampling and down-mixing are preprocessing
 (`openbind.preprocess.audio`). Integer samples are scaled to [-1, 1) (int16: / 32768).
 `open_seekable` gives a reader for WAV / FLAC / AIFF / ... files that reads any sample range
-without decoding the rest (long recordings need only their clips).
+without decoding the rest (long recordings need only their clips); `decode_ranges` decodes Ogg,
+mp3 and PyAV files front to back keeping only given sample ranges. Both read like `load_audio`.
 
 Example:
     >>> wav = load_audio("speech.wav")

@@ -155,7 +155,9 @@ class AudioTransform:
         """Decode (`openbind.io.audio`) and preprocess one item.
 
         WAV, AIFF, FLAC and other seekable files are read only where the clips are (plus the
-        resampling filter's context), so long recordings cost what their clips cost. A tensor of
+        resampling filter's context), so long recordings cost what their clips cost; Ogg, mp3
+        and PyAV files are decoded front to back keeping only those samples (`decode_ranges`),
+        so their memory is bounded (mp3: one copy of the samples). A tensor of
         3 or more dimensions is taken as preprocessed clips, (1, mels, frames) or
         (S, 1, mels, frames), and passed through after a shape check.
 
