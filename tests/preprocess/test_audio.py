@@ -254,7 +254,7 @@ def test_compressed_files_keep_only_the_clips_and_equal_decoding_everything(
 def test_compressed_files_are_decoded_in_bounded_memory(long_compressed: Path):
     """tracemalloc sees every numpy array the decoders allocate: the peak is a few chunks and
     the clips' ranges, not the (2, n) float32 recording (19 MB here). mp3 is read whole (see
-    io.audio._mp3_chunks), but only once: load_audio's peak holds it twice."""
+    io.audio_ranges._mp3_decode), but only once: load_audio's peak holds it twice."""
     import tracemalloc
 
     from openbind.io.audio import load_audio
@@ -284,7 +284,7 @@ def test_a_wrong_or_missing_header_length_decodes_again(
     header has none), the file is decoded a second time keeping exactly those."""
     import dataclasses
 
-    from openbind.io import audio as io_audio
+    from openbind.io import audio_ranges as io_audio
 
     want = DEFAULT(long_compressed)
     calls = []
@@ -294,7 +294,7 @@ def test_a_wrong_or_missing_header_length_decodes_again(
         calls.append(ranges_for)
         return keep(decoder, source, ranges_for, mix)
 
-    for name in ("_ogg_decode", "_mp3_decode", "_av_decode"):
+    for name in ("_ogg_decode", "_mp3_decode", "av_pieces"):
         real = getattr(io_audio, name)
 
         def wrong(source, real=real):

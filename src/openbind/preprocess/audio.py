@@ -32,14 +32,8 @@ from typing import Any
 import torch
 
 from openbind.errors import ConfigError, DecodeError
-from openbind.io.audio import (
-    DecodedRanges,
-    SeekableAudio,
-    channel_mean,
-    decode_ranges,
-    load_audio,
-    open_seekable,
-)
+from openbind.io.audio import SeekableAudio, channel_mean, load_audio, open_seekable
+from openbind.io.audio_ranges import DecodedRanges, decode_ranges
 from openbind.io.sources import to_source
 from openbind.preprocess.common import check_clips
 from openbind.preprocess.fbank import log_mel_fbank
