@@ -7,7 +7,6 @@ import io
 import wave
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +16,7 @@ from openbind.errors import BadInput, DecodeError
 from openbind.io.audio import load_audio
 from openbind.io.text import read_text
 from openbind.preprocess.audio import AudioConfig, AudioTransform
+from tests.io.synth_audio import encode
 
 MEDIA = Path(__file__).parents[1] / "golden" / "media"
 SPEECH = MEDIA / "speech_44k1_mono.wav"
@@ -29,33 +29,6 @@ def _tone() -> np.ndarray:
     return np.stack([0.5 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 660 * t)]).astype(
         np.float32
     )
-
-
-def _encode(path: Path, x: np.ndarray, codec: str, *, video: bool = False) -> Path:
-    """Write (channels, n) float32 samples at RATE with PyAV (and a tiny video track if asked)."""
-    layout = "mono" if x.shape[0] == 1 else "stereo"
-    with av.open(str(path), "w") as c:
-        s = c.add_stream(codec, rate=RATE)
-        s.layout = layout
-        if video:
-            v = c.add_stream("mpeg4", rate=10)
-            v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-            for i in range(5):
-                frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), "rgb24")
-                for p in v.encode(frame):
-                    c.mux(p)
-            for p in v.encode():
-                c.mux(p)
-        ctx = s.codec_context
-        rs = av.AudioResampler(ctx.format.name, layout, RATE, frame_size=ctx.frame_size or 1024)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x), format="fltp", layout=layout)
-        frame.sample_rate = RATE
-        for f in rs.resample(frame) + rs.resample(None):
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
 
 
 def test_wav_is_int16_over_32768_exactly():
@@ -88,7 +61,7 @@ def test_path_bytes_and_file_objects_agree():
 )
 def test_formats(tmp_path: Path, suffix: str, codec: str, lossless: bool):
     x = _tone()
-    path = _encode(tmp_path / f"tone.{suffix}", x, codec)
+    path = encode(tmp_path / f"tone.{suffix}", x, codec)
     for item in (path, path.read_bytes()):
         wav = load_audio(item)
         assert wav.sample_rate == RATE and wav.channels == 2
@@ -102,7 +75,7 @@ def test_formats(tmp_path: Path, suffix: str, codec: str, lossless: bool):
 
 
 def test_audio_track_of_a_video(tmp_path: Path):
-    wav = load_audio(_encode(tmp_path / "clip.mp4", _tone(), "aac", video=True))
+    wav = load_audio(encode(tmp_path / "clip.mp4", _tone(), "aac", video=True))
     assert wav.sample_rate == RATE and wav.channels == 2 and wav.samples.shape[1] >= RATE
 
 
@@ -136,7 +109,7 @@ def test_bad_files(tmp_path: Path):
 
 
 def test_truncated_mp3(tmp_path: Path):
-    data = _encode(tmp_path / "tone.mp3", _tone(), "libmp3lame").read_bytes()
+    data = encode(tmp_path / "tone.mp3", _tone(), "libmp3lame").read_bytes()
     (tmp_path / "cut.mp3").write_bytes(data[: len(data) // 2])
     with pytest.raises(DecodeError, match=r"cut\.mp3: truncated file"):
         load_audio(tmp_path / "cut.mp3")
@@ -222,7 +195,7 @@ def test_seekable_reader(tmp_path: Path):
         edge = reader.read(-3, 2)
         np.testing.assert_array_equal(edge, np.concatenate([np.zeros((1, 3)), want[:, :2]], 1))
         assert reader.read(194918, 194922)[0, 2:].tolist() == [0, 0]
-    mp3 = _encode(tmp_path / "tone.mp3", _tone(), "libmp3lame")
+    mp3 = encode(tmp_path / "tone.mp3", _tone(), "libmp3lame")
     data = SPEECH.read_bytes()
     for not_seekable in (mp3, (_tone(), RATE), data[: len(data) // 2], tmp_path / "missing.wav"):
         assert open_seekable(not_seekable) is None
@@ -260,7 +233,7 @@ def test_truncated_ogg(tmp_path: Path, codec: str):
     if codec == "vorbis":  # libsndfile reads .ogg
         sf.write(path, _tone().T, RATE, format="OGG", subtype="VORBIS")
     else:
-        _encode(path, _tone(), codec)
+        encode(path, _tone(), codec)
     data = path.read_bytes()
     assert load_audio(path).samples.shape[1] >= RATE  # the whole file is fine
     last_page = data.rindex(b"OggS")

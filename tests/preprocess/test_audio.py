@@ -14,6 +14,7 @@ import torch
 
 from openbind.errors import BadInput, ConfigError, DecodeError
 from openbind.preprocess.audio import AudioConfig, AudioTransform, clip_times, sample_slices
+from tests.io.synth_audio import encode
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 REF = np.load(GOLDEN / "preproc/audio.npz")
@@ -212,20 +213,7 @@ def _long_compressed(path: Path, seconds: int = 150, rate: int = 16000) -> Path:
             for i in range(0, x.shape[1], 1 << 14):
                 f.write(np.ascontiguousarray(x[:, i : i + (1 << 14)].T))
         return path
-    import av
-
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("aac", rate=rate)
-        s.layout = "stereo"
-        rs = av.AudioResampler("fltp", "stereo", rate, frame_size=s.codec_context.frame_size)
-        frame = av.AudioFrame.from_ndarray(x, format="fltp", layout="stereo")
-        frame.sample_rate = rate
-        for f in rs.resample(frame) + rs.resample(None):
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
+    return encode(path, x, "aac", rate=rate)
 
 
 @pytest.fixture(scope="module", params=["ogg", "m4a", "mp3"])

@@ -1,0 +1,37 @@
+"""Audio files written with PyAV for the decoder and preprocessing tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def encode(
+    path: Path, x: np.ndarray, codec: str, *, rate: int = 48000, video: bool = False
+) -> Path:
+    """Write (channels, n) float32 samples at `rate` with PyAV (and a tiny video track if asked)."""
+    layout = "mono" if x.shape[0] == 1 else "stereo"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=rate)
+        s.layout = layout
+        if video:
+            v = c.add_stream("mpeg4", rate=10)
+            v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+            for i in range(5):
+                frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), "rgb24")
+                for p in v.encode(frame):
+                    c.mux(p)
+            for p in v.encode():
+                c.mux(p)
+        ctx = s.codec_context
+        rs = av.AudioResampler(ctx.format.name, layout, rate, frame_size=ctx.frame_size or 1024)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x), format="fltp", layout=layout)
+        frame.sample_rate = rate
+        for f in rs.resample(frame) + rs.resample(None):
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
