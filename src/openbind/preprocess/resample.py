@@ -42,7 +42,7 @@ convolution uses (8 took another path, 3.6e-7 off); fewer, longer groups touch m
 def _phase_times(orig: int, new: int) -> tuple[torch.Tensor, int]:
     """(new, 1, 2 * width + orig) float32 filter arguments t * base (unclamped), and `width`."""
     base = min(orig, new) * ROLLOFF
-    width = math.ceil(LOWPASS_FILTER_WIDTH * orig / base)
+    width = _width(orig, new)
     idx = torch.arange(-width, width + orig, dtype=torch.float32)[None, None] / orig
     t = torch.arange(0, -new, -1, dtype=torch.float32)[:, None, None] / new + idx
     t *= base
@@ -251,7 +251,7 @@ def _direct(
     `x` holds input samples from index `offset` on, covering every tap of those outputs.
     """
     base = min(orig, new) * ROLLOFF
-    width = math.ceil(LOWPASS_FILTER_WIDTH * orig / base)
+    width = _width(orig, new)
     offsets = torch.arange(-width, width + 2)  # taps around floor(j * orig / new)
     out = torch.empty(x.shape[0], stop - start)
     step = max(1, _CHUNK // len(offsets))
