@@ -59,6 +59,7 @@ def load_image(
     alpha: str = "drop",
     exif_transpose: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    draft_short_side: int | None = None,
 ) -> Image.Image:
     """Decode an image item to an 8-bit RGB PIL image.
 
@@ -69,6 +70,7 @@ def load_image(
             white).
         exif_transpose: rotate / flip as the EXIF orientation tag says.
         max_pixels: refuse larger images (None: no limit of ours).
+        draft_short_side: decode JPEGs at reduced size (see `open_image`); None: fully.
 
     Returns:
         A loaded image in mode "RGB" (may be the input PIL image itself when it already is).
@@ -78,7 +80,13 @@ def load_image(
             message names the item and the reason.
         BadInput: the item has an unsupported type, shape or dtype, or the file is missing.
     """
-    return to_rgb(open_image(item, exif_transpose=exif_transpose, max_pixels=max_pixels), alpha)
+    im = open_image(
+        item,
+        exif_transpose=exif_transpose,
+        max_pixels=max_pixels,
+        draft_short_side=draft_short_side,
+    )
+    return to_rgb(im, alpha)
 
 
 def open_image(

@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 
 from openbind.errors import ConfigError
-from openbind.io.image import DEFAULT_MAX_PIXELS, open_image, to_rgb
+from openbind.io.image import DEFAULT_MAX_PIXELS, load_image
 from openbind.preprocess.common import (
     CLIP_MEAN,
     CLIP_STD,
@@ -213,14 +213,12 @@ class ImageTransform:
         x = check_clips(item, c.clip_shape, "image")
         if x is not None:
             return x
-        im = to_rgb(
-            open_image(
-                item,
-                exif_transpose=c.exif_transpose,
-                max_pixels=c.max_pixels,
-                draft_short_side=2 * c.size if c.fast else None,
-            ),
-            c.alpha,
+        im = load_image(
+            item,
+            alpha=c.alpha,
+            exif_transpose=c.exif_transpose,
+            max_pixels=c.max_pixels,
+            draft_short_side=2 * c.size if c.fast else None,
         )
         return preprocess_image(im, c).unsqueeze(0)  # (1, 3, crop, crop)
 
