@@ -24,7 +24,7 @@ from openbind.io.audio_decoders import (
 )
 from openbind.io.sources import Source, to_source
 
-__all__ = ["DecodedRanges", "decode_ranges"]
+__all__ = ["DecodedRanges", "decode_ranges", "merge_ranges"]
 
 
 class DecodedRanges:
@@ -153,13 +153,8 @@ def _keep(
     name = source.name
     pieces = decoder(source)
     header: Header = next(pieces)
-    merged: list[list[int]] = []
     wanted = ranges_for(header.declared, header.sample_rate)
-    for lo, hi in sorted((max(lo, 0), hi) for lo, hi in wanted if hi > max(lo, 0)):
-        if merged and lo <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
+    merged = merge_ranges([(max(lo, 0), hi) for lo, hi in wanted if hi > max(lo, 0)])
     buffers: list[np.ndarray | None] = [None] * len(merged)
     pos, channels = 0, 0
     for chunk in pieces:
@@ -217,3 +212,14 @@ def _mp3_decode(source: Source) -> Iterator[Any]:
             continue
         for start in range(0, data.shape[0], STREAM_CHUNK):
             yield np.ascontiguousarray(data[start : start + STREAM_CHUNK].T)
+
+
+def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Union of [a, b) ranges as sorted, disjoint, non-touching ranges."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged

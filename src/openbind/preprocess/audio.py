@@ -33,7 +33,7 @@ import torch
 
 from openbind.errors import ConfigError, DecodeError
 from openbind.io.audio import SeekableAudio, channel_mean, load_audio, open_seekable
-from openbind.io.audio_ranges import DecodedRanges, decode_ranges
+from openbind.io.audio_ranges import DecodedRanges, decode_ranges, merge_ranges
 from openbind.io.sources import to_source
 from openbind.preprocess.common import check_clips
 from openbind.preprocess.fbank import log_mel_fbank
@@ -202,7 +202,7 @@ class AudioTransform:
 
         segments = [
             (first, last, resample_range(read, reader.sample_rate, rate, first, last))
-            for first, last in _merge(slices)
+            for first, last in merge_ranges(slices)
         ]
         views = [
             next(seg[:, a - lo : b - lo] for lo, hi, seg in segments if lo <= a and b <= hi)
@@ -213,7 +213,7 @@ class AudioTransform:
     def _input_ranges(self, frames: int, sample_rate: int) -> list[tuple[int, int]]:
         """Input samples `from_reader` reads from a recording of `frames` samples."""
         rate = self.config.sample_rate
-        slices = _merge(self._slices(output_length(frames, sample_rate, rate)))
+        slices = merge_ranges(self._slices(output_length(frames, sample_rate, rate)))
         return [input_range(sample_rate, rate, a, b) for a, b in slices]
 
     def _mixed(self, samples: torch.Tensor) -> torch.Tensor:
@@ -268,14 +268,3 @@ class AudioTransform:
 
 def _same_view(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride()
-
-
-def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Union of [a, b) ranges as sorted, disjoint, non-touching ranges."""
-    merged: list[tuple[int, int]] = []
-    for a, b in sorted(ranges):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged
