@@ -180,16 +180,24 @@ def _long_stereo_wav(path: Path, seconds: float = 10.0, rate: int = 44100) -> Pa
     ],
     ids=["default", "parity", "stride", "parity-stride"],
 )
-def test_reading_only_the_clips_equals_decoding_everything(tmp_path: Path, config: AudioConfig):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_reading_only_the_clips_equals_decoding_everything(
+    tmp_path: Path, config: AudioConfig, threads: int
+):
     from openbind.io.audio import load_audio, open_seekable
 
     transform = AudioTransform(config)
-    for path in (_long_stereo_wav(tmp_path / "long.wav"), GOLDEN / "media" / FILES[0]):
-        assert open_seekable(path) is not None  # the partial-read path is taken
-        wav = load_audio(path)
-        whole = transform.from_waveform(torch.from_numpy(wav.samples), wav.sample_rate)
-        assert torch.equal(transform(path), whole)
-        assert torch.equal(transform(path.read_bytes()), whole)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)  # one thread sums a contiguous (2, n) clip in another order
+    try:
+        for path in (_long_stereo_wav(tmp_path / "long.wav"), GOLDEN / "media" / FILES[0]):
+            assert open_seekable(path) is not None  # the partial-read path is taken
+            wav = load_audio(path)
+            whole = transform.from_waveform(torch.from_numpy(wav.samples), wav.sample_rate)
+            assert torch.equal(transform(path), whole)
+            assert torch.equal(transform(path.read_bytes()), whole)
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_preprocessed_clips_pass_through():

@@ -184,8 +184,9 @@ class AudioTransform:
     def from_waveform(self, samples: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """Preprocess decoded samples (channels, n) float32 at `sample_rate`."""
         wave = self.waveform(samples, sample_rate)
-        if self.config.parity:
-            wave = wave.clone()  # the in-place leak must not touch the caller's samples
+        if self.config.parity:  # the in-place leak must not touch the caller's samples; rows
+            # laid out as the reference's (channels, n) waveform (see `_like_reference`)
+            wave = wave.clone(memory_format=torch.contiguous_format)
         slices = self._slices(wave.shape[1])
         return self._features([wave[:, a:b] for a, b in slices])
 
@@ -193,7 +194,8 @@ class AudioTransform:
         """Preprocess a seekable file (or the kept ranges of a compressed one), reading only the
         samples the clips need."""
         rate = self.config.sample_rate
-        slices = self._slices(output_length(reader.frames, reader.sample_rate, rate))
+        total = output_length(reader.frames, reader.sample_rate, rate)
+        slices = self._slices(total)
 
         def read(lo: int, hi: int) -> torch.Tensor:  # (channels', hi - lo): mixed like _mixed
             if self.config.parity:
@@ -204,6 +206,8 @@ class AudioTransform:
             (first, last, resample_range(read, reader.sample_rate, rate, first, last))
             for first, last in merge_ranges(slices)
         ]
+        if self.config.parity:
+            segments = [(lo, hi, _like_reference(seg, total)) for lo, hi, seg in segments]
         views = [
             next(seg[:, a - lo : b - lo] for lo, hi, seg in segments if lo <= a and b <= hi)
             for a, b in slices
@@ -264,6 +268,19 @@ class AudioTransform:
                 clip = torch.nn.functional.pad(clip, (0, self.config.frame_length - clip.shape[0]))
             clips.append(clip)
         return clips
+
+
+def _like_reference(segment: torch.Tensor, total: int) -> torch.Tensor:
+    """`segment` (channels, n) of a waveform of `total` samples, its rows strided as in the whole
+    (channels, total) waveform: torch sums a contiguous (2, n) clip in another order than a
+    clip view with longer rows (on one thread), so the parity clip means, and through near-silent
+    frames the features (by up to 2e-5), would differ from the reference's."""
+    channels, n = segment.shape
+    if channels == 1 or n == total:
+        return segment.contiguous()
+    if segment.stride(1) == 1 and segment.stride(0) > n:
+        return segment
+    return torch.empty(channels, n + 1)[:, :n].copy_(segment)
 
 
 def _same_view(a: torch.Tensor, b: torch.Tensor) -> bool:
