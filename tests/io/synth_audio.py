@@ -35,3 +35,29 @@ def encode(
         for p in s.encode():
             c.mux(p)
     return path
+
+
+def encode_interleaved(path: Path, seconds: tuple[float, ...], *, rate: int = 48000) -> Path:
+    """An Ogg Opus file multiplexing one mono tone stream per entry of `seconds`, pages in time
+    order (the shorter streams end, with their end-of-stream page, before the file does)."""
+    with av.open(str(path), "w", format="ogg") as c:
+        packets = []
+        for secs in seconds:
+            s = c.add_stream("libopus", rate=rate)
+            s.layout = "mono"
+            t = np.arange(int(secs * rate)) / rate
+            frame = av.AudioFrame.from_ndarray(
+                (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], "fltp", "mono"
+            )
+            frame.sample_rate = rate
+            ctx = s.codec_context
+            rs = av.AudioResampler(ctx.format.name, "mono", rate, frame_size=ctx.frame_size or 960)
+            mine = [p for f in rs.resample(frame) + rs.resample(None) for p in s.encode(f)]
+            mine += s.encode()
+            last = 0.0
+            for p in mine:  # (time, packet); a packet without pts keeps its predecessor's time
+                last = float(p.pts * p.time_base) if p.pts is not None else last
+                packets.append((last, p))
+        for _, p in sorted(packets, key=lambda tp: tp[0]):
+            c.mux(p)
+    return path

@@ -16,7 +16,7 @@ from openbind.errors import BadInput, DecodeError
 from openbind.io.audio import load_audio
 from openbind.io.text import read_text
 from openbind.preprocess.audio import AudioConfig, AudioTransform
-from tests.io.synth_audio import encode
+from tests.io.synth_audio import encode, encode_interleaved
 
 MEDIA = Path(__file__).parents[1] / "golden" / "media"
 SPEECH = MEDIA / "speech_44k1_mono.wav"
@@ -222,6 +222,26 @@ def test_read_mean_equals_the_float_channel_mean(tmp_path: Path, channels: int, 
             if subtype in ("PCM_16", "PCM_U8"):  # exact sums: any float32 mean agrees
                 want = torch.from_numpy(samples).mean(dim=0, keepdim=True).numpy()
                 np.testing.assert_array_equal(mean, want)
+
+
+def test_truncated_multiplexed_ogg(tmp_path: Path):
+    """Cut just after one stream's last (end-of-stream) page while another stream goes on."""
+    path = encode_interleaved(tmp_path / "two.opus", (3.0, 1.0))
+    data = path.read_bytes()
+    assert load_audio(path).samples.shape[1] >= 3 * 48000  # the first stream, whole
+    pos, ends = 0, []  # end offsets of the pages flagged end-of-stream
+    while pos < len(data):
+        segments = data[pos + 26]
+        end = pos + 27 + segments + sum(data[pos + 27 : pos + 27 + segments])
+        if data[pos + 5] & 4:
+            ends.append(end)
+        pos = end
+    assert len(ends) == 2 and ends[1] == len(data)  # the short stream ends mid-file
+    (tmp_path / "cut.opus").write_bytes(data[: ends[0]])
+    with pytest.raises(
+        DecodeError, match=r"cut\.opus: truncated file: the Ogg stream ends without"
+    ):
+        load_audio(tmp_path / "cut.opus")
 
 
 @pytest.mark.parametrize("codec", ["vorbis", "libopus"])

@@ -116,7 +116,9 @@ def ogg_truncation(f: Any) -> str | None:
     without the flag. The pages in the file's last 128 KiB are walked from the first offset
     where a chain of pages starts: page lengths are self-delimiting, so a stray "OggS" inside
     packet data does not start a chain (it must reach the end, or at least one whole page must
-    precede a cut one).
+    precede a cut one). Multiplexed files interleave the pages of several logical streams
+    (serial numbers): each stream met in the tail must end with its flagged page, so a file cut
+    just after another stream's last page is caught too.
     """
     if f.read(4) != b"OggS":
         return None
@@ -125,7 +127,7 @@ def ogg_truncation(f: Any) -> str | None:
     tail = f.read()
     at = tail.find(b"OggS")
     while at >= 0:
-        pos, flags = at, 0
+        pos, last_flags = at, {}  # serial number -> flags of its last page
         while tail.startswith(b"OggS", pos):
             end = pos + 27 + (tail[pos + 26] if pos + 26 < len(tail) else 255)
             end += sum(tail[pos + 27 : end]) if end <= len(tail) else 0
@@ -133,9 +135,11 @@ def ogg_truncation(f: Any) -> str | None:
                 if pos > at or start + at == 0:
                     return "the last Ogg page is incomplete"
                 break
-            flags, pos = tail[pos + 5], end
+            last_flags[tail[pos + 14 : pos + 18]] = tail[pos + 5]
+            pos = end
         if pos == len(tail) and pos > at:
-            return None if flags & 4 else "the Ogg stream ends without its last page"
+            ended = all(flags & 4 for flags in last_flags.values())
+            return None if ended else "the Ogg stream ends without its last page"
         if pos > at and pos + 4 > len(tail) and tail[pos:] == b"OggS"[: len(tail) - pos]:
             return "the last Ogg page is incomplete"  # cut inside the capture pattern
         at = tail.find(b"OggS", at + 1)
