@@ -52,8 +52,8 @@ def make_video(
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         s.codec_context.gop_size = gop
         s.codec_context.max_b_frames = b_frames
-        if codec == "mpeg4":
-            s.bit_rate = 4_000_000  # its default rate blurs the grey levels that identify frames
+        if codec in ("mpeg4", "mpeg1video", "mpeg2video"):
+            s.bit_rate = 4_000_000  # their default rate blurs the grey levels that identify frames
         if pts_ms is not None:
             s.time_base = s.codec_context.time_base = Fraction(1, 1000)
         if rotation is not None or any(flip):

@@ -174,6 +174,28 @@ def test_skipping_non_reference_frames_keeps_every_frame_exact(
     assert calls and all(c == (True, True) for c in calls)
 
 
+@pytest.mark.parametrize(
+    ("codec", "container"),
+    [("mpeg4", "mp4"), ("mpeg4", "avi"), ("mpeg2video", "mpegts"), ("mpeg1video", "matroska")],
+)
+def test_mpeg_b_pictures_are_skipped_exactly(
+    codec: str, container: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MPEG-1/2 and MPEG-4 part 2 never reference B-pictures: NONREF drops exactly those.
+    data = make_video(n=120, fps=25, gop=60, b_frames=2, codec=codec, container=container)
+    full = decode_all_frames(data)
+    # every frame distinct and about its own grey level (these coders blur it by a step or so)
+    ids = np.array(_frame_ids(full)) - np.array(_ids(range(120)))
+    assert len(full) == 120 and np.abs((ids + 20) % 40 - 20).max() <= 1
+    assert all((full[i] != full[i + 1]).any() for i in range(119))
+    nonref = _non_reference(data)
+    assert len(nonref) >= 70  # two of every three frames
+    calls = _spy_groups(monkeypatch)
+    wanted = [*nonref[:3], nonref[len(nonref) // 2], nonref[-1], 0, 3, 60, 119]
+    np.testing.assert_array_equal(read_frames(data, wanted), full[wanted])
+    assert len(calls) >= 2 and all(c == (True, True) for c in calls)  # skipping, never retried
+
+
 @pytest.mark.parametrize(("layers", "skips"), [(1, True), (2, False)])
 def test_hevc_skips_non_reference_frames_only_with_one_temporal_layer(
     layers: int, skips: bool, monkeypatch: pytest.MonkeyPatch

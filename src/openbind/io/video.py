@@ -511,12 +511,14 @@ class _Video:
 def _nonref_is_unused(stream: Any) -> bool:
     """Whether no frame that FFmpeg's `skip_frame="NONREF"` drops is used to decode another.
 
-    H.264: a picture with `nal_ref_idc == 0` is never referenced. HEVC: a "sub-layer
-    non-reference" picture may still be referenced from a higher temporal sub-layer, so only
-    streams whose `hvcC` record says one temporal layer qualify. Other codecs: not checked, no.
+    H.264: a picture with `nal_ref_idc == 0` is never referenced. MPEG-1, MPEG-2 and MPEG-4
+    part 2: FFmpeg drops B-pictures, which these standards never use as references. HEVC: a
+    "sub-layer non-reference" picture may still be referenced from a higher temporal sub-layer,
+    so only streams whose `hvcC` record says one temporal layer qualify. Other codecs (VP8,
+    VP9, AV1, ...): not checked, no.
     """
     ctx = stream.codec_context
-    if ctx.name == "h264":
+    if ctx.name in ("h264", "mpeg1video", "mpeg2video", "mpeg4"):
         return True
     if ctx.name == "hevc":
         hvcc = ctx.extradata or b""
