@@ -136,12 +136,11 @@ def log_mel_fbank(
     del y
     # |X|^2 as re^2 + im^2 (torchaudio squares abs(X)): square re and im in place, and let the
     # filter products add the pairs
-    squares = torch.view_as_real(spectrum).square_().flatten(1)  # (F, 2 * bins)
-    del spectrum
+    squares = torch.view_as_real(spectrum).square_().flatten(1)  # (F, 2 * bins), a view
     # mel-major, so that each clip's (num_mel_bins, frames) spectrogram is a slice of rows
     energies = torch.empty(num_mel_bins, squares.shape[0])  # (num_mel_bins, F)
     for a, b, lo, hi, weights in _banded_filters(num_mel_bins, fft_size, float(sample_rate)):
         torch.mm(weights, squares[:, lo:hi].T, out=energies[a:b])
-    del squares
+    del spectrum, squares
     out = energies.clamp_(min=_EPS).log_()
     return [f.T for f in torch.split(out, counts, dim=1)]
