@@ -25,16 +25,20 @@ def encode(
                     c.mux(p)
             for p in v.encode():
                 c.mux(p)
-        ctx = s.codec_context
-        rs = av.AudioResampler(ctx.format.name, layout, rate, frame_size=ctx.frame_size or 1024)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x), format="fltp", layout=layout)
-        frame.sample_rate = rate
-        for f in rs.resample(frame) + rs.resample(None):
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode():
+        for p in _packets(s, x, rate):
             c.mux(p)
     return path
+
+
+def _packets(stream: av.AudioStream, x: np.ndarray, rate: int) -> list[av.Packet]:
+    """All packets of (channels, n) float32 samples encoded by `stream` (layout already set)."""
+    ctx = stream.codec_context
+    layout = stream.layout.name
+    rs = av.AudioResampler(ctx.format.name, layout, rate, frame_size=ctx.frame_size or 1024)
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x), format="fltp", layout=layout)
+    frame.sample_rate = rate
+    packets = [p for f in rs.resample(frame) + rs.resample(None) for p in stream.encode(f)]
+    return packets + stream.encode()
 
 
 def encode_interleaved(path: Path, seconds: tuple[float, ...], *, rate: int = 48000) -> Path:
@@ -46,16 +50,9 @@ def encode_interleaved(path: Path, seconds: tuple[float, ...], *, rate: int = 48
             s = c.add_stream("libopus", rate=rate)
             s.layout = "mono"
             t = np.arange(int(secs * rate)) / rate
-            frame = av.AudioFrame.from_ndarray(
-                (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], "fltp", "mono"
-            )
-            frame.sample_rate = rate
-            ctx = s.codec_context
-            rs = av.AudioResampler(ctx.format.name, "mono", rate, frame_size=ctx.frame_size or 960)
-            mine = [p for f in rs.resample(frame) + rs.resample(None) for p in s.encode(f)]
-            mine += s.encode()
+            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
             last = 0.0
-            for p in mine:  # (time, packet); a packet without pts keeps its predecessor's time
+            for p in _packets(s, tone, rate):  # a packet without pts keeps its predecessor's time
                 last = float(p.pts * p.time_base) if p.pts is not None else last
                 packets.append((last, p))
         for _, p in sorted(packets, key=lambda tp: tp[0]):
