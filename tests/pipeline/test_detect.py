@@ -29,16 +29,21 @@ def media(tmp_path):
     return tmp_path
 
 
+SNIFFED = [  # recognised from their bytes alone
+    ("photo.png", Modality.IMAGE),
+    ("photo.jpg", Modality.IMAGE),
+    ("depth.png", Modality.DEPTH),
+    ("depth.npy", Modality.DEPTH),
+    ("sound.wav", Modality.AUDIO),
+    ("clip.mp4", Modality.VIDEO),
+    ("song.m4a", Modality.AUDIO),
+]
+
+
 @pytest.mark.parametrize(
     ("name", "modality"),
     [
-        ("photo.png", Modality.IMAGE),
-        ("photo.jpg", Modality.IMAGE),
-        ("depth.png", Modality.DEPTH),
-        ("depth.npy", Modality.DEPTH),
-        ("sound.wav", Modality.AUDIO),
-        ("clip.mp4", Modality.VIDEO),
-        ("song.m4a", Modality.AUDIO),
+        *SNIFFED,
         ("note.txt", Modality.TEXT),
         ("imu.csv", Modality.IMU),
         ("imu_t.csv", Modality.IMU),
@@ -50,18 +55,7 @@ def test_detect_by_extension_and_content(media, name, modality):
     assert detect(media / name) is modality
 
 
-@pytest.mark.parametrize(
-    ("src", "modality"),
-    [
-        ("photo.png", Modality.IMAGE),
-        ("photo.jpg", Modality.IMAGE),
-        ("depth.png", Modality.DEPTH),
-        ("depth.npy", Modality.DEPTH),
-        ("sound.wav", Modality.AUDIO),
-        ("clip.mp4", Modality.VIDEO),
-        ("song.m4a", Modality.AUDIO),
-    ],
-)
+@pytest.mark.parametrize(("src", "modality"), SNIFFED)
 def test_files_without_extension_are_sniffed(media, src, modality):
     (media / "noext").write_bytes((media / src).read_bytes())
     assert detect(media / "noext") is modality
