@@ -15,10 +15,11 @@ from openbind.errors import OpenbindError
 from openbind.types import Embeddings, Modality
 
 __version__ = "0.1.0"
-__all__ = ["Embeddings", "Modality", "OpenbindError", "__version__", "list_models", "load"]
+__all__ = ["Embeddings", "Modality", "OpenbindError", "Space", "__version__", "list_models", "load"]
 
 if TYPE_CHECKING:
     from openbind.space.load import load
+    from openbind.space.protocol import Space
 
 
 def __getattr__(name: str) -> Any:
@@ -26,6 +27,10 @@ def __getattr__(name: str) -> Any:
         from openbind.space.load import load
 
         return load
+    if name == "Space":
+        from openbind.space.protocol import Space
+
+        return Space
     if name == "list_models":
         from openbind.registry import list_models
 

@@ -8,11 +8,40 @@ class OpenbindError(Exception):
 
 
 class BadInput(OpenbindError, ValueError):
-    """An input (file, bytes, array, text, request field) cannot be used; the message names it."""
+    """An input (file, bytes, array, text, request field) cannot be used; the message names it.
+
+    Attributes:
+        source: the input itself (a path, a short string), when known.
+        reason: why it cannot be used, without the input's name or position.
+        index: its position in a batch, when it came in one (set by `at`).
+        modality: what it was to be embedded as, when known (set by `at`).
+    """
 
     def __init__(self, message: str, *, source: object | None = None) -> None:
         self.source = source
+        self.reason = message
+        self.index: int | None = None
+        self.modality: str | None = None
         super().__init__(f"{_describe(source)}: {message}" if source is not None else message)
+
+    def at(self, index: int, modality: str | None = None) -> BadInput:
+        """Mark this error as that of item `index` of a batch; the message then starts with it."""
+        self.index = index
+        self.modality = modality
+        what = f"{modality} item" if modality else "item"
+        self.args = (f"{what} {index}: {self.args[0] if self.args else self.reason}",)
+        return self
+
+
+class UnknownId(OpenbindError, KeyError):
+    """An id (of a library item, a job, ...) that does not exist was asked for."""
+
+    def __init__(self, id: object, *, where: str = "") -> None:
+        self.id = id
+        super().__init__(f"no item with id {id!r}" + (f" in {where}" if where else ""))
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class DecodeError(BadInput):

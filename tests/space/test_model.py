@@ -71,11 +71,9 @@ def test_encode_raises_bad_input_naming_the_item(space):
     with pytest.raises(DecodeError, match="bad: cannot decode") as info:
         space.encode({"image": [0.5, "bad", 2.0]})
     assert isinstance(info.value, BadInput) and info.value.source == "bad"
-
-
-def test_a_string_instead_of_a_list_is_bad_input(space):
-    with pytest.raises(BadInput, match="must be a list of items"):
-        space.encode({"text": "a cat"})
+    assert (info.value.index, info.value.modality) == (1, "image")
+    assert info.value.reason == "cannot decode"
+    assert str(info.value).startswith("image item 1: ")
 
 
 def test_batch_size_below_one_is_bad_input(space):

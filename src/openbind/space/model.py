@@ -8,15 +8,15 @@ item -> L2-normalised `Embeddings`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from openbind.errors import BadInput, MissingModality
 from openbind.space.pooling import clip_sums, pool_clips
+from openbind.space.protocol import EncodeReport, ItemError, pick, split_call
 from openbind.types import Embeddings, Modality
 
 Transform = Callable[[Any], torch.Tensor]
@@ -29,30 +29,6 @@ token ids of different lengths. The default concatenates clips of equal shape.""
 OrderKey = Callable[[Any], float]
 """Cost of one raw item (e.g. the length of a string): items are batched longest first so that
 items of similar size share a batch (less padding), and results return in input order."""
-
-
-@dataclass(frozen=True)
-class ItemError:
-    """An input that could not be embedded: its position, a short description, and why."""
-
-    index: int
-    item: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class EncodeReport:
-    """Embeddings of the good items of a batch, and the errors of the bad ones.
-
-    Attributes:
-        embeddings: one row per kept item, in input order.
-        kept: input positions of the rows of `embeddings`.
-        errors: the items that were skipped and why.
-    """
-
-    embeddings: Embeddings
-    kept: list[int]
-    errors: list[ItemError] = field(default_factory=list)
 
 
 class SpaceModel(torch.nn.Module):
@@ -129,81 +105,89 @@ class SpaceModel(torch.nn.Module):
 
     def encode(
         self,
-        inputs: Mapping[Modality | str, Sequence[Any]],
+        inputs: Mapping[Modality | str, Any] | Modality | str,
+        items: Any = None,
         *,
         batch_size: int | None = None,
         progress: bool | None = None,
-    ) -> dict[Modality, Embeddings]:
-        """Embed inputs of several modalities.
+    ) -> dict[Modality, Embeddings] | Embeddings:
+        """Embed inputs: `{modality: items}` -> `{Modality: Embeddings}`, `(modality, items)` ->
+        `Embeddings`.
 
         Args:
-            inputs: per modality, a list of items: paths, bytes, numpy arrays, PIL images, strings
-                or already preprocessed tensors, as that modality's transform accepts.
+            inputs: per modality, a list of items (or one item): paths, bytes, numpy arrays, PIL
+                images, strings or already preprocessed tensors, as that modality's transform
+                accepts; or a modality name, with the items as the second argument.
+            items: the items, when `inputs` is a modality.
             batch_size: items per forward pass (default: the space's).
             progress: show a progress bar; None shows one for long inputs on a terminal.
 
         Returns:
-            Normalised embeddings per modality; look them up by `Modality` or by name ("image").
+            Normalised embeddings (one row per item, in input order); per modality for a mapping.
 
         Raises:
-            BadInput: an item cannot be decoded; the message names it. Use `encode_report` to
-                skip bad items instead.
+            BadInput: an item cannot be decoded; its `index` and `reason` say which and why. Use
+                `encode_report` to skip bad items instead.
             MissingModality: the space has no tower for a requested modality.
+            TypeError: items without a modality.
         """
-        out: dict[Modality, Embeddings] = {}
-        for modality, items in inputs.items():
-            out[Modality.parse(modality)] = self.encode_items(
-                modality, items, batch_size=batch_size, progress=progress
-            )
-        return out
+        requests, single = split_call(inputs, items)
+        out = {
+            m: self._run(m, xs, batch_size, progress, skip_bad=False).embeddings
+            for m, xs in requests.items()
+        }
+        return pick(out, single)
 
     def encode_items(
         self,
         modality: Modality | str,
-        items: Sequence[Any],
+        items: Any,
         *,
         batch_size: int | None = None,
         progress: bool | None = None,
     ) -> Embeddings:
-        """Embed a list of items of one modality; raise `BadInput` on the first bad item."""
-        report = self._run(modality, items, batch_size, progress, skip_bad=False)
-        return report.embeddings
+        """`encode(modality, items)`: embed items of one modality; raise on the first bad item."""
+        return self.encode(modality, items, batch_size=batch_size, progress=progress)
 
     def encode_report(
         self,
-        modality: Modality | str,
-        items: Sequence[Any],
+        inputs: Mapping[Modality | str, Any] | Modality | str,
+        items: Any = None,
         *,
         batch_size: int | None = None,
         progress: bool | None = None,
-    ) -> EncodeReport:
-        """Embed a list of items of one modality, skipping bad items and reporting them."""
-        return self._run(modality, items, batch_size, progress, skip_bad=True)
+    ) -> dict[Modality, EncodeReport] | EncodeReport:
+        """Like `encode`, but bad items are skipped and reported (`EncodeReport` per modality)."""
+        requests, single = split_call(inputs, items)
+        out = {
+            m: self._run(m, xs, batch_size, progress, skip_bad=True) for m, xs in requests.items()
+        }
+        return pick(out, single)
 
     @torch.inference_mode()
     def features(
-        self, modality: Modality | str, items: Sequence[Any], *, batch_size: int | None = None
-    ) -> torch.Tensor:
-        """Raw tower features (N, D), before normalisation; clips are averaged per item.
+        self,
+        inputs: Mapping[Modality | str, Any] | Modality | str,
+        items: Any = None,
+        *,
+        batch_size: int | None = None,
+    ) -> dict[Modality, torch.Tensor] | torch.Tensor:
+        """Raw tower features (N, D) float32, before normalisation; clips are averaged per item.
+
+        Same calling convention as `encode`; batching is `encode`'s (longest items first, results
+        in input order).
 
         Raises:
-            BadInput: an item cannot be decoded (the message names it), or batch_size < 1.
+            BadInput: an item cannot be decoded (`index`, `reason`), or batch_size < 1.
         """
-        m = Modality.parse(modality)
-        self.tower(m)
-        size = self.batch_size if batch_size is None else batch_size
-        if size < 1:
-            raise BadInput(f"batch_size must be >= 1, got {size}")
-        out = []
-        for start in range(0, len(items), size):
-            tensors = [
-                self._transform(m, x, start + i) for i, x in enumerate(items[start : start + size])
-            ]
-            clips, counts = self._collate(m, tensors)
-            raw = self._forward(m, clips)  # (sum(counts), D), float32
-            sums = clip_sums(raw, counts)  # (len(counts), D)
-            out.append(sums / torch.tensor(counts, dtype=torch.float32)[:, None])
-        return torch.cat(out) if out else torch.zeros(0, self.dim)
+        requests, single = split_call(inputs, items)
+        out = {
+            m: self._run(
+                m, xs, batch_size, False, skip_bad=False, pool=_mean_clips
+            ).embeddings.torch()
+            for m, xs in requests.items()
+        }
+        return pick(out, single)
 
     def preprocess(self, modality: Modality | str, item: Any) -> torch.Tensor:
         """The model-ready clips (S, *clip_shape) of one item."""
@@ -214,18 +198,20 @@ class SpaceModel(torch.nn.Module):
 
     def _run(
         self,
-        modality: Modality | str,
-        items: Sequence[Any],
+        m: Modality,
+        items: list[Any],
         batch_size: int | None,
         progress: bool | None,
         *,
         skip_bad: bool,
+        pool: Callable[[torch.Tensor, list[int]], torch.Tensor] = pool_clips,
     ) -> EncodeReport:
-        m = Modality.parse(modality)
+        """Batch, decode (prefetched), run and pool `items`; longest first, results in input order.
+
+        `pool` turns a batch's (clips, D) tower output into one row per item: normalised
+        embeddings by default, the clip mean of raw features for `features`.
+        """
         self.tower(m)  # fail early for a missing tower
-        if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
-            raise BadInput(f"{m.value} inputs must be a list of items, got {type(items).__name__}")
-        items = list(items)
         size = self.batch_size if batch_size is None else batch_size
         if size < 1:
             raise BadInput(f"batch_size must be >= 1, got {size}")
@@ -243,12 +229,12 @@ class SpaceModel(torch.nn.Module):
             for i, err in batch:
                 if not isinstance(err, torch.Tensor):
                     if not skip_bad:
-                        raise err
+                        raise err.at(i, m.value)
                     errors.append(ItemError(i, _describe(items[i]), str(err)))
             if good:
                 clips, counts = self._collate(m, [t for _, t in good])
                 with torch.inference_mode():
-                    vectors.append(pool_clips(self._forward(m, clips), counts))
+                    vectors.append(pool(self._forward(m, clips), counts))
                 kept.extend(i for i, _ in good)
             if bar is not None:
                 bar.update(len(batch))
@@ -278,7 +264,7 @@ class SpaceModel(torch.nn.Module):
             raise MissingModality(f"{self.model_id} has no preprocessing for {m.value}")
         x = transform(item)
         if not isinstance(x, torch.Tensor) or x.ndim < 1 or x.shape[0] < 1:
-            raise BadInput(f"{m.value} item {index}: transform gave no clips")
+            raise BadInput("preprocessing gave no clips")
         return x
 
     def _collate(self, m: Modality, tensors: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
@@ -293,6 +279,11 @@ class SpaceModel(torch.nn.Module):
             if clips.is_floating_point():
                 clips = clips.to(p.dtype)
         return tower(clips).float().cpu()
+
+
+def _mean_clips(clips: torch.Tensor, counts: list[int]) -> torch.Tensor:
+    """Mean of each item's raw clip features (what `features` returns)."""
+    return clip_sums(clips, counts) / torch.tensor(counts, dtype=clips.dtype)[:, None]
 
 
 def _concat(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -332,8 +323,15 @@ def _describe(item: Any) -> str:
     if isinstance(item, (str, bytes)):
         text = item if isinstance(item, str) else f"bytes[{len(item)}]"
         return text if len(text) <= 120 else text[:117] + "..."
-    shape = getattr(item, "shape", None) or getattr(item, "size", None)
-    return f"{type(item).__name__}{tuple(shape) if shape else ''}"
+    shape = getattr(item, "shape", None)
+    if shape is None:
+        shape = getattr(item, "size", None)
+    if callable(shape):  # e.g. torch.Tensor.size
+        shape = shape()
+    try:
+        return f"{type(item).__name__}{tuple(shape)}"
+    except TypeError:  # an int size (numpy scalar) or no shape at all
+        return type(item).__name__
 
 
 def _progress_bar(total: int, label: str, progress: bool | None):
