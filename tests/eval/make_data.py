@@ -33,7 +33,7 @@ def imagefolder(root: Path, per_class: int = 3, ext: str = ".png", splits: bool 
     for split in ("train", "val") if splits else ("",):
         for c in CLASSES:
             for i in range(per_class):
-                write(root / split / c / f"{c}{i}{ext}", c)
+                write(root / split / c / f"{c}{i}{ext}", f"{c} #{split}{i}")
     return root
 
 
@@ -45,7 +45,7 @@ def esc50(root: Path, per_class: int = 5) -> Path:
     for target, category in enumerate(ESC_CLASSES):
         for i in range(per_class):
             name = f"{i % 5 + 1}-{target}{i}-A-{target}.wav"
-            write(root / "audio" / name, category.replace("_", " "))
+            write(root / "audio" / name, f"{category.replace('_', ' ')} #{i}")
             rows.append(
                 {
                     "filename": name,
@@ -129,13 +129,15 @@ def flickr30k(root: Path) -> Path:
 
 
 NYU_CLASSES = ("bedroom", "kitchen", "living_room")
+INDEX_WORDS = ("one", "two", "three", "four")
 
 
 def nyud(root: Path, per_class: int = 2) -> Path:
     for c in NYU_CLASSES:
         for i in range(per_class):
-            write(root / "depth" / c / f"{i}.png", c.replace("_", " "))
-            write(root / "rgb" / c / f"{i}.jpg", c.replace("_", " "))
+            content = f"{c.replace('_', ' ')} {INDEX_WORDS[i]}"
+            write(root / "depth" / c / f"{i}.png", content)
+            write(root / "rgb" / c / f"{i}.jpg", content)
     return root
 
 
