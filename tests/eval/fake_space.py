@@ -1,6 +1,6 @@
 """A fake `openbind.Space` whose answers are known: an item means the words it contains.
 
-A file's content is read as text; a string is its own text; an array (a crop) means "person" when
+A file's content is read as text; a string is its own text; an array (a crop) means "people" when
 bright, else "background". Each vocabulary word has a fixed random unit vector; an item's vector
 is the normalised sum of its vocabulary words' vectors (words outside the vocabulary, like the
 prompt wording, are ignored). Content starting with "CORRUPT" is refused. `calls` counts the
@@ -51,7 +51,7 @@ class FakeSpace:
 
     def _vector(self, item: Any) -> np.ndarray:
         if isinstance(item, np.ndarray):
-            text = "person" if item.mean() > 128 else "background"
+            text = "people" if item.mean() > 128 else "background"
         elif isinstance(item, Path):
             text = Path(item).read_bytes().decode("utf-8", "replace")
         else:

@@ -74,10 +74,15 @@ def test_audiocaps_clotho_msrvtt_coco_flickr(tmp_path: Path) -> None:
 
 
 def test_nyud_with_rgb_pairs(tmp_path: Path) -> None:
-    data = quiet(make_data.nyud(tmp_path), "nyud")
+    with pytest.warns(
+        PartialDataset, match=r"7 class\(es\) of the label set have no item: bathroom"
+    ):
+        data = load_dataset(make_data.nyud(tmp_path), "nyud")
     c = data.classification
     assert c.modality is Modality.DEPTH and c.templates == "nyu"
-    assert c.classes == ("bedroom", "kitchen", "living room")
+    assert len(c.classes) == 10 and c.classes[-1] == "others"  # the published NYU-D classes
+    assert [c.classes[i] for i in sorted(set(c.labels))] == ["bedroom", "kitchen", "living room"]
+    assert "bookstore" in c.absent_classes and len(c.absent_classes) == 7
     (pairs,) = data.retrieval
     assert pairs.name == "image-depth" and len(pairs.a) == 6
     for item, (j,) in zip(pairs.a, pairs.matches, strict=True):
@@ -88,7 +93,7 @@ def test_nyud_with_rgb_pairs(tmp_path: Path) -> None:
 def test_llvip(tmp_path: Path) -> None:
     data = quiet(make_data.llvip(tmp_path), "llvip")
     c = data.classification
-    assert c.classes == ("background", "person") and c.modality is Modality.THERMAL
+    assert c.classes == ("background", "people") and c.modality is Modality.THERMAL
     assert sorted(c.labels) == [0, 0, 1, 1]
     person = c.items[c.labels.index(1)]
     assert person.box == (10, 10, 20, 40)

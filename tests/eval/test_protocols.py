@@ -18,7 +18,7 @@ VOCAB = [
     *make_data.ESC_CLASSES,
     *make_data.NYU_CLASSES,
     *make_data.INDEX_WORDS,
-    "person",
+    "people",
     "background",
     *(c for caps in make_data.CAPTIONED.values() for c in caps),
 ]

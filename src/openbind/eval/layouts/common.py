@@ -95,6 +95,12 @@ def index_files(root: Path, exts: Sequence[str]) -> dict[str, Path]:
     return out
 
 
+def published_class_names(benchmark: str) -> list[str]:
+    """The class names of a benchmark's published protocol (`eval/classnames.json`), or []."""
+    table = json.loads((Path(__file__).parents[1] / "classnames.json").read_text())
+    return list(table.get(benchmark, []))
+
+
 def class_name(folder: str) -> str:
     """A folder or category name as a prompt word: "chirping_birds" -> "chirping birds"."""
     return folder.replace("_", " ").strip()

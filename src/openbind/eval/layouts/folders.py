@@ -20,6 +20,7 @@ from openbind.eval.layouts.common import (
     SPLIT_NAMES,
     class_name,
     need,
+    published_class_names,
     rel,
 )
 from openbind.eval.layouts.options import LayoutOptions
@@ -47,7 +48,7 @@ def sund(root: Path, opts: LayoutOptions) -> Dataset:
 
 def _depth(root: Path, opts: LayoutOptions, name: str) -> Dataset:
     base = root / "depth" if (root / "depth").is_dir() else root
-    data = _class_folders(root, base, opts, Modality.DEPTH, name, name)
+    data = _published_classes(_class_folders(root, base, opts, Modality.DEPTH, name, name))
     rgb_dir = next((root / d for d in ("rgb", "image", "images") if (root / d).is_dir()), None)
     if rgb_dir is None or data.classification is None:
         return data
@@ -65,6 +66,28 @@ def _depth(root: Path, opts: LayoutOptions, name: str) -> Dataset:
         return data
     pairs = Pairs(Modality.IMAGE, tuple(rgb), Modality.DEPTH, depth_items, tuple(matches))
     return Dataset(**{**data.__dict__, "retrieval": (pairs,)})
+
+
+def _published_classes(data: Dataset) -> Dataset:
+    """Use the benchmark's published class list when the folders are a part of it: its other
+    classes stay candidates and are reported as absent."""
+    c = data.classification
+    published = tuple(published_class_names(data.name))
+    if c is None or not published or not set(c.classes) <= set(published):
+        return data
+    index = [published.index(name) for name in c.classes]
+    present = {index[label] for label in c.labels}
+    clf = Classification(
+        c.modality,
+        c.items,
+        tuple(index[label] for label in c.labels),
+        published,
+        c.templates,
+        c.folds,
+        c.splits,
+        tuple(name for i, name in enumerate(published) if i not in present),
+    )
+    return Dataset(**{**data.__dict__, "classification": clf})
 
 
 def _pair_key(path: Path, base: Path) -> str:

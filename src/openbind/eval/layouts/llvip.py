@@ -3,7 +3,7 @@
 Layout: `infrared/<split>/<id>.jpg`, `visible/<split>/<id>.jpg` (default split "test") and
 `Annotations/<id>.xml` (Pascal VOC boxes). Two parts:
 
-* classification (thermal, classes "background" and "person", as in ImageBind's protocol):
+* classification (thermal, classes "background" and "people", as in the published protocol):
   every person box of an infrared image, and per image one box of the same size that overlaps
   no person (the first such position on a fixed grid), cropped from the infrared image;
 * retrieval: visible image <-> infrared image of the same id (an emergent image-thermal pair).
@@ -20,7 +20,7 @@ from openbind.eval.layouts.common import IMAGE_EXTS, need, rel
 from openbind.eval.layouts.options import LayoutOptions
 from openbind.types import Modality
 
-CLASSES = ("background", "person")
+CLASSES = ("background", "people")  # LanguageBind t_cls names
 Box = tuple[int, int, int, int]
 
 
