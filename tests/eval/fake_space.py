@@ -93,6 +93,41 @@ class FakeSpace:
             out.vectors if isinstance(out, Embeddings) else {m: e.vectors for m, e in out.items()}
         )
 
+    def to(self, *args: Any, **kwargs: Any) -> FakeSpace:  # what `openbind.load` calls
+        return self
+
+    def eval(self) -> FakeSpace:
+        return self
+
+
+MODEL_ID = "fakewords_small.v1"
+
+
+def build(entry: Any, *, modalities: Any = None, weights: Any = None) -> FakeSpace:
+    """The registry builder: a vocabulary of the words tests/eval/make_data.py writes."""
+    from tests.eval import make_data
+
+    return FakeSpace(make_data.VOCABULARY, model_id=MODEL_ID)
+
+
+def register(monkeypatch: Any) -> None:
+    """Make `openbind.load("fakewords")` build a `FakeSpace` for one test."""
+    from openbind import registry
+
+    registry.list_models()
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_DEFAULT_TAGS", dict(registry._DEFAULT_TAGS))
+    registry.register(
+        registry.ModelEntry(
+            MODEL_ID,
+            "tests.eval.fake_space:build",
+            ("text", "image", "audio", "video", "depth", "thermal"),
+            DIM,
+            description="test space",
+        ),
+        aliases=("fakewords",),
+    )
+
 
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z]+", text.lower())

@@ -184,3 +184,18 @@ def kinetics(root: Path) -> Path:
             )
     write_csv(root / "validate.csv", rows)
     return root
+
+
+VOCABULARY = [
+    w.replace("_", " ")
+    for w in (
+        *CLASSES,
+        *ESC_CLASSES,
+        *NYU_CLASSES,
+        *INDEX_WORDS,
+        *KINETICS,
+        "people",
+        "background",
+        *(c for caps in CAPTIONED.values() for c in caps),
+    )
+]

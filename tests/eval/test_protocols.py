@@ -13,20 +13,12 @@ from openbind.eval.layouts import PartialDataset
 from tests.eval import make_data
 from tests.eval.fake_space import FakeSpace
 
-VOCAB = [
-    *make_data.CLASSES,
-    *make_data.ESC_CLASSES,
-    *make_data.NYU_CLASSES,
-    *make_data.INDEX_WORDS,
-    "people",
-    "background",
-    *(c for caps in make_data.CAPTIONED.values() for c in caps),
-]
+VOCAB = make_data.VOCABULARY
 
 
 @pytest.fixture
 def space() -> FakeSpace:
-    return FakeSpace([w.replace("_", " ") for w in VOCAB])
+    return FakeSpace(VOCAB)
 
 
 def load(root: Path, layout: str):
