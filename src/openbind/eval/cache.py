@@ -34,6 +34,8 @@ from openbind.types import Modality
 PROBE = "openbind evaluation cache probe: a photo of a dog."
 CHUNK = 512
 """Items per `encode_report` call (and per cache shard)."""
+BLOCK = 1 << 22
+"""Files up to this size are hashed in one read."""
 
 
 @dataclass(frozen=True)
@@ -68,15 +70,18 @@ class FileHasher:
 
     def __call__(self, path: Path) -> str:
         st = path.stat()
-        key = str(path.resolve())
+        key = os.path.abspath(path)
         hit = self.table.get(key)
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return str(hit[2])
-        h = hashlib.blake2b(digest_size=16)
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        digest = h.hexdigest()
+        if st.st_size <= BLOCK:
+            digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+        else:
+            h = hashlib.blake2b(digest_size=16)
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(BLOCK), b""):
+                    h.update(block)
+            digest = h.hexdigest()
         self.table[key] = [st.st_size, st.st_mtime_ns, digest]
         self.changed = True
         return digest

@@ -13,6 +13,7 @@ import importlib.metadata
 import json
 import platform
 from collections.abc import Iterable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ def provenance(space: Space, space_key: str, data_sum: str) -> dict[str, Any]:
         "card_sha256": _sha(json.dumps(card, sort_keys=True).encode()) if card else None,
         "weights": weights_checksums(space.model_id),
         "openbind": __version__,
-        "versions": versions(),
+        "versions": dict(versions()),
         "data_checksum": data_sum,
     }
 
@@ -93,6 +94,7 @@ def weights_checksums(model_id: str) -> list[dict[str, Any]]:
     return out
 
 
+@cache
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for dist in ("torch", "numpy", "scikit-learn", "transformers"):
