@@ -196,3 +196,34 @@ def test_imagefolder_bad_shapes(tmp_path: Path) -> None:
     make_data.write(odd / "cat" / "notes.xyz", "?")
     with pytest.warns(PartialDataset, match=r"1 malformed file\(s\), first: cat/notes.xyz"):
         load_dataset(odd, "imagefolder")
+
+
+def test_sund_uses_the_published_classes(tmp_path: Path) -> None:
+    for c in ("computer_room", "corridor"):
+        make_data.write(tmp_path / c / "0.png", c)
+    with pytest.warns(PartialDataset, match=r"17 class\(es\)"):
+        c = load_dataset(tmp_path, "sund").classification
+    assert len(c.classes) == 19 and {c.classes[i] for i in c.labels} == {
+        "computer room",
+        "corridor",
+    }
+
+
+def test_msrvtt_1k_a_csv_and_coco_karpathy(tmp_path: Path) -> None:
+    root = make_data.msrvtt(tmp_path / "msrvtt")
+    make_data.write_csv(
+        root / "MSRVTT_JSFUSION_test.csv",
+        [{"key": "ret0", "vid_key": "msr0", "video_id": "video0", "sentence": "a dog barks"},
+         {"key": "ret1", "vid_key": "msr1", "video_id": "video1", "sentence": "a car passes"}],
+    )  # fmt: skip
+    (pairs,) = quiet(root, "msrvtt").retrieval
+    assert pairs.a == ("a dog barks", "a car passes") and pairs.matches == ((0,), (1,))
+    coco = tmp_path / "coco"
+    make_data.write(coco / "val2014" / "x.jpg", "dog")
+    make_data.write(
+        coco / "dataset_coco.json",
+        '{"images": [{"filename": "x.jpg", "split": "test", "sentences": [{"raw": "a dog"}]},'
+        ' {"filename": "y.jpg", "split": "train", "sentences": [{"raw": "a cat"}]}]}',
+    )
+    (pairs,) = quiet(coco, "coco").retrieval
+    assert pairs.a == ("a dog",) and len(pairs.b) == 1
