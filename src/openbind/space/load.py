@@ -55,7 +55,7 @@ def load(
 
 def _override_preprocessing(space: SpaceModel, m: Modality, changes: Mapping[str, Any]) -> None:
     """Rebuild `m`'s transform from its config with `changes` applied."""
-    transform = space.transforms.get(m)
+    transform = space.encoder(m).transform if m in space.modalities else None
     config = getattr(transform, "config", None)
     if config is None or not dataclasses.is_dataclass(config):
         raise ConfigError(f"preprocess: {space.model_id} has no configurable {m.value} transform")
@@ -66,7 +66,7 @@ def _override_preprocessing(space: SpaceModel, m: Modality, changes: Mapping[str
             f"preprocess.{m.value}: unknown setting(s) {unknown}; "
             f"{type(config).__name__} has {sorted(fields)}"
         )
-    space.transforms[m] = type(transform)(dataclasses.replace(config, **changes))
+    space.set_transform(m, type(transform)(dataclasses.replace(config, **changes)))
 
 
 def _check_modalities(

@@ -28,7 +28,8 @@ from openbind.encoders.imagebind import (
 )
 from openbind.errors import ConfigError
 from openbind.registry import ModelEntry
-from openbind.space.model import SpaceModel, Transform
+from openbind.space.encoder import Encoder, Transform
+from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
 CONFIGS = {"huge": ImageBindConfig.huge, "small": ImageBindConfig.small}
@@ -71,7 +72,9 @@ def build(
         )
     config = CONFIGS[preset]()
     model = load_model(config, hub.resolve_weights(entry, weights), modalities)
-    return SpaceModel(entry.name, model.towers(modalities), transforms(modalities), config.out_dim)
+    towers, preprocess = model.towers(modalities), transforms(modalities)
+    encoders = {m: Encoder(towers[m], preprocess[m]) for m in towers}
+    return SpaceModel(entry.name, encoders, config.out_dim)
 
 
 def load_model(

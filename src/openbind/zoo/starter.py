@@ -33,7 +33,8 @@ from openbind.errors import MissingModality
 from openbind.preprocess.image import ImageConfig, ImageTransform
 from openbind.preprocess.video import VideoConfig, VideoTransform
 from openbind.registry import ModelEntry
-from openbind.space.model import SpaceModel, Transform
+from openbind.space.encoder import Encoder, Transform
+from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
 DATA = Path(__file__).parent / "data"
@@ -91,33 +92,25 @@ def build(
     """
     config = starter_config(entry.options.get("config", entry.name))
     wanted = {Modality.parse(m) for m in modalities}
-    towers: dict[Modality, torch.nn.Module] = {}
-    transforms: dict[Modality, Transform] = {}
-    collates, order_keys = {}, {}
+    encoders: dict[Modality, Encoder] = {}
     if Modality.TEXT in wanted:
-        towers[Modality.TEXT] = MiniLMTower.from_package(logit_scale=config.logit_scale)
-        transforms[Modality.TEXT] = TokenizeText()
-        collates[Modality.TEXT] = pad_token_ids
-        order_keys[Modality.TEXT] = text_cost
+        encoders[Modality.TEXT] = text_encoder(config)
     if wanted & {Modality.IMAGE, Modality.VIDEO}:
         image = image_tower(config)
         if Modality.IMAGE in wanted:
-            towers[Modality.IMAGE] = image
-            transforms[Modality.IMAGE] = ImageTransform(config.image)
+            encoders[Modality.IMAGE] = Encoder(image, ImageTransform(config.image))
         if Modality.VIDEO in wanted:
-            towers[Modality.VIDEO] = FrameTower(image)
-            transforms[Modality.VIDEO] = VideoTransform(config.video)
-    for m in sorted(wanted - set(towers), key=lambda m: m.value):
-        towers[m], transforms[m] = optional_tower(m, Path(weights) if weights else DATA, entry)
-    return SpaceModel(
-        entry.name,
-        towers,
-        transforms,
-        entry.dim,
-        batch_size=config.batch_size,
-        collates=collates,
-        order_keys=order_keys,
-    )
+            encoders[Modality.VIDEO] = Encoder(FrameTower(image), VideoTransform(config.video))
+    for m in sorted(wanted - set(encoders), key=lambda m: m.value):
+        tower, transform = optional_tower(m, Path(weights) if weights else DATA, entry)
+        encoders[m] = Encoder(tower, transform)
+    return SpaceModel(entry.name, encoders, entry.dim, batch_size=config.batch_size)
+
+
+def text_encoder(config: StarterConfig) -> Encoder:
+    """MiniLM with its tokenizer; token ids are padded per batch, longest texts batched first."""
+    tower = MiniLMTower.from_package(logit_scale=config.logit_scale)
+    return Encoder(tower, TokenizeText(), collate=pad_token_ids, order_key=text_cost)
 
 
 def image_tower(config: StarterConfig) -> ClassBridgeTower:
