@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from openbind.eval.data import Input, Item
+from openbind.eval.data import Input
 from openbind.space.protocol import Space
 from openbind.types import Modality
 
@@ -256,4 +256,4 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["CachedEncoder", "Encoded", "FileHasher", "Item", "item_key", "space_key"]
+__all__ = ["CachedEncoder", "Encoded", "FileHasher", "item_key", "space_key"]

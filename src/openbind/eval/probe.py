@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from openbind.errors import BadInput, require
 from openbind.eval import metrics
 from openbind.eval.cache import CachedEncoder
 from openbind.eval.common import encoder_for, finish, tally
-from openbind.eval.data import Dataset
+from openbind.eval.data import Classification, Dataset
 from openbind.eval.report import EvalReport, percent
 from openbind.space.protocol import Space
 
@@ -112,7 +113,9 @@ def linear_probe(
     )
 
 
-def _splits(clf, kept: list[int], y: np.ndarray, folds: int, seed: int):
+def _splits(
+    clf: Classification, kept: list[int], y: np.ndarray, folds: int, seed: int
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
     rows = np.arange(len(kept))
     if clf.splits is not None and "train" in clf.splits:
         is_train = np.asarray([clf.splits[i] == "train" for i in kept])
@@ -142,7 +145,7 @@ def _few(train: np.ndarray, y: np.ndarray, shots: int, rng: np.random.Generator)
     return np.asarray(sorted(picked))
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c_values: Sequence[float], seed: int):
+def _fit(x: np.ndarray, y: np.ndarray, c_values: Sequence[float], seed: int) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
@@ -158,7 +161,7 @@ def _fit(x: np.ndarray, y: np.ndarray, c_values: Sequence[float], seed: int):
     return LogisticRegression(C=c, max_iter=2000).fit(x, y)
 
 
-def _scores(model, x: np.ndarray, n_classes: int) -> np.ndarray:
+def _scores(model: Any, x: np.ndarray, n_classes: int) -> np.ndarray:
     """(N, n_classes) decision scores; classes absent from training score -inf."""
     d = model.decision_function(x)
     if d.ndim == 1:  # two classes: one margin for classes_[1]
