@@ -10,6 +10,7 @@ for linear probes and the others are evaluated. NYU-D and SUN-D are depth class 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from openbind.errors import BadInput
@@ -65,7 +66,7 @@ def _depth(root: Path, opts: LayoutOptions, name: str) -> Dataset:
     if not rgb:
         return data
     pairs = Pairs(Modality.IMAGE, tuple(rgb), Modality.DEPTH, depth_items, tuple(matches))
-    return Dataset(**{**data.__dict__, "retrieval": (pairs,)})
+    return replace(data, retrieval=(pairs,))
 
 
 def _published_classes(data: Dataset) -> Dataset:
@@ -87,7 +88,7 @@ def _published_classes(data: Dataset) -> Dataset:
         c.splits,
         tuple(name for i, name in enumerate(published) if i not in present),
     )
-    return Dataset(**{**data.__dict__, "classification": clf})
+    return replace(data, classification=clf)
 
 
 def _pair_key(path: Path, base: Path) -> str:
