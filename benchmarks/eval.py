@@ -158,6 +158,7 @@ def main() -> None:
         "overhead_wall": best["eval_wall"] / best["embed_wall"] - 1,
         "overhead_cpu": best["eval_cpu"] / best["embed_cpu"] - 1,
         "text_encoding_wall_s": best["text_wall"],
+        "bookkeeping_cpu_s": min(r["eval_cpu"] - r["audio_in_eval_cpu"] for r in runs),
         "rerun_audio_encoded": again.items["audio"],
         "rerun_text_encoded": again.items["text"],
         "rerun_s": rerun_s,
@@ -169,6 +170,11 @@ def main() -> None:
     print(f"{'batch embedding (clips/s, wall)':<40}{rows['embed_clips_per_s']:.1f}")
     print(f"{'evaluation (clips/s, wall, w/o text)':<40}{rows['eval_clips_per_s']:.1f}")
     print(f"{'text encoding (s, prompts + probe)':<40}{best['text_wall']:.2f}")
+    book = rows["bookkeeping_cpu_s"]
+    print(
+        f"{'bookkeeping CPU (hash, cache, layout)':<40}{book:.2f} s = {1000 * book / n:.2f} ms/clip "
+        f"({100 * book / best['embed_cpu']:.1f}% of this tower's encoding CPU)"
+    )
     print(
         f"{'overhead vs embedding':<40}CPU {100 * rows['overhead_cpu']:+.1f}%, wall "
         f"{100 * rows['overhead_wall']:+.1f}% (target <= {100 * TARGET:.0f}% on CPU time: "
