@@ -199,3 +199,15 @@ VOCABULARY = [
         *(c for caps in CAPTIONED.values() for c in caps),
     )
 ]
+
+
+def manifest(root: Path) -> Path:
+    """openbind's paired manifest: image, audio and text columns and a label."""
+    rows = []
+    for i, (label, word) in enumerate(zip(("dog", "cat", "car", "dog"), INDEX_WORDS, strict=True)):
+        write(root / "image" / f"{i}.png", f"{label} {word}")
+        write(root / "audio" / f"{i}.wav", f"{label} {word}")
+        rows.append({"id": i, "label": label, "image": f"image/{i}.png", "audio": f"audio/{i}.wav",
+                     "text": f"a {label} {word}"})  # fmt: skip
+    write_csv(root / "manifest.csv", rows)
+    return root

@@ -227,3 +227,15 @@ def test_msrvtt_1k_a_csv_and_coco_karpathy(tmp_path: Path) -> None:
     )
     (pairs,) = quiet(coco, "coco").retrieval
     assert pairs.a == ("a dog",) and len(pairs.b) == 1
+
+
+def test_manifest_pairs_every_two_columns(tmp_path: Path) -> None:
+    data = quiet(make_data.manifest(tmp_path), "manifest")
+    assert [p.name for p in data.retrieval] == ["text-image", "text-audio", "image-audio"]
+    c = data.classification
+    assert c.modality is Modality.IMAGE and c.classes == ("car", "cat", "dog")
+    assert quiet(tmp_path, "manifest", modality="audio").classification.modality is Modality.AUDIO
+    (tmp_path / "audio" / "2.wav").unlink()
+    with pytest.warns(PartialDataset, match=r"1 missing file\(s\), first: audio/2.wav"):
+        partial = load_dataset(tmp_path, "manifest")
+    assert len(partial.retrieval[0].a) == 3

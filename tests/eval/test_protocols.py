@@ -153,3 +153,14 @@ def test_registered_model_card_and_weights() -> None:
     shipped = weights_checksums("starter_base.v1")
     assert {w["origin"] for w in shipped} == {"shipped"}
     assert any(w["file"] == "starter_audio.safetensors" and len(w["sha256"]) == 64 for w in shipped)
+
+
+def test_emergent_audio_image_pairs_from_a_manifest(tmp_path: Path, space: FakeSpace) -> None:
+    data = load(make_data.manifest(tmp_path), "manifest")
+    report = retrieval(space, data, pair="image-audio")
+    assert report.settings["emergent"] == ["image-audio"]
+    assert (
+        report.metrics["image->audio R@1"] == 100.0 and report.metrics["audio->image R@1"] == 100.0
+    )
+    everything = retrieval(space, data)
+    assert everything.settings["pairs"] == ["text-image", "text-audio", "image-audio"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from openbind.errors import BadInput
 from openbind.eval.data import Dataset
-from openbind.eval.layouts import audio, captions, folders, llvip, video
+from openbind.eval.layouts import audio, captions, folders, llvip, manifest, video
 from openbind.eval.layouts.options import LayoutOptions
 
 __all__ = ["LAYOUTS", "Layout", "LayoutOptions", "PartialDataset", "load_dataset"]
@@ -68,6 +68,11 @@ LAYOUTS: dict[str, Layout] = {
         llvip.llvip,
         ("zero-shot", "linear-probe", "retrieval"),
         "infrared/<split>/, visible/<split>/, Annotations/*.xml person boxes",
+    ),
+    "manifest": Layout(
+        manifest.manifest,
+        ("zero-shot", "linear-probe", "retrieval"),
+        "openbind's manifest.csv: a column per modality (+ label); every two columns are pairs",
     ),
     "kinetics": Layout(
         video.kinetics,
