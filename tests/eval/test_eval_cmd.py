@@ -130,5 +130,6 @@ def test_layouts_lists_every_layout(capsys) -> None:
         "sund",
         "llvip",
         "kinetics",
+        "manifest",
     ):
         assert name in out
