@@ -164,3 +164,13 @@ def test_emergent_audio_image_pairs_from_a_manifest(tmp_path: Path, space: FakeS
     )
     everything = retrieval(space, data)
     assert everything.settings["pairs"] == ["text-image", "text-audio", "image-audio"]
+
+
+def test_retrieval_drops_refused_items_with_their_pairs(tmp_path: Path, space: FakeSpace) -> None:
+    root = make_data.audiocaps(tmp_path)
+    (root / "audio" / "test" / "clip_b.wav").write_text("CORRUPT")
+    report = retrieval(space, load(root, "audiocaps"))
+    assert report.counts["text-audio refused audio"] == 1
+    assert report.counts["text->audio queries"] == 2  # clip_b's two captions have no match left
+    assert report.counts["text->audio candidates"] == 1
+    assert any("clip_b.wav" in w for w in report.warnings)

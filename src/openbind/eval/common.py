@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from openbind.eval.cache import CachedEncoder
+from openbind.eval.cache import CachedEncoder, Encoded
 from openbind.eval.data import Dataset
 from openbind.eval.provenance import data_checksum, provenance
 from openbind.eval.report import EvalReport
@@ -22,6 +22,15 @@ def encoder_for(
     if encoder.space is not space:
         raise ValueError("the encoder wraps another space")
     return encoder
+
+
+def refused(encoded: Encoded, what: str = "") -> list[str]:
+    """The warning about items a space refused (none if it refused none)."""
+    if not encoded.errors:
+        return []
+    _, name, reason = encoded.errors[0]
+    prefix = f"{what}: " if what else ""
+    return [f"{prefix}{len(encoded.errors)} item(s) refused, first: {name}: {reason}"]
 
 
 def dataset_warnings(data: Dataset) -> list[str]:

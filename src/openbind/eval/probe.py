@@ -19,7 +19,7 @@ import numpy as np
 from openbind.errors import BadInput, require
 from openbind.eval import metrics
 from openbind.eval.cache import CachedEncoder
-from openbind.eval.common import encoder_for, finish, tally
+from openbind.eval.common import encoder_for, finish, refused, tally
 from openbind.eval.data import Classification, Dataset
 from openbind.eval.report import EvalReport, percent
 from openbind.space.protocol import Space
@@ -106,9 +106,7 @@ def linear_probe(
             "seed": seed,
             "per_split_top1": [percent(a) for a in accuracies],
         },
-        warnings=[f"{len(encoded.errors)} item(s) refused, first: {encoded.errors[0][1]}"]
-        if encoded.errors
-        else [],
+        warnings=refused(encoded),
         before=before,
     )
 

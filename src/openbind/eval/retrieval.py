@@ -16,7 +16,7 @@ import numpy as np
 from openbind.errors import BadInput
 from openbind.eval import metrics
 from openbind.eval.cache import CachedEncoder
-from openbind.eval.common import encoder_for, finish, tally
+from openbind.eval.common import encoder_for, finish, refused, tally
 from openbind.eval.data import Dataset, Pairs
 from openbind.eval.report import EvalReport
 from openbind.space.protocol import Space
@@ -59,14 +59,9 @@ def retrieval(
     for p in parts:
         a, b = enc.encode(p.a_modality, p.a), enc.encode(p.b_modality, p.b)
         keys += a.keys + b.keys
-        for side, e in (("A", a), ("B", b)):
-            if e.errors:
-                warnings.append(
-                    f"{p.name}: {len(e.errors)} item(s) refused, first: {e.errors[0][1]}: {e.errors[0][2]}"
-                )
-            counts[
-                f"{p.name} refused {p.a_modality.value if side == 'A' else p.b_modality.value}"
-            ] = len(e.errors)
+        for m, e in ((p.a_modality, a), (p.b_modality, b)):
+            warnings += refused(e, f"{p.name} {m.value}")
+            counts[f"{p.name} refused {m.value}"] = len(e.errors)
         rel = _relevance(p, a.kept, b.kept)  # (A kept, B kept)
         queries = rel.any(axis=1)
         if not queries.any():

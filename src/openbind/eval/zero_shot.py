@@ -17,7 +17,7 @@ import numpy as np
 from openbind.errors import BadInput
 from openbind.eval import metrics
 from openbind.eval.cache import CachedEncoder
-from openbind.eval.common import encoder_for, finish, tally
+from openbind.eval.common import encoder_for, finish, refused, tally
 from openbind.eval.data import Dataset
 from openbind.eval.report import EvalReport, percent
 from openbind.space.convert import from_numpy
@@ -101,13 +101,6 @@ def zero_shot(
     }
     out["mean_per_class"] = percent(metrics.mean_per_class_accuracy(scores, labels))
     per_class = metrics.per_class_accuracy(scores, labels)
-    warnings = (
-        [
-            f"{len(items.errors)} item(s) could not be encoded, first: {items.errors[0][1]}: {items.errors[0][2]}"
-        ]
-        if items.errors
-        else []
-    )
     return finish(
         "zero-shot",
         data,
@@ -129,6 +122,6 @@ def zero_shot(
             "score": f"{result.score_kind} (logit scale {result.logit_scale:g})",
             "seed": seed,
         },
-        warnings=warnings,
+        warnings=refused(items),
         before=before,
     )
