@@ -174,3 +174,11 @@ def test_retrieval_drops_refused_items_with_their_pairs(tmp_path: Path, space: F
     assert report.counts["text->audio queries"] == 2  # clip_b's two captions have no match left
     assert report.counts["text->audio candidates"] == 1
     assert any("clip_b.wav" in w for w in report.warnings)
+
+
+def test_a_space_without_the_tower_is_named(tmp_path: Path) -> None:
+    from openbind.errors import MissingModality
+
+    text_only = FakeSpace(VOCAB, modalities=("text", "image"))
+    with pytest.raises(MissingModality, match="no audio tower; it has: text, image"):
+        zero_shot(text_only, load(make_data.esc50(tmp_path), "esc50"))

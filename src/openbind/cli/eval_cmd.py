@@ -143,6 +143,8 @@ def show(report: EvalReport, args: argparse.Namespace) -> None:
     from openbind.eval.published import compare
 
     rows = compare(report) if getattr(args, "compare", False) else []
+    if getattr(args, "compare", False) and not rows:
+        print(f"openbind: no published numbers stored for {report.benchmark}", file=sys.stderr)
     if getattr(args, "plot", None):
         from openbind.eval.plot import plot
 

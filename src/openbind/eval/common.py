@@ -6,11 +6,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from openbind.errors import MissingModality
 from openbind.eval.cache import CachedEncoder, Encoded
 from openbind.eval.data import Dataset
 from openbind.eval.provenance import data_checksum, provenance
 from openbind.eval.report import EvalReport
 from openbind.space.protocol import Space
+from openbind.types import Modality
 
 
 def encoder_for(
@@ -22,6 +24,14 @@ def encoder_for(
     if encoder.space is not space:
         raise ValueError("the encoder wraps another space")
     return encoder
+
+
+def need(space: Space, *modalities: Modality) -> None:
+    """Raise `MissingModality` (naming the towers the space has) unless it embeds `modalities`."""
+    lacking = [m.value for m in modalities if m not in space.modalities]
+    if lacking:
+        have = ", ".join(m.value for m in space.modalities)
+        raise MissingModality(f"{space.model_id} has no {', '.join(lacking)} tower; it has: {have}")
 
 
 def refused(encoded: Encoded, what: str = "") -> list[str]:

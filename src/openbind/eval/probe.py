@@ -19,7 +19,7 @@ import numpy as np
 from openbind.errors import BadInput, require
 from openbind.eval import metrics
 from openbind.eval.cache import CachedEncoder
-from openbind.eval.common import encoder_for, finish, refused, tally
+from openbind.eval.common import encoder_for, finish, need, refused, tally
 from openbind.eval.data import Classification, Dataset
 from openbind.eval.report import EvalReport, percent
 from openbind.space.protocol import Space
@@ -57,6 +57,7 @@ def linear_probe(
     clf = data.classification
     if clf is None:
         raise BadInput(f"{data.name} ({data.layout}) has no class labels; run retrieval on it")
+    need(space, clf.modality)
     enc = encoder_for(space, encoder, cache_dir)
     before = tally(enc)
     encoded = enc.encode(clf.modality, clf.items)

@@ -17,7 +17,7 @@ import numpy as np
 from openbind.errors import BadInput
 from openbind.eval import metrics
 from openbind.eval.cache import CachedEncoder
-from openbind.eval.common import encoder_for, finish, refused, tally
+from openbind.eval.common import encoder_for, finish, need, refused, tally
 from openbind.eval.data import Dataset
 from openbind.eval.report import EvalReport, percent
 from openbind.space.convert import from_numpy
@@ -69,6 +69,7 @@ def zero_shot(
     clf = data.classification
     if clf is None:
         raise BadInput(f"{data.name} ({data.layout}) has no class labels; run retrieval on it")
+    need(space, clf.modality, Modality.TEXT)
     enc = encoder_for(space, encoder, cache_dir)
     before = tally(enc)
     test = clf.subset(clf.test_rows())
