@@ -88,6 +88,17 @@ def test_linear_probe_writes_the_report(esc: Path, tmp_path: Path, capsys) -> No
     assert json.loads(target.read_text())["metrics"] == out["metrics"]
 
 
+def test_benchmark_name_selects_the_published_rows(tmp_path: Path, monkeypatch, capsys) -> None:
+    fake_space.register(monkeypatch)
+    root = make_data.imagefolder(tmp_path / "k")
+    args = ["zero-shot", str(root), "--layout", "imagefolder", "--no-cache", "--compare"]
+    out = run_json(capsys, *args, "--benchmark", "kinetics400")
+    assert out["benchmark"] == "kinetics400"
+    assert {r["model"] for r in out["compare"] if r["kind"] == "published"} == {
+        "ImageBind (huge)", "OpenCLIP (large)", "LanguageBind (large)"
+    }  # fmt: skip
+
+
 def test_bad_layout_and_data(esc: Path, tmp_path: Path, capsys) -> None:
     assert main(["eval", "zero-shot", str(esc), "--layout", "esc51", "--model", "fakewords"]) == 2
     err = capsys.readouterr().err

@@ -83,6 +83,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", metavar="S", help="the split to read (layout's default)")
     p.add_argument("--classes", metavar="FILE", help="class names for id-named class folders")
     p.add_argument("--seed", type=int, default=0, help="seed for splits and few-shot draws (0)")
+    p.add_argument(
+        "--benchmark",
+        metavar="NAME",
+        help="the benchmark the folder is, for --compare (default: from the layout; "
+        "imagefolder with 1,000 image classes is imagenet)",
+    )
     p.add_argument("--batch-size", type=int, metavar="N", help="items per forward pass")
     p.add_argument("--cache", metavar="DIR", help="embedding cache (default: $OPENBIND_HOME/eval)")
     p.add_argument("--no-cache", action="store_true", help="keep embeddings in memory only")
@@ -94,6 +100,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     import warnings
     from pathlib import Path
 
@@ -109,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PartialDataset)
         data = load_dataset(args.data, args.layout, options)
+    if args.benchmark:
+        data = dataclasses.replace(data, name=args.benchmark)
     for w in caught:
         print(f"openbind: warning: {w.message}", file=sys.stderr)
     needed = {Modality.TEXT}

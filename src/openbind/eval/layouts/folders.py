@@ -29,12 +29,17 @@ from openbind.pipeline.detect import EXTENSIONS, detect
 from openbind.types import Modality
 
 CLASS_FILES = ("classnames.txt", "classes.txt")
+IMAGENET_CLASSES = 1000
 
 
 def imagefolder(root: Path, opts: LayoutOptions) -> Dataset:
     """`root/<class>/<file>`, or `root/<split>/<class>/<file>`."""
     forced = Modality.parse(opts.modality) if opts.modality else None
-    return _class_folders(root, root, opts, forced, "imagefolder", "imagefolder")
+    data = _class_folders(root, root, opts, forced, "imagefolder", "imagefolder")
+    c = data.classification
+    if c is not None and c.modality is Modality.IMAGE and len(c.classes) == IMAGENET_CLASSES:
+        return replace(data, name="imagenet")  # ImageNet-1k val in class folders
+    return data
 
 
 def nyud(root: Path, opts: LayoutOptions) -> Dataset:
