@@ -9,9 +9,12 @@
   `zoo/data/starter_<modality>.safetensors` with a `starter_<modality>.json` beside it naming
   its builder (see `optional_tower`); the registry entry lists the modality once it ships.
 
-The bridge settings and the preprocessing live in `zoo/data/starter_base.v1.json`; the class-name
-embeddings in `zoo/data/starter_class_bank.safetensors`, rebuilt with
-`python -m openbind.zoo.starter` (docs/starter.md has the measurements behind the choices).
+The preprocessing of images and video frames is in the card (`zoo.tables.STARTER_PREPROCESS`); the
+bridge settings live in `zoo/data/starter_base.v1.json`; the class-name embeddings in
+`zoo/data/starter_class_bank.safetensors`, rebuilt with `python -m openbind.zoo.starter`
+(docs/starter.md has the measurements behind the choices). `build` follows the shared build path
+(`openbind.space.build`); EfficientNet-Lite0 is built on the meta device and its packaged
+checkpoint assigned strictly, like every other family's weights.
 """
 
 from __future__ import annotations
@@ -19,22 +22,22 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from openbind.cards import ModelCard
 from openbind.config import load_json
 from openbind.encoders.bridge import ClassBridgeTower, FrameTower
-from openbind.encoders.efficientnet import efficientnet_lite0
+from openbind.encoders.efficientnet import EfficientNetLite, lite0_weights_path
 from openbind.encoders.minilm import MiniLMTower, TokenizeText, pad_token_ids, text_cost
 from openbind.errors import MissingModality
-from openbind.preprocess.image import ImageConfig, ImageTransform
-from openbind.preprocess.video import VideoConfig, VideoTransform
-from openbind.registry import ModelEntry
+from openbind.space.build import build_space, load_module
 from openbind.space.model import SpaceModel, Transform
 from openbind.types import Modality
+from openbind.zoo.tables import STARTER_PREPROCESS
 
 DATA = Path(__file__).parent / "data"
 CLASS_NAMES = DATA / "imagenet_classes.txt"
@@ -43,25 +46,21 @@ CLASS_BANK = DATA / "starter_class_bank.safetensors"
 
 @dataclass(frozen=True)
 class StarterConfig:
-    """Settings of the starter space (stored in `zoo/data/starter_base.v1.json`).
+    """Bridge settings of the starter space (stored in `zoo/data/starter_base.v1.json`; the
+    preprocessing is in the card).
 
     Attributes:
-        image: preprocessing of images and video frames for EfficientNet-Lite0.
         class_template: prompt that turns an ImageNet class name into the bank sentence.
         temperature: softmax temperature of the classifier logits in the bridge.
         top_k: classes kept per image in the bridge (0: all 1,000).
         logit_scale: scale of zero-shot logits (cosine * logit_scale).
-        video: how video frames are sampled and preprocessed (one frame per clip, the clips
-            spread evenly over the video, one centre crop).
         batch_size: items per forward pass.
     """
 
-    image: ImageConfig = field(default_factory=ImageConfig)
     class_template: str = "{}"
     temperature: float = 2.0
     top_k: int = 20
     logit_scale: float = 1.0
-    video: VideoConfig = field(default_factory=VideoConfig)
     batch_size: int = 16
 
 
@@ -76,12 +75,12 @@ def class_names() -> list[str]:
 
 
 def build(
-    entry: ModelEntry, *, modalities: Sequence[Modality], weights: str | Path | None = None
+    entry: ModelCard, *, modalities: Sequence[Modality], weights: str | Path | None = None
 ) -> SpaceModel:
     """Build the starter space with the towers in `modalities` (the `openbind.load` builder).
 
     Args:
-        entry: the registry entry (its `options["config"]` names the settings file).
+        entry: the model card (its `arch` names the settings file; default: its name).
         modalities: towers to build.
         weights: a folder with `starter_<modality>.safetensors` towers to use instead of the
             packaged `zoo/data` (the text and image weights always come from their packages).
@@ -89,31 +88,33 @@ def build(
     Raises:
         MissingModality: a requested tower is neither built in nor found as a file.
     """
-    config = starter_config(entry.options.get("config", entry.name))
+    config = starter_config(entry.arch or entry.name)
     wanted = {Modality.parse(m) for m in modalities}
-    towers: dict[Modality, torch.nn.Module] = {}
-    transforms: dict[Modality, Transform] = {}
-    collates, order_keys = {}, {}
-    if Modality.TEXT in wanted:
-        towers[Modality.TEXT] = MiniLMTower.from_package(logit_scale=config.logit_scale)
-        transforms[Modality.TEXT] = TokenizeText()
-        collates[Modality.TEXT] = pad_token_ids
-        order_keys[Modality.TEXT] = text_cost
-    if wanted & {Modality.IMAGE, Modality.VIDEO}:
-        image = image_tower(config)
-        if Modality.IMAGE in wanted:
-            towers[Modality.IMAGE] = image
-            transforms[Modality.IMAGE] = ImageTransform(config.image)
-        if Modality.VIDEO in wanted:
-            towers[Modality.VIDEO] = FrameTower(image)
-            transforms[Modality.VIDEO] = VideoTransform(config.video)
-    for m in sorted(wanted - set(towers), key=lambda m: m.value):
-        towers[m], transforms[m] = optional_tower(m, Path(weights) if weights else DATA, entry)
-    return SpaceModel(
-        entry.name,
-        towers,
-        transforms,
-        entry.dim,
+    collates, order_keys, own_transforms = {}, {}, {}
+
+    def towers(folder: Path | None) -> dict[Modality, torch.nn.Module]:
+        out: dict[Modality, torch.nn.Module] = {}
+        if Modality.TEXT in wanted:
+            out[Modality.TEXT] = MiniLMTower.from_package(logit_scale=config.logit_scale)
+            collates[Modality.TEXT] = pad_token_ids
+            order_keys[Modality.TEXT] = text_cost
+        if wanted & {Modality.IMAGE, Modality.VIDEO}:
+            image = image_tower(config)
+            if Modality.IMAGE in wanted:
+                out[Modality.IMAGE] = image
+            if Modality.VIDEO in wanted:
+                out[Modality.VIDEO] = FrameTower(image)
+        for m in sorted(wanted - set(out), key=lambda m: m.value):
+            out[m], own_transforms[m] = optional_tower(m, folder or DATA, entry)
+        return out
+
+    return build_space(
+        entry,
+        modalities=tuple(wanted),
+        weights=weights,
+        towers=towers,
+        defaults=STARTER_PREPROCESS,
+        extra_transforms=own_transforms,
         batch_size=config.batch_size,
         collates=collates,
         order_keys=order_keys,
@@ -126,7 +127,7 @@ def image_tower(config: StarterConfig) -> ClassBridgeTower:
 
     bank = load_file(CLASS_BANK)["bank"]  # (1000, 384)
     return ClassBridgeTower(
-        efficientnet_lite0(),
+        load_module(EfficientNetLite, lite0_weights_path()),
         bank,
         temperature=config.temperature,
         top_k=config.top_k,
@@ -135,7 +136,7 @@ def image_tower(config: StarterConfig) -> ClassBridgeTower:
 
 
 def optional_tower(
-    modality: Modality, folder: Path, entry: ModelEntry
+    modality: Modality, folder: Path, entry: ModelCard
 ) -> tuple[torch.nn.Module, Transform]:
     """A trained tower from `folder/starter_<modality>.safetensors` and its `.json` sidecar.
 
