@@ -83,7 +83,7 @@ class UrlFiles(_Files):
     files: tuple[WeightFile, ...] = ()
 
     def describe(self) -> str:
-        return ", ".join(f.url for f in self.files) or "(no files)"
+        return "files at " + (", ".join(f.url for f in self.files) or "(none)")
 
 
 @dataclass(frozen=True, init=False)

@@ -1,9 +1,12 @@
-"""`openbind.load`: build a registered space, with only the towers asked for."""
+"""`openbind.load`: build a registered space from its model card, with only the towers asked for.
+
+The card (`openbind.registry.get(name)`) names the builder of its family; every builder follows
+the shared build path of `openbind.space.build`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ import torch
 
 from openbind import registry
 from openbind.errors import ConfigError, MissingModality
+from openbind.space.build import import_path
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
@@ -32,7 +36,8 @@ def load(
         modalities: towers to load (default: all of the model's); others are never read from disk.
         device: where the towers run.
         dtype: parameter dtype (float32, or bfloat16/float16 for speed where supported).
-        weights: a local weights file or folder to use instead of the cache / download.
+        weights: a local weights file or folder (a checkpoint, a converted folder, or a Hugging
+            Face folder) to use instead of the card's weight source.
         preprocess: per modality, settings that replace the model's stored preprocessing
             settings (fields of that modality's config, e.g. `ImageConfig`):
             `{"image": {"fast": True}}` trades bit-exact image parity for speed.
@@ -40,14 +45,13 @@ def load(
     Raises:
         UnknownModel: `name` is not registered (close names are suggested).
         MissingModality: a requested modality is not one the model has.
-        MissingWeights: weights are not cached and cannot be downloaded.
+        MissingWeights: weights are not cached and cannot be downloaded (the message names the
+            card, its source and the `weights=` / `--weights` alternative).
         ConfigError: `preprocess` names a modality that is not loaded or an unknown setting.
     """
     entry = registry.get(name)
     wanted = _check_modalities(entry, modalities)
-    module_name, func = entry.builder.split(":")
-    build = getattr(importlib.import_module(module_name), func)
-    space: SpaceModel = build(entry, modalities=wanted, weights=weights)
+    space: SpaceModel = import_path(entry.builder)(entry, modalities=wanted, weights=weights)
     for modality, changes in (preprocess or {}).items():
         _override_preprocessing(space, Modality.parse(modality), changes)
     return space.to(device=device, dtype=dtype).eval()
@@ -70,7 +74,7 @@ def _override_preprocessing(space: SpaceModel, m: Modality, changes: Mapping[str
 
 
 def _check_modalities(
-    entry: registry.ModelEntry, modalities: Sequence[Modality | str] | None
+    entry: registry.ModelCard, modalities: Sequence[Modality | str] | None
 ) -> tuple[Modality, ...]:
     have = tuple(Modality(m) for m in entry.modalities)
     if modalities is None:
