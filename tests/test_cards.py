@@ -18,6 +18,7 @@ from openbind.cards import (
     LocalFolder,
     ModelCard,
     Packaged,
+    Parts,
     Preprocess,
     UrlFiles,
     WeightFile,
@@ -208,3 +209,38 @@ def test_local_folder_source(tmp_path) -> None:
         MissingWeights, match=rf"toy_tiny.v1: .*local folder {gone}, does not exist.*--weights PATH"
     ):
         hub.resolve_weights(_card(LocalFolder(str(gone))), None)
+
+
+def _parts_card() -> ModelCard:
+    repo = _hf_card().weights
+    return _card(Parts({"image": repo, "audio": repo}))
+
+
+@pytest.mark.network
+def test_parts_fetch_only_the_parts_a_load_needs(hf_server, home) -> None:
+    card = _parts_card()
+    assert [f.filename for f in card.weights] == [
+        "image/config.json",
+        "image/model.safetensors",
+        "audio/config.json",
+        "audio/model.safetensors",
+    ]
+    folder = hub.resolve_weights(card, None, parts=["audio"])
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.safetensors")) == [
+        "audio/model.safetensors"
+    ]
+    assert len(hf_server) == 2
+    with pytest.raises(MissingWeights) as err:
+        hub.resolve_weights(card, None, parts=["image"], offline=True)
+    assert f"org/toy@{REV}" in str(err.value)
+    assert "image/config.json, image/model.safetensors" in str(err.value)
+    with pytest.raises(MissingWeights, match=r"no weight parts \['depth'\]"):
+        hub.resolve_weights(card, None, parts=["depth"])
+
+
+def test_parts_must_be_downloadable_sources_with_folder_names(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="must be UrlFiles or HfRepo"):
+        Parts({"image": LocalFolder(str(tmp_path))})
+    with pytest.raises(ConfigError, match="not a folder name"):
+        Parts({"../x": UrlFiles(())})
+    assert cards.source_to_dict(_parts_card().weights)["parts"]["audio"]["kind"] == "HfRepo"

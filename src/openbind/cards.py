@@ -5,9 +5,9 @@ the registry stays cheap. It names:
 
 - the model (`family_variant.tag`), its aliases, modalities, output dimension, licence;
 - its weight source: `UrlFiles` (files at URLs), `HfRepo` (a Hugging Face repository at a pinned
-  commit), `LocalFolder` (a folder on this machine) or `Packaged` (weights that install with
-  Python packages); every source is the sequence of the files it downloads, with sha256 and size
-  where known;
+  commit), `LocalFolder` (a folder on this machine), `Packaged` (weights that install with
+  Python packages) or `Parts` (one URL/HF source per part, e.g. per modality); every source is
+  the sequence of the files it downloads, with sha256 and size where known;
 - the builder (`"module:function"`) that `openbind.load` calls, and the family's architecture
   preset (`arch`);
 - the preprocessing of every modality (`Preprocess`: a typed config class named by path, and the
@@ -160,7 +160,45 @@ class Packaged(_Files):
         return f"installed packages ({', '.join(self.packages)})" if self.packages else "packaged"
 
 
-WeightSource = UrlFiles | HfRepo | LocalFolder | Packaged
+@dataclass(frozen=True)
+class Parts(_Files):
+    """Several downloadable sources, one per part: e.g. one Hugging Face repository per modality,
+    as LanguageBind publishes them.
+
+    Part `p`'s files are cached in the subfolder `p/` of the model's cache folder (and a
+    `--weights` folder given instead has the same subfolders); only the parts a load needs are
+    fetched.
+
+    Attributes:
+        parts: part name -> its source.
+    """
+
+    parts: Mapping[str, UrlFiles | HfRepo]
+
+    def __post_init__(self) -> None:
+        for name, source in self.parts.items():
+            if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", name):
+                raise ConfigError(f"Parts: part name {name!r} is not a folder name")
+            if not isinstance(source, (UrlFiles, HfRepo)):
+                raise ConfigError(f"Parts: part {name!r} must be UrlFiles or HfRepo")
+
+    @property
+    def files(self) -> tuple[WeightFile, ...]:  # type: ignore[override]
+        return tuple(
+            replace(f, filename=f"{name}/{f.filename}")
+            for name, source in self.parts.items()
+            for f in source
+        )
+
+    def part_files(self, name: str) -> tuple[WeightFile, ...]:
+        """The files of part `name`, named as in the cache folder (`<name>/<file>`)."""
+        return tuple(replace(f, filename=f"{name}/{f.filename}") for f in self.parts[name])
+
+    def describe(self) -> str:
+        return "; ".join(f"{name}: {s.describe()}" for name, s in self.parts.items())
+
+
+WeightSource = UrlFiles | HfRepo | LocalFolder | Packaged | Parts
 
 
 @dataclass(frozen=True)
@@ -271,6 +309,8 @@ def source_to_dict(source: WeightSource) -> dict[str, Any]:
         out["path"] = str(Path(source.path).expanduser())
     elif isinstance(source, Packaged):
         out["packages"] = list(source.packages)
+    elif isinstance(source, Parts):
+        out["parts"] = {name: source_to_dict(s) for name, s in source.parts.items()}
     out["files"] = [
         {"filename": f.filename, "url": f.url, "sha256": f.sha256, "size": f.download_size,
          "size_exact": bool(f.size)}

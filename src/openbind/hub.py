@@ -24,11 +24,11 @@ import shutil
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from openbind.cards import HfRepo, LocalFolder, ModelCard, WeightFile
+from openbind.cards import HfRepo, LocalFolder, ModelCard, Parts, WeightFile
 from openbind.errors import ChecksumMismatch, DownloadError, MissingWeights
 
 _CHUNK = 1 << 20
@@ -134,7 +134,11 @@ def fetch(
 
 
 def resolve_weights(
-    entry: ModelCard, weights: str | Path | None, *, offline: bool | None = None
+    entry: ModelCard,
+    weights: str | Path | None,
+    *,
+    offline: bool | None = None,
+    parts: Iterable[str] | None = None,
 ) -> Path:
     """The weights of `entry` to load: the user's `weights` path, else those of its card's source.
 
@@ -142,11 +146,13 @@ def resolve_weights(
         entry: the model card.
         weights: a local file or folder given by the user (`--weights PATH`), or None.
         offline: passed to `fetch`.
+        parts: for a `Parts` source, the parts to fetch (default: all).
 
     Returns:
         `weights` itself if given; else for URL files the single file, or the model's cache folder
         when there are several (all fetched); for a Hugging Face repository the cache folder with
-        its fetched files; for a local folder that folder.
+        its fetched files; for `Parts` the cache folder with one subfolder per fetched part; for
+        a local folder that folder.
 
     Raises:
         MissingWeights: `weights` or the card's local folder does not exist, the card has no
@@ -173,14 +179,36 @@ def resolve_weights(
             f"({_WEIGHTS_OPTION})"
         )
     if isinstance(source, HfRepo):
-        try:
-            for wf in source:
-                fetch(entry.name, wf, offline=offline)
-        except MissingWeights:
-            raise MissingWeights(_offline_repo_message(entry.name, source)) from None
+        _fetch_repo(entry.name, source, source.files, offline=offline)
+        return model_dir(entry.name)
+    if isinstance(source, Parts):
+        unknown = sorted(set(parts or ()) - set(source.parts))
+        if unknown:
+            raise MissingWeights(
+                f"{entry.name} has no weight parts {unknown}; it has {list(source.parts)}"
+            )
+        for name in source.parts if parts is None else parts:
+            part = source.parts[name]
+            if isinstance(part, HfRepo):
+                _fetch_repo(entry.name, part, source.part_files(name), offline=offline)
+            else:
+                for wf in source.part_files(name):
+                    fetch(entry.name, wf, offline=offline)
         return model_dir(entry.name)
     paths = [fetch(entry.name, wf, offline=offline) for wf in source]
     return paths[0] if len(paths) == 1 else model_dir(entry.name)
+
+
+def _fetch_repo(
+    model_name: str, repo: HfRepo, files: Iterable[WeightFile], *, offline: bool | None
+) -> None:
+    """Fetch `files` of `repo`; offline, a missing file names the repository and `--weights`."""
+    files = tuple(files)
+    try:
+        for wf in files:
+            fetch(model_name, wf, offline=offline)
+    except MissingWeights:
+        raise MissingWeights(_offline_repo_message(model_name, repo, files)) from None
 
 
 def cached_models() -> list[CachedModel]:
@@ -400,9 +428,9 @@ def _offline_message(model_name: str, wf: WeightFile, path: Path) -> str:
     )
 
 
-def _offline_repo_message(model_name: str, source: HfRepo) -> str:
-    missing = [wf.filename for wf in source if not (model_dir(model_name) / wf.filename).exists()]
-    size = sum(wf.download_size for wf in source)
+def _offline_repo_message(model_name: str, source: HfRepo, files: tuple[WeightFile, ...]) -> str:
+    missing = [wf.filename for wf in files if not (model_dir(model_name) / wf.filename).exists()]
+    size = sum(wf.download_size for wf in files)
     total = f" ({size / 1e9:.2f} GB)" if size else ""
     return (
         f"{model_name}: its weights, from {source.describe()}{total}, are not cached and "

@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=1))
     elif _exact(args.pattern):
-        print_card(registry.get(args.pattern), rows[0])
+        card = registry.get(args.pattern)
+        print_card(card, next(r for r in model_rows(card.name) if r.name == card.name))
     else:
         _print_table(rows)
     return 0
@@ -112,9 +113,9 @@ def model_rows(pattern: str = "*") -> list[ModelRow]:
     from openbind import hub
 
     glob = pattern if _GLOB & set(pattern) else f"*{pattern}*"
-    entries = [registry.get(pattern)] if _exact(pattern) else registry.list_models(glob)
+    entries = registry.list_models(glob)
     if not entries:
-        entries = [registry.get(pattern)]  # UnknownModel with close names
+        entries = [registry.get(pattern)]  # an alias, or UnknownModel with close names
     cache = {m.name: m for m in hub.cached_models()}
     return [_row(e, cache.get(e.name)) for e in entries]
 

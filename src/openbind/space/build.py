@@ -50,12 +50,23 @@ __all__ = [
 
 
 def resolve_weights(
-    card: ModelCard, weights: str | Path | None = None, *, offline: bool | None = None
+    card: ModelCard,
+    weights: str | Path | None = None,
+    *,
+    offline: bool | None = None,
+    parts: Iterable[str] | None = None,
 ) -> Path | None:
     """The weights to load for `card`: `weights` if given, else its source, fetched if needed.
 
+    Args:
+        card: the model card.
+        weights: a local file or folder replacing the card's source (`--weights PATH`).
+        offline: never download (default: `OPENBIND_OFFLINE` / `HF_HUB_OFFLINE`).
+        parts: for a `Parts` source, the parts the load needs (default: all).
+
     Returns:
-        A checkpoint file or folder; None for `Packaged` weights (the family finds them).
+        A checkpoint file or folder (for `Parts`, a folder with one subfolder per part); None for
+        `Packaged` weights (the family finds them).
 
     Raises:
         MissingWeights: `weights` or the card's local folder does not exist, or the files are not
@@ -64,7 +75,7 @@ def resolve_weights(
     """
     if weights is None and isinstance(card.weights, Packaged):
         return None
-    return hub.resolve_weights(card, weights, offline=offline)
+    return hub.resolve_weights(card, weights, offline=offline, parts=parts)
 
 
 def load_module(
@@ -147,6 +158,7 @@ def build_space(
     towers: Callable[[Path | None], Mapping[Modality, torch.nn.Module]],
     defaults: Mapping[str, Preprocess] | None = None,
     extra_transforms: Mapping[Modality, Transform] | None = None,
+    parts: Iterable[str] | None = None,
     **space_options: Any,
 ) -> SpaceModel:
     """The `SpaceModel` of `card` with the towers of `modalities`.
@@ -159,13 +171,14 @@ def build_space(
         defaults: the family's preprocessing for modalities the card leaves out.
         extra_transforms: transforms that come with a tower's own weights (they win over the
             card's).
+        parts: for a `Parts` source, the parts these modalities need (default: all).
         space_options: passed to `SpaceModel` (batch_size, collates, order_keys).
 
     Raises:
         MissingWeights, CheckpointMismatch, WeightsError: see `resolve_weights`, `load_module`.
         MissingModality: `towers` did not build a requested modality.
     """
-    built = dict(towers(resolve_weights(card, weights)))
+    built = dict(towers(resolve_weights(card, weights, parts=parts)))
     lost = [m.value for m in modalities if m not in built]
     if lost:
         raise MissingModality(f"{card.name}: no {', '.join(lost)} tower was built")

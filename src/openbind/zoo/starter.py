@@ -19,10 +19,9 @@ checkpoint assigned strictly, like every other family's weights.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -34,7 +33,9 @@ from openbind.encoders.bridge import ClassBridgeTower, FrameTower
 from openbind.encoders.efficientnet import EfficientNetLite, lite0_weights_path
 from openbind.encoders.minilm import MiniLMTower, TokenizeText, pad_token_ids, text_cost
 from openbind.errors import MissingModality
-from openbind.space.build import build_space, load_module
+from openbind.preprocess.image import ImageConfig
+from openbind.preprocess.video import VideoConfig
+from openbind.space.build import build_space, import_path, load_module, preprocess_config
 from openbind.space.model import SpaceModel, Transform
 from openbind.types import Modality
 from openbind.zoo.tables import STARTER_PREPROCESS
@@ -46,27 +47,37 @@ CLASS_BANK = DATA / "starter_class_bank.safetensors"
 
 @dataclass(frozen=True)
 class StarterConfig:
-    """Bridge settings of the starter space (stored in `zoo/data/starter_base.v1.json`; the
-    preprocessing is in the card).
+    """Settings of the starter space: the bridge settings are stored in
+    `zoo/data/starter_base.v1.json`, the preprocessing in the card (`starter_config` joins them).
 
     Attributes:
+        image: preprocessing of images and video frames for EfficientNet-Lite0.
         class_template: prompt that turns an ImageNet class name into the bank sentence.
         temperature: softmax temperature of the classifier logits in the bridge.
         top_k: classes kept per image in the bridge (0: all 1,000).
         logit_scale: scale of zero-shot logits (cosine * logit_scale).
+        video: how video frames are sampled and preprocessed (one frame per clip, the clips
+            spread evenly over the video, one centre crop).
         batch_size: items per forward pass.
     """
 
+    image: ImageConfig = field(default_factory=ImageConfig)
     class_template: str = "{}"
     temperature: float = 2.0
     top_k: int = 20
     logit_scale: float = 1.0
+    video: VideoConfig = field(default_factory=VideoConfig)
     batch_size: int = 16
 
 
 def starter_config(name: str = "starter_base.v1") -> StarterConfig:
-    """The stored settings of a starter variant."""
-    return load_json(StarterConfig, DATA / f"{name}.json")
+    """The settings of a starter variant: its bridge settings file, and the image and video
+    preprocessing of the starter's card (`zoo.tables.STARTER_PREPROCESS`)."""
+    return replace(
+        load_json(StarterConfig, DATA / f"{name}.json"),
+        image=preprocess_config(STARTER_PREPROCESS["image"]),
+        video=preprocess_config(STARTER_PREPROCESS["video"]),
+    )
 
 
 def class_names() -> list[str]:
@@ -157,9 +168,7 @@ def optional_tower(
             f"it has: {have}"
         )
     spec = json.loads(sidecar.read_text())
-    module_name, func = spec["builder"].split(":")
-    builder = getattr(importlib.import_module(module_name), func)
-    return builder(load_file(weights), **spec.get("options", {}))
+    return import_path(spec["builder"])(load_file(weights), **spec.get("options", {}))
 
 
 def class_bank(template: str = "{}", batch_size: int = 64) -> torch.Tensor:
