@@ -73,7 +73,7 @@ def test_build_space_takes_transforms_from_the_card(weights: Path) -> None:
 
     space = build_space(CARD, modalities=(Modality.TEXT,), weights=weights, towers=towers)
     assert space.model_id == "toyb_tiny.v1" and space.dim == 3
-    assert isinstance(space.transforms[Modality.TEXT], Double)
+    assert isinstance(space.encoder(Modality.TEXT).transform, Double)
     with torch.no_grad():
         expected = towers(weights)[Modality.TEXT](torch.full((1, 2), 3.0))
     torch.testing.assert_close(space.features("text", [1.5]), expected)

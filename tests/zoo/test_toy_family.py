@@ -101,7 +101,7 @@ def test_loads_through_openbind_load_like_the_reference(toy: Path, reference: To
     loaded = space.tower("text").encoder.layers[0].in_proj_weight
     assert torch.equal(loaded, reference.text.encoder.layers[0].in_proj_weight)
     # preprocessing comes from the card, typed
-    assert space.transforms[Modality.IMAGE].config.crop_size == 8
+    assert space.encoder(Modality.IMAGE).transform.config.crop_size == 8
 
 
 def test_only_asked_towers_and_a_weights_override(toy: Path, tmp_path: Path) -> None:

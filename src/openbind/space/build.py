@@ -9,7 +9,7 @@ families: how to construct its towers and which checkpoint keys they need. The r
    (`openbind.keymap`), build the module on the meta device (no memory, no init), check keys and
    shapes strictly, and assign the loaded tensors as its parameters (no copy);
 3. `transforms`: the preprocessing of every modality from the card (typed configs), and
-4. `build_space`: all of it assembled into a `SpaceModel`.
+4. `build_space`: all of it assembled into a `SpaceModel` (one `Encoder` per modality).
 
 Example:
     >>> def build(card, *, modalities, weights=None):
@@ -34,7 +34,8 @@ from openbind.config import from_dict
 from openbind.errors import ConfigError, MissingModality
 from openbind.keymap import KeyMap
 from openbind.keymap import apply as apply_key_map
-from openbind.space.model import SpaceModel, Transform
+from openbind.space.encoder import Encoder, Transform
+from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
 M = TypeVar("M", bound=torch.nn.Module)
@@ -155,9 +156,8 @@ def build_space(
     *,
     modalities: Sequence[Modality],
     weights: str | Path | None,
-    towers: Callable[[Path | None], Mapping[Modality, torch.nn.Module]],
+    towers: Callable[[Path | None], Mapping[Modality, torch.nn.Module | Encoder]],
     defaults: Mapping[str, Preprocess] | None = None,
-    extra_transforms: Mapping[Modality, Transform] | None = None,
     parts: Iterable[str] | None = None,
     **space_options: Any,
 ) -> SpaceModel:
@@ -167,22 +167,23 @@ def build_space(
         card: the model card.
         modalities: the towers to build (the others are never read from disk).
         weights: a local file or folder replacing the card's source (`--weights PATH`).
-        towers: builds the towers from the resolved weights (usually with `load_module`).
+        towers: builds the towers from the resolved weights (usually with `load_module`); a bare
+            module gets the card's transform, an `Encoder` is used as it is (a tower whose
+            preprocessing comes with its own weights, or one with its own collate).
         defaults: the family's preprocessing for modalities the card leaves out.
-        extra_transforms: transforms that come with a tower's own weights (they win over the
-            card's).
         parts: for a `Parts` source, the parts these modalities need (default: all).
-        space_options: passed to `SpaceModel` (batch_size, collates, order_keys).
+        space_options: passed to `SpaceModel` (batch_size, workers).
 
     Raises:
         MissingWeights, CheckpointMismatch, WeightsError: see `resolve_weights`, `load_module`.
         MissingModality: `towers` did not build a requested modality.
+        ConfigError: a bare tower's modality has no preprocessing in the card nor in `defaults`.
     """
     built = dict(towers(resolve_weights(card, weights, parts=parts)))
     lost = [m.value for m in modalities if m not in built]
     if lost:
         raise MissingModality(f"{card.name}: no {', '.join(lost)} tower was built")
-    extra = dict(extra_transforms or {})
-    made = transforms(card, [m for m in built if m not in extra], defaults)
-    ordered = {m: {**made, **extra}[m] for m in built}
-    return SpaceModel(card.name, built, ordered, card.dim, **space_options)
+    bare = [m for m, t in built.items() if not isinstance(t, Encoder)]
+    made = transforms(card, bare, defaults)
+    encoders = {m: t if isinstance(t, Encoder) else Encoder(t, made[m]) for m, t in built.items()}
+    return SpaceModel(card.name, encoders, card.dim, **space_options)

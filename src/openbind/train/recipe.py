@@ -82,10 +82,9 @@ def build_task(
         space = openbind.load(m_cfg.space, modalities=[anchor])
         if space.dim != m_cfg.dim:
             raise ConfigError(f"model.dim is {m_cfg.dim} but space {m_cfg.space} is {space.dim}-d")
-        towers[anchor] = space.tower(anchor)
-        transforms[anchor] = space.transforms[Modality(anchor)]
-        if Modality(anchor) in space.collates:
-            collates[anchor] = space.collates[Modality(anchor)]
+        encoder = space.encoder(anchor)
+        towers[anchor], transforms[anchor] = encoder.tower, encoder.transform
+        collates[anchor] = encoder.collate
     if m_cfg.init:
         _init_from(towers, Path(m_cfg.init))
     trainable = [_modality(m, "model.trainable") for m in m_cfg.trainable] or [

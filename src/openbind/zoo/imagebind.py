@@ -30,7 +30,8 @@ from openbind.errors import ConfigError
 from openbind.keymap import KeyMap
 from openbind.space.build import build_space, load_module
 from openbind.space.build import transforms as card_transforms
-from openbind.space.model import SpaceModel, Transform
+from openbind.space.encoder import Transform
+from openbind.space.model import SpaceModel
 from openbind.types import Modality
 from openbind.zoo.tables import IMAGEBIND_PREPROCESS
 

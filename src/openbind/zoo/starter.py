@@ -35,8 +35,15 @@ from openbind.encoders.minilm import MiniLMTower, TokenizeText, pad_token_ids, t
 from openbind.errors import MissingModality
 from openbind.preprocess.image import ImageConfig
 from openbind.preprocess.video import VideoConfig
-from openbind.space.build import build_space, import_path, load_module, preprocess_config
-from openbind.space.model import SpaceModel, Transform
+from openbind.space.build import (
+    build_space,
+    import_path,
+    load_module,
+    preprocess_config,
+    transforms,
+)
+from openbind.space.encoder import Encoder, Transform
+from openbind.space.model import SpaceModel
 from openbind.types import Modality
 from openbind.zoo.tables import STARTER_PREPROCESS
 
@@ -101,14 +108,11 @@ def build(
     """
     config = starter_config(entry.arch or entry.name)
     wanted = {Modality.parse(m) for m in modalities}
-    collates, order_keys, own_transforms = {}, {}, {}
 
-    def towers(folder: Path | None) -> dict[Modality, torch.nn.Module]:
-        out: dict[Modality, torch.nn.Module] = {}
+    def towers(folder: Path | None) -> dict[Modality, torch.nn.Module | Encoder]:
+        out: dict[Modality, torch.nn.Module | Encoder] = {}
         if Modality.TEXT in wanted:
-            out[Modality.TEXT] = MiniLMTower.from_package(logit_scale=config.logit_scale)
-            collates[Modality.TEXT] = pad_token_ids
-            order_keys[Modality.TEXT] = text_cost
+            out[Modality.TEXT] = text_encoder(config, entry)
         if wanted & {Modality.IMAGE, Modality.VIDEO}:
             image = image_tower(config)
             if Modality.IMAGE in wanted:
@@ -116,7 +120,7 @@ def build(
             if Modality.VIDEO in wanted:
                 out[Modality.VIDEO] = FrameTower(image)
         for m in sorted(wanted - set(out), key=lambda m: m.value):
-            out[m], own_transforms[m] = optional_tower(m, folder or DATA, entry)
+            out[m] = Encoder(*optional_tower(m, folder or DATA, entry))
         return out
 
     return build_space(
@@ -125,11 +129,23 @@ def build(
         weights=weights,
         towers=towers,
         defaults=STARTER_PREPROCESS,
-        extra_transforms=own_transforms,
         batch_size=config.batch_size,
-        collates=collates,
-        order_keys=order_keys,
     )
+
+
+def text_encoder(config: StarterConfig, card: ModelCard | None = None) -> Encoder:
+    """MiniLM with the card's tokenizer; token ids are padded per batch, longest texts first.
+
+    Args:
+        config: the starter's settings (the logit scale).
+        card: whose text preprocessing to use (default: the family's, `STARTER_PREPROCESS`).
+    """
+    tower = MiniLMTower.from_package(logit_scale=config.logit_scale)
+    if card is None:
+        tokenize = TokenizeText()
+    else:
+        tokenize = transforms(card, [Modality.TEXT], STARTER_PREPROCESS)[Modality.TEXT]
+    return Encoder(tower, tokenize, collate=pad_token_ids, order_key=text_cost)
 
 
 def image_tower(config: StarterConfig) -> ClassBridgeTower:
