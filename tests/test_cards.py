@@ -55,6 +55,8 @@ def test_hf_repo_pins_a_commit_and_builds_resolve_urls() -> None:
         HfRepo("org/toy", "main")
     with pytest.raises(ConfigError, match="not a repository id"):
         HfRepo("org/toy/extra", REV)
+    with pytest.raises(ConfigError, match=r"'\.\./x' is not a path inside the repo"):
+        HfRepo("org/toy", REV, files=("../x",))
 
 
 def test_card_normalises_legacy_fields_and_checks_preprocessing() -> None:

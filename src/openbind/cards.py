@@ -116,6 +116,10 @@ class HfRepo(_Files):
                 f"HfRepo {repo_id}: revision must be a full commit hash (40 hex digits), "
                 f"got {revision!r}"
             )
+        for f in files:
+            name = f.filename if isinstance(f, WeightFile) else f
+            if name.startswith("/") or ".." in name.split("/"):
+                raise ConfigError(f"HfRepo {repo_id}: file {name!r} is not a path inside the repo")
         resolved = tuple(
             replace(f, url=f.url or self.url(f.filename, repo_id, revision))
             if isinstance(f, WeightFile)
