@@ -207,7 +207,8 @@ def print_card(card: ModelCard, row: ModelRow) -> None:
         size = human_bytes(wf.download_size) if wf.download_size else "size unknown"
         exact = "" if wf.size or not wf.download_size else "~"
         lines.append(f"    {wf.filename}  {exact}{size}  sha256 {wf.sha256 or 'not published'}")
-    lines.append(f"  cached       {row.cached}  ({hub.model_dir(card.name)})")
+    where = "" if row.cached == "packaged" else f"  ({hub.model_dir(card.name)})"
+    lines.append(f"  cached       {row.cached}{where}")
     lines.append("  preprocessing")
     for m in card.modalities:
         lines.append(f"    {m:<9}  {_preprocessing(card, m)}")
