@@ -15,19 +15,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = [
+    "Clips",
+    "Collate",
+    "Encoder",
+    "OrderKey",
+    "Pool",
+    "Transform",
+    "clip_count",
+    "concat_clips",
+]
+
 import torch
 
 from openbind.errors import BadInput
+from openbind.preprocess.common import Clips, Collate, Transform
 from openbind.space.pooling import pool_clips
-
-Clips = torch.Tensor | Mapping[str, torch.Tensor]
-"""One item's (or one batch's) model input: a tensor (S, *clip_shape), or named tensors sharing S."""
-
-Transform = Callable[[Any], Clips]
-"""Decode + preprocess one input item into its clips."""
-
-Collate = Callable[[list[Clips]], Clips]
-"""Join the clips of a batch's items into one tower input (sum S_i, ...), e.g. padding token ids."""
 
 OrderKey = Callable[[Any], float]
 """Cost of one raw item (e.g. a string's length): batches are formed longest first, so that items

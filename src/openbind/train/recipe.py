@@ -11,11 +11,12 @@ from pathlib import Path
 
 import torch
 
-from openbind.data.paired import Collate, DataReport, PairedDataset, Transform
+from openbind.data.paired import DataReport, PairedDataset
 from openbind.data.sources import read_source
 from openbind.encoders.small import KINDS, build_tower, build_transform, save_tower
 from openbind.errors import BadInput, ConfigError
 from openbind.losses import LogitScale
+from openbind.preprocess.common import Collate, Transform
 from openbind.train.checkpointing import BEST, LAST, load_checkpoint
 from openbind.train.config import TrainConfig, to_yaml
 from openbind.train.distributed import SINGLE_PROCESS, DistContext, init_distributed, shutdown
