@@ -118,7 +118,7 @@ def register(monkeypatch: Any) -> None:
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     monkeypatch.setattr(registry, "_DEFAULT_TAGS", dict(registry._DEFAULT_TAGS))
     registry.register(
-        registry.ModelEntry(
+        registry.ModelCard(
             MODEL_ID,
             "tests.eval.fake_space:build",
             ("text", "image", "audio", "video", "depth", "thermal"),

@@ -1,7 +1,7 @@
 """What a report records to be reproduced: the space and its card, weights checksums, versions,
 and a checksum of the data actually evaluated.
 
-Weights checksums come from the registry (a published sha256), else from the sidecar recorded
+Weights checksums come from the model card (a published sha256), else from the sidecar recorded
 when the file was downloaded and verified (`openbind.hub`); for models whose weights ship inside
 installed packages and openbind's own data files (the starter), the sha256 of those data files.
 """
@@ -48,22 +48,23 @@ def provenance(space: Space, space_key: str, data_sum: str) -> dict[str, Any]:
 
 
 def model_card(model_id: str) -> dict[str, Any] | None:
-    """The registry entry of `model_id` as a dict (None for unregistered spaces)."""
+    """The registry card of `model_id` as a dict (None for unregistered spaces)."""
     from openbind import registry
+    from openbind.cards import source_to_dict
     from openbind.errors import UnknownModel
 
     try:
-        e = registry.get(model_id)
+        card = registry.get(model_id)
     except UnknownModel:
         return None
     return {
-        "name": e.name,
-        "description": e.description,
-        "license": e.license,
-        "dim": e.dim,
-        "modalities": list(e.modalities),
-        "options": dict(e.options),
-        "weight_files": [w.filename for w in e.weights],
+        "name": card.name,
+        "description": card.description,
+        "license": card.license,
+        "dim": card.dim,
+        "modalities": list(card.modalities),
+        "arch": card.arch,
+        "weights": source_to_dict(card.weights),
     }
 
 
@@ -73,12 +74,12 @@ def weights_checksums(model_id: str) -> list[dict[str, Any]]:
     from openbind.errors import UnknownModel
 
     try:
-        entry = registry.get(model_id)
+        card = registry.get(model_id)
     except UnknownModel:
         return []
     out = []
-    for wf in entry.weights:
-        sidecar = hub.model_dir(entry.name) / f"{wf.filename}.sha256"
+    for wf in card.weights:
+        sidecar = hub.model_dir(card.name) / f"{wf.filename}.sha256"
         recorded = None
         if sidecar.is_file():
             try:
@@ -87,9 +88,9 @@ def weights_checksums(model_id: str) -> list[dict[str, Any]]:
                 recorded = None
         sha, origin = (wf.sha256, "published") if wf.sha256 else (recorded, "recorded at download")
         out.append({"file": wf.filename, "sha256": sha, "origin": origin if sha else "unknown"})
-    if not entry.weights:
+    if not len(card.weights):
         data = Path(__file__).resolve().parents[1] / "zoo" / "data"
-        for p in sorted(data.glob(f"{entry.family}_*")):
+        for p in sorted(data.glob(f"{card.family}_*")):
             out.append({"file": p.name, "sha256": _sha(p.read_bytes()), "origin": "shipped"})
     return out
 
