@@ -32,6 +32,7 @@ SUBCOMMANDS = (
     "classify",
     "serve",
     "train",
+    "fuse",
     "data",
     "demo",
 )
