@@ -25,7 +25,7 @@ from typing import Any
 from openbind.data.sounds import CATEGORIES, write_sounds
 from openbind.data.voices import write_voices
 from openbind.fusion.recipe import BondSpec, FuseRecipe, PseudoConfig, Source, run_fuse
-from openbind.fusion.sweep import SweepTask, plot, sweep, table, write_results
+from openbind.fusion.sweep import SweepTask, plot, retrieval_r1, sweep, table, write_results
 from openbind.fusion.training import ProjectorTraining
 
 
@@ -42,10 +42,11 @@ class ProofSize:
     epochs: int = 40
     hidden: int = 1024
     modes: tuple[str, ...] = ("mix", "audio", "text")
+    noise: float = 0.0
 
     @classmethod
     def ci(cls) -> ProofSize:
-        return cls(120, 12, 3, 96, 10, 4, 25, 512, ("mix",))
+        return cls(120, 12, 3, 96, 10, 4, 15, 256, ("mix",), 0.05)
 
 
 def make_data(root: Path, size: ProofSize) -> dict[str, Path]:
@@ -115,7 +116,9 @@ def recipe(root: Path, data: dict[str, Path], size: ProofSize) -> FuseRecipe:
             ),
         },
         pseudo=PseudoConfig(temperature=0.02, top_k=32),
-        train=ProjectorTraining(modes=size.modes, hidden=size.hidden, epochs=size.epochs),
+        train=ProjectorTraining(
+            modes=size.modes, hidden=size.hidden, epochs=size.epochs, noise=size.noise
+        ),
         out=str(root / "run"),
     )
 
@@ -137,7 +140,10 @@ def run(size: ProofSize, root: str | Path, *, steps: int = 11, log=print) -> dic
     t_train = time.perf_counter() - t0
     t0 = time.perf_counter()
     axis = [round(k / (steps - 1), 3) for k in range(steps)]
-    rows = sweep(fused, tasks(data), {"audio": axis})
+    task_list = tasks(data)
+    rows = sweep(fused, task_list, {"audio": axis})
+    voices = fused.component_vectors("audio", list(task_list[0].items))
+    summary["speaker_r1_expert_alone"] = retrieval_r1(voices["speaker"], task_list[0].labels)
     t_sweep = time.perf_counter() - t0
     return {
         "rows": rows,

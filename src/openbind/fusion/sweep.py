@@ -155,7 +155,7 @@ def _mixed(fused: FusedSpace, bond: int) -> set[Modality]:
 
 def table(rows: Sequence[Mapping[str, Any]]) -> str:
     """A markdown table of sweep rows."""
-    cols = list(rows[0])
+    cols = list(dict.fromkeys(k for r in rows for k in r))
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lines.append("| " + " | ".join(_fmt(r.get(c, "")) for c in cols) + " |")
@@ -171,7 +171,8 @@ def write_results(rows: Sequence[Mapping[str, Any]], out: str | Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.with_suffix(".csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        names = list(dict.fromkeys(k for r in rows for k in r))
+        writer = csv.DictWriter(f, fieldnames=names)
         writer.writeheader()
         writer.writerows(rows)
     out.with_suffix(".json").write_text(json.dumps(list(rows), indent=1) + "\n")
