@@ -27,3 +27,68 @@ def build_speaker(
         entry.dim,
         batch_size=16,
     )
+
+
+def clip_space(folder: str | Path, model_id: str = "", max_tokens: int = 77) -> SpaceModel:
+    """A transformers `CLIPModel` (image + text) as a space, from a folder or hub name."""
+    from openbind.encoders.experts.hf import (
+        CLIPImageTower,
+        CLIPTextTower,
+        HFImageTransform,
+        HFTokenize,
+        PadTokens,
+        load_clip,
+    )
+
+    model, tokenizer, processor = load_clip(folder)
+    tok = HFTokenize(tokenizer, max_tokens)
+    return SpaceModel(
+        model_id or f"clip_{Path(str(folder)).name}.local",
+        {Modality.TEXT: CLIPTextTower(model), Modality.IMAGE: CLIPImageTower(model)},
+        {Modality.TEXT: tok, Modality.IMAGE: HFImageTransform(processor)},
+        int(model.config.projection_dim),
+        collates={Modality.TEXT: PadTokens(tok.pad_id)},
+    )
+
+
+def clap_space(folder: str | Path, model_id: str = "", max_tokens: int = 77) -> SpaceModel:
+    """A transformers `ClapModel` (audio + text) as a space, from a folder or hub name."""
+    from openbind.encoders.experts.hf import (
+        ClapAudioTower,
+        ClapTextTower,
+        HFAudioTransform,
+        HFTokenize,
+        PadTokens,
+        load_clap,
+    )
+
+    model, tokenizer, extractor = load_clap(folder)
+    tok = HFTokenize(tokenizer, max_tokens)
+    return SpaceModel(
+        model_id or f"clap_{Path(str(folder)).name}.local",
+        {Modality.TEXT: ClapTextTower(model), Modality.AUDIO: ClapAudioTower(model)},
+        {Modality.TEXT: tok, Modality.AUDIO: HFAudioTransform(extractor)},
+        int(model.config.projection_dim),
+        collates={Modality.TEXT: PadTokens(tok.pad_id)},
+    )
+
+
+def sentence_space(name: str | Path, model_id: str = "") -> SpaceModel:
+    """A sentence-transformers model (text only) as a space, from a folder or hub name."""
+    from openbind.encoders.experts.hf import (
+        HFTokenize,
+        PadTokens,
+        SentenceTower,
+        load_sentence_transformer,
+    )
+
+    model = load_sentence_transformer(name)
+    tok = HFTokenize(model.tokenizer, int(model.max_seq_length))
+    dim = int(model.get_sentence_embedding_dimension())
+    return SpaceModel(
+        model_id or f"st_{Path(str(name)).name}.local",
+        {Modality.TEXT: SentenceTower(model)},
+        {Modality.TEXT: tok},
+        dim,
+        collates={Modality.TEXT: PadTokens(tok.pad_id)},
+    )
