@@ -84,7 +84,10 @@ def sentence_space(name: str | Path, model_id: str = "") -> SpaceModel:
 
     model = load_sentence_transformer(name)
     tok = HFTokenize(model.tokenizer, int(model.max_seq_length))
-    dim = int(model.get_sentence_embedding_dimension())
+    getter = (
+        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    )
+    dim = int(getter())
     return SpaceModel(
         model_id or f"st_{Path(str(name)).name}.local",
         {Modality.TEXT: SentenceTower(model)},

@@ -96,7 +96,7 @@ class CLIPTextTower(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.logit_scale = float(model.logit_scale.exp()) if hasattr(model, "logit_scale") else 1.0
+        self.logit_scale = float(model.logit_scale.detach().exp())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _features(self.model.get_text_features(input_ids=x[:, 0], attention_mask=x[:, 1]))
@@ -108,7 +108,7 @@ class CLIPImageTower(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.logit_scale = float(model.logit_scale.exp())
+        self.logit_scale = float(model.logit_scale.detach().exp())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _features(self.model.get_image_features(pixel_values=x))
@@ -120,7 +120,7 @@ class ClapAudioTower(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.logit_scale = float(model.logit_scale_a.exp())
+        self.logit_scale = float(model.logit_scale_a.detach().exp())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _features(self.model.get_audio_features(input_features=x))
@@ -132,7 +132,7 @@ class ClapTextTower(CLIPTextTower):
     def __init__(self, model: nn.Module) -> None:
         nn.Module.__init__(self)
         self.model = model
-        self.logit_scale = float(model.logit_scale_t.exp())
+        self.logit_scale = float(model.logit_scale_t.detach().exp())
 
 
 class SentenceTower(nn.Module):
