@@ -271,6 +271,21 @@ class FusedSpace:
         bonds[index] = bonds[index].with_factors(factors)
         return FusedSpace(self.base, self.experts, bonds, name=self.model_id, sources=self.sources)
 
+    def to(
+        self, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+    ) -> FusedSpace:
+        """Move the components that can move (their embeddings come back on the CPU, where the
+        small projectors run); returns self."""
+        for space in (self.base, *self.experts.values()):
+            move = getattr(space, "to", None)
+            if callable(move):
+                move(device=device, dtype=dtype) if dtype is not None else move(device=device)
+        return self
+
+    def eval(self) -> FusedSpace:
+        """Projectors always run in eval mode; here for `openbind.load`'s `.to(...).eval()`."""
+        return self
+
     # -- saving ----------------------------------------------------------------------------------
 
     def save(self, folder: str | Path) -> Path:
