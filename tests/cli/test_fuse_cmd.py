@@ -3,6 +3,7 @@ import json
 import pytest
 
 from openbind import registry
+from openbind.cards import ModelCard
 from openbind.cli.fuse_cmd import parse_axis
 from openbind.cli.main import main
 from openbind.errors import BadInput
@@ -15,7 +16,7 @@ def toys():
             ("toy_base.v1", ("text", "audio"), 8),
             ("toy_voice.v1", ("audio",), 6),
         ):
-            registry.register(registry.ModelEntry(name, "tests.fusion.toy:build_toy", mods, dim))
+            registry.register(ModelCard(name, "tests.fusion.toy:build_toy", mods, dim))
         yield
 
 

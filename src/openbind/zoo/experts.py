@@ -9,24 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from openbind.registry import ModelEntry
+from openbind.cards import ModelCard
+from openbind.space.encoder import Encoder
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
 
 def build_speaker(
-    entry: ModelEntry, *, modalities: Sequence[Modality], weights: str | Path | None = None
+    entry: ModelCard, *, modalities: Sequence[Modality], weights: str | Path | None = None
 ) -> SpaceModel:
     """The speaker space (the `openbind.load` builder); `weights` is another `pretrained.pt`."""
     from openbind.encoders.experts.speaker import SpeakerFrontEnd, load_speaker_tower
 
-    return SpaceModel(
-        entry.name,
-        {Modality.AUDIO: load_speaker_tower(weights)},
-        {Modality.AUDIO: SpeakerFrontEnd()},
-        entry.dim,
-        batch_size=16,
-    )
+    encoder = Encoder(load_speaker_tower(weights), SpeakerFrontEnd())
+    return SpaceModel(entry.name, {Modality.AUDIO: encoder}, entry.dim, batch_size=16)
 
 
 def clip_space(folder: str | Path, model_id: str = "", max_tokens: int = 77) -> SpaceModel:
@@ -44,10 +40,11 @@ def clip_space(folder: str | Path, model_id: str = "", max_tokens: int = 77) -> 
     tok = HFTokenize(tokenizer, max_tokens)
     return SpaceModel(
         model_id or f"clip_{Path(str(folder)).name}.local",
-        {Modality.TEXT: CLIPTextTower(model), Modality.IMAGE: CLIPImageTower(model)},
-        {Modality.TEXT: tok, Modality.IMAGE: HFImageTransform(processor)},
+        {
+            Modality.TEXT: Encoder(CLIPTextTower(model), tok, PadTokens(tok.pad_id)),
+            Modality.IMAGE: Encoder(CLIPImageTower(model), HFImageTransform(processor)),
+        },
         int(model.config.projection_dim),
-        collates={Modality.TEXT: PadTokens(tok.pad_id)},
     )
 
 
@@ -66,10 +63,11 @@ def clap_space(folder: str | Path, model_id: str = "", max_tokens: int = 77) -> 
     tok = HFTokenize(tokenizer, max_tokens)
     return SpaceModel(
         model_id or f"clap_{Path(str(folder)).name}.local",
-        {Modality.TEXT: ClapTextTower(model), Modality.AUDIO: ClapAudioTower(model)},
-        {Modality.TEXT: tok, Modality.AUDIO: HFAudioTransform(extractor)},
+        {
+            Modality.TEXT: Encoder(ClapTextTower(model), tok, PadTokens(tok.pad_id)),
+            Modality.AUDIO: Encoder(ClapAudioTower(model), HFAudioTransform(extractor)),
+        },
         int(model.config.projection_dim),
-        collates={Modality.TEXT: PadTokens(tok.pad_id)},
     )
 
 
@@ -90,8 +88,6 @@ def sentence_space(name: str | Path, model_id: str = "") -> SpaceModel:
     dim = int(getter())
     return SpaceModel(
         model_id or f"st_{Path(str(name)).name}.local",
-        {Modality.TEXT: SentenceTower(model)},
-        {Modality.TEXT: tok},
+        {Modality.TEXT: Encoder(SentenceTower(model), tok, PadTokens(tok.pad_id))},
         dim,
-        collates={Modality.TEXT: PadTokens(tok.pad_id)},
     )
