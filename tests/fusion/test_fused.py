@@ -245,3 +245,14 @@ def test_load_missing_component_and_bad_weights(tmp_path, spaces):
     save_file(tensors, str(folder / "projectors.safetensors"))
     with pytest.raises(CheckpointMismatch, match=r"bonds\.0\.clap\.heads\.1\.bn2\.running_var"):
         load_fused(folder, {"base": base, "clap": clap})
+
+
+def test_tasks_take_a_fused_space(spaces):
+    from openbind.tasks.zero_shot import zero_shot
+
+    base, clap, *_ = spaces
+    fused = FusedSpace(base, {"clap": clap}, [combination("clap", _mix(6, 8), "versatile")])
+    result = zero_shot(fused, ["s1", "s2"], ["dog", "cat"], modality="audio", templates=["{}"])
+    audio = fused.encode("audio", ["s1", "s2"]).vectors
+    text = fused.encode("text", ["dog", "cat"]).vectors
+    torch.testing.assert_close(result.scores, 30.0 * audio @ text.T)  # base's logit scale

@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -80,3 +81,34 @@ def test_projector_learns_a_rotation_and_resumes(tmp_path):
     again, report2 = fit_mixture(inputs, targets, tuples, cfg, tmp_path / "ck", log=lambda s: None)
     torch.testing.assert_close(again.heads[0].fc1.weight, mix.heads[0].fc1.weight)
     assert report2.best_r1 == report.best_r1
+
+
+def test_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch):
+    import openbind.fusion.training as training
+
+    g = torch.Generator().manual_seed(2)
+    x = F.normalize(torch.randn(200, 5, generator=g), dim=-1)
+    y = F.normalize(torch.randn(200, 7, generator=g), dim=-1)
+    tuples = build_tuples({A: {"source": x, "target": y}}, [A])
+    inputs, targets = split_sides(tuples, "combination")
+    cfg = ProjectorTraining(modes=("mix", "audio"), hidden=16, epochs=4, batch_size=64, noise=0.05)
+    whole, _ = fit_mixture(inputs, targets, tuples, cfg, tmp_path / "a", log=lambda s: None)
+
+    real, calls = training.heldout_r1, []
+
+    def interrupt_in_second_head(*args):
+        calls.append(1)
+        if len(calls) == 6:  # epoch 1 of the second head
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(training, "heldout_r1", interrupt_in_second_head)
+    with pytest.raises(KeyboardInterrupt):
+        fit_mixture(inputs, targets, tuples, cfg, tmp_path / "b", log=lambda s: None)
+    monkeypatch.setattr(training, "heldout_r1", real)
+    lines = []
+    resumed, _ = fit_mixture(inputs, targets, tuples, cfg, tmp_path / "b", log=lines.append)
+    assert lines[0] == "head audio: resumed after epoch 0"
+    for a, b in zip(whole.heads, resumed.heads, strict=True):
+        torch.testing.assert_close(a.fc2.weight, b.fc2.weight)
+        torch.testing.assert_close(a.bn2.running_mean, b.bn2.running_mean)
