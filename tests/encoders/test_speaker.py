@@ -73,3 +73,32 @@ def test_speaker_encoder_tells_voices_apart(tmp_path):
     cross = e[:, 0] @ e[:, 1].T
     hits = sum(int(cross[i].argmax()) == i for i in range(6))
     assert hits >= 5, (same, cross)  # chance: 1 of 6
+
+
+def test_front_end_matches_librosa_compatible_reference():
+    """transformers.audio_utils reimplements librosa's mel filters and spectrogram (its tests pin
+    them to librosa): our filters and power mel spectrogram agree with them."""
+    audio_utils = pytest.importorskip("transformers.audio_utils")
+    ref = audio_utils.mel_filter_bank(
+        num_frequency_bins=201,
+        num_mel_filters=40,
+        min_frequency=0.0,
+        max_frequency=8000.0,
+        sampling_rate=16000,
+        norm="slaney",
+        mel_scale="slaney",
+    )  # (201, 40)
+    np.testing.assert_allclose(mel_filterbank().numpy(), ref.T, atol=1e-8)
+    x = np.random.default_rng(0).normal(size=16000) * 0.1
+    spec = audio_utils.spectrogram(
+        x,
+        audio_utils.window_function(400, "hann"),
+        frame_length=400,
+        hop_length=160,
+        power=2.0,
+        center=True,
+        pad_mode="constant",
+        mel_filters=ref,
+    )  # (40, frames)
+    ours = SpeakerFrontEnd().mel(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours, spec.T, rtol=0, atol=1e-6 * np.abs(spec).max())
