@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -162,8 +163,11 @@ def main() -> None:
     parser.add_argument(
         "--plot", default="", help="where to write the plot (default OUT/sweep.png)"
     )
+    parser.add_argument("--noise", type=float, default=None, help="noise injection std")
     args = parser.parse_args()
     size = ProofSize.ci() if args.ci else ProofSize()
+    if args.noise is not None:
+        size = dataclasses.replace(size, noise=args.noise)
     result = run(size, args.out)
     print(table(result["rows"]))
     write_results(result["rows"], Path(args.out) / "sweep")
