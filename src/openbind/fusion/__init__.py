@@ -32,6 +32,14 @@ _LAZY = {
     "FusionCard": "cards",
     "CARDS": "cards",
     "card": "cards",
+    "EmbeddingCache": "cache",
+    "build_tuples": "pseudo",
+    "ProjectorTraining": "training",
+    "fit_mixture": "training",
+    "FuseRecipe": "recipe",
+    "load_fuse_recipe": "recipe",
+    "run_fuse": "recipe",
+    "SweepTask": "sweep",
 }
 
 __all__ = ["PRESETS", "PRESET_TITLES", *_LAZY]
