@@ -256,3 +256,12 @@ def test_tasks_take_a_fused_space(spaces):
     audio = fused.encode("audio", ["s1", "s2"]).vectors
     text = fused.encode("text", ["dog", "cat"]).vectors
     torch.testing.assert_close(result.scores, 30.0 * audio @ text.T)  # base's logit scale
+
+
+def test_a_preset_sets_only_what_the_bond_mixes(spaces):
+    base, *_ = spaces
+    voice = ToySpace("voice.v1", 5, ("audio",))
+    fused = FusedSpace(base, {"voice": voice}, [combination("voice", _mix(5, 8), {"audio": 0.2})])
+    assert fused.with_factors("at_expertise").bonds[0].factors == {A: 0.8}
+    with pytest.raises(ConfigError, match="factor for text, which it does not mix"):
+        fused.with_factors({"text": 0.5})

@@ -265,9 +265,17 @@ class FusedSpace:
     def with_factors(
         self, factors: str | Mapping[Modality | str, float], bond: int | str = -1
     ) -> FusedSpace:
-        """The same components and projectors with one bond's factors replaced."""
+        """The same components and projectors with one bond's factors replaced.
+
+        A preset name sets only the modalities the bond's experts have (a preset names text and
+        audio; a speaker expert mixes audio alone); an explicit mapping is taken as given.
+        """
         index = self._bond_index(bond)
         bonds = list(self.bonds)
+        if isinstance(factors, str):
+            own = {m for e in bonds[index].experts for m in self.experts[e].modalities}
+            preset = resolve_factors(factors, f"bond {bonds[index].name}")
+            factors = {m: f for m, f in preset.items() if m in own}
         bonds[index] = bonds[index].with_factors(factors)
         return FusedSpace(self.base, self.experts, bonds, name=self.model_id, sources=self.sources)
 
