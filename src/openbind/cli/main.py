@@ -33,6 +33,7 @@ SUBCOMMANDS = (
     "eval",
     "serve",
     "train",
+    "fuse",
     "data",
     "demo",
 )

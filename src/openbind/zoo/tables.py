@@ -97,3 +97,18 @@ register(
     ),
     default=True,
 )
+
+# -- experts for fusion (docs/fusion.md): frozen spaces of one or two modalities ---------------
+register(
+    ModelCard(
+        name="resemblyzer_speaker.v1",
+        builder="openbind.zoo.experts:build_speaker",
+        modalities=("audio",),
+        dim=256,
+        weights=Packaged(("resemblyzer",)),
+        license="Apache-2.0 (Resemblyzer)",
+        description="GE2E speaker encoder (voices, 256-d); weights from `pip install --no-deps resemblyzer`",
+        aliases=("speaker",),
+        preprocess={"audio": Preprocess("openbind.encoders.experts.speaker:SpeakerFrontEnd")},
+    ),
+)
