@@ -265,3 +265,19 @@ def test_a_preset_sets_only_what_the_bond_mixes(spaces):
     assert fused.with_factors("at_expertise").bonds[0].factors == {A: 0.8}
     with pytest.raises(ConfigError, match="factor for text, which it does not mix"):
         fused.with_factors({"text": 0.5})
+
+
+def test_openbind_load_opens_a_saved_fused_folder(tmp_path, spaces, monkeypatch):
+    import openbind.space.load
+
+    base, clap, *_ = spaces
+    fused = FusedSpace(base, {"clap": clap}, [combination("clap", _mix(6, 8))], name="toy_f.v1")
+    folder = fused.save(tmp_path / "f")
+    by_name = {"base.v1": base, "clap.v1": clap}
+    monkeypatch.setattr(openbind.space.load, "load", lambda name, **kw: by_name[name])
+    again = openbind.load(folder)
+    assert isinstance(again, openbind.Space) and again.model_id == "toy_f.v1"
+    torch.testing.assert_close(again.encode(A, ["q"]).vectors, fused.encode(A, ["q"]).vectors)
+    assert openbind.load(str(folder), modalities=["audio"]).model_id == "toy_f.v1"
+    with pytest.raises(MissingModality, match="no depth"):
+        openbind.load(folder, modalities=["depth"])

@@ -178,6 +178,9 @@ def test_split_call_normalises_every_form() -> None:
         {Modality.AUDIO: [Path("a.wav")]},
         Modality.AUDIO,
     )
+    wave = (np.zeros(16000, dtype=np.float32), 16000)  # (samples, rate) is one audio item
+    assert split_call("audio", wave)[0][Modality.AUDIO] == [wave]
+    assert len(split_call("audio", [wave, wave])[0][Modality.AUDIO]) == 2
     array = np.zeros((4, 4))
     (requests, _) = split_call("image", array)
     assert len(requests[Modality.IMAGE]) == 1 and requests[Modality.IMAGE][0] is array

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from openbind.api import FUSED_MARKER
 from openbind.errors import (
     CheckpointMismatch,
     ConfigError,
@@ -41,7 +42,7 @@ from openbind.space.protocol import EncodeReport, ItemError, Space, pick, split_
 from openbind.types import Embeddings, Modality
 
 FORMAT = "openbind.fused/1"
-MANIFEST = "fused.json"
+MANIFEST = FUSED_MARKER
 WEIGHTS = "projectors.safetensors"
 BASE = "base"
 

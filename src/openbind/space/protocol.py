@@ -116,8 +116,20 @@ def is_space(obj: object) -> bool:
 def _is_atom(x: Any) -> bool:
     if isinstance(x, (str, bytes, bytearray, memoryview, os.PathLike, Mapping)):
         return True
+    if _is_waveform_pair(x):  # (samples, sample_rate): one audio item
+        return True
     # arrays, tensors and images are single items even though they iterate
     return hasattr(x, "shape") or hasattr(x, "getpixel") or hasattr(x, "__array__")
+
+
+def _is_waveform_pair(x: Any) -> bool:
+    return (
+        isinstance(x, tuple)
+        and len(x) == 2
+        and hasattr(x[0], "shape")
+        and isinstance(x[1], (int, float))
+        and not isinstance(x[1], bool)
+    )
 
 
 def split_call(inputs: Any, items: Any = None) -> tuple[dict[Modality, list[Any]], Modality | None]:
