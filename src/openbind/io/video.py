@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 from openbind.errors import BadInput, DecodeError
+from openbind.io.clips import clip_spans
 from openbind.io.sources import Source, to_source
 
 __all__ = [
@@ -117,16 +118,11 @@ class VideoClips:
 def clip_timepoints(
     duration: float, clip_duration: float = 2, clips: int = 5
 ) -> tuple[tuple[Fraction, Fraction], ...]:
-    """Start and end (seconds) of `clips` clips spread evenly over the video.
+    """Start and end (seconds) of `clips` clips spread evenly over the video (`clip_spans`).
 
-    Clip k starts at `k * max(duration - clip_duration, 0) / max(clips - 1, 1)` and lasts
-    `clip_duration` (pytorchvideo's `ConstantClipsPerVideoSampler`, exact `Fraction`s of the
-    float duration). Videos shorter than one clip get `clips` identical clips `[0, clip_duration]`.
+    Videos shorter than one clip get `clips` identical clips `[0, clip_duration]`.
     """
-    span = Fraction(max(duration - clip_duration, 0))
-    step = Fraction(span, max(clips - 1, 1))
-    length = Fraction(clip_duration)
-    return tuple((step * k, step * k + length) for k in range(clips))
+    return clip_spans(duration, Fraction(clip_duration), clips)
 
 
 def clip_frame_indices(

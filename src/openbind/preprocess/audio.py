@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -34,12 +33,13 @@ import torch
 from openbind.errors import ConfigError, DecodeError
 from openbind.io.audio import SeekableAudio, channel_mean, load_audio, open_seekable
 from openbind.io.audio_ranges import DecodedRanges, decode_ranges, merge_ranges
+from openbind.io.clips import ClipSpan, clip_spans, sample_slices
 from openbind.io.sources import to_source
 from openbind.preprocess.common import check_clips
 from openbind.preprocess.fbank import log_mel_fbank
 from openbind.preprocess.resample import input_range, output_length, resample, resample_range
 
-ClipTime = tuple[Fraction, Fraction]
+ClipTime = ClipSpan
 
 
 @dataclass(frozen=True)
@@ -106,27 +106,17 @@ class AudioConfig:
 def clip_times(duration: float, config: AudioConfig) -> list[ClipTime]:
     """Start and end (seconds, exact) of each clip of a recording of `duration` seconds.
 
-    Evenly spaced clips follow pytorchvideo's `ConstantClipsPerVideoSampler`: clip k starts at
-    `k * Fraction(max(duration - clip, 0)) / (clips - 1)`. Recordings shorter than a clip get
-    clips [0, clip] (the caller pads).
+    `openbind.io.clips.clip_spans` with the config's clip length, count, stride and cap.
     """
-    clip = Fraction(str(config.clip_duration_s))
-    last_start = Fraction(max(duration - clip, 0))  # float arithmetic, as the reference
-    count = config.clips
-    if config.clip_stride_s is not None:
-        stride = Fraction(str(config.clip_stride_s))
-        count = 1 + math.ceil(last_start / stride)
-        if config.max_clips is None or count <= config.max_clips:
-            starts = [min(k * stride, last_start) for k in range(count)]
-            return [(s, s + clip) for s in starts]
-        count = config.max_clips
-    step = Fraction(last_start, max(count - 1, 1))
-    return [(step * k, step * k + clip) for k in range(count)]
-
-
-def sample_slices(times: list[ClipTime], sample_rate: int) -> list[tuple[int, int]]:
-    """Sample index ranges `[int(start * rate), int(end * rate))` of clip time points."""
-    return [(int(s * sample_rate), int(e * sample_rate)) for s, e in times]
+    stride = None if config.clip_stride_s is None else Fraction(str(config.clip_stride_s))
+    spans = clip_spans(
+        duration,
+        Fraction(str(config.clip_duration_s)),
+        config.clips,
+        stride=stride,
+        max_clips=config.max_clips,
+    )
+    return list(spans)
 
 
 class AudioTransform:

@@ -27,7 +27,14 @@ import torch.nn.functional as F
 
 from openbind.errors import ConfigError
 from openbind.io.video import FRAME_TIMINGS, load_video_clips
-from openbind.preprocess.common import CLIP_MEAN, CLIP_STD, check_clips, normalize, uint8_to_float
+from openbind.preprocess.common import (
+    CLIP_MEAN,
+    CLIP_STD,
+    check_clips,
+    normalize,
+    short_side_size,
+    uint8_to_float,
+)
 
 __all__ = [
     "VideoConfig",
@@ -36,7 +43,6 @@ __all__ = [
     "preprocess_clips",
     "scale_frames",
     "short_side_scale",
-    "short_side_size",
     "spatial_crops",
 ]
 
@@ -103,20 +109,13 @@ class VideoConfig:
         return self.clips_per_video * self.spatial_crops
 
 
-def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:
-    """(new_h, new_w) with the short side `size` and the long side `floor(long / short * size)`."""
-    if width < height:
-        return math.floor(height / width * size), size
-    return size, math.floor(width / height * size)
-
-
 def short_side_scale(x: torch.Tensor, size: int) -> torch.Tensor:
     """Bilinear resize of (N, C, T, H, W) clips so the short side is `size` (pytorchvideo rule).
 
     `align_corners=False`, no antialias; every (H, W) plane is resized on its own.
     """
     n, c, t, h, w = x.shape
-    new_h, new_w = short_side_size(h, w, size)
+    new_w, new_h = short_side_size(w, h, size, ratio_first=True)
     planes = x.reshape(n * c, t, h, w)  # (N*C, T, H, W)
     out = F.interpolate(planes, size=(new_h, new_w), mode="bilinear", align_corners=False)
     return out.reshape(n, c, t, new_h, new_w)
@@ -130,7 +129,7 @@ def scale_frames(frames: np.ndarray, size: int) -> torch.Tensor:
     bilinear kernel's rounding depends on the layout, and this keeps it bit-identical.
     """
     s, t, h, w, _ = frames.shape
-    new_h, new_w = short_side_size(h, w, size)
+    new_w, new_h = short_side_size(w, h, size, ratio_first=True)
     out = torch.empty(s, 3, t, new_h, new_w)
     for i in range(s):
         clip = torch.from_numpy(frames[i]).permute(3, 0, 1, 2).contiguous()  # (3, T, H, W)
