@@ -48,6 +48,23 @@ class DecodeError(BadInput):
     """A media file or buffer is corrupt, empty, truncated or of an unsupported format."""
 
 
+class LimitExceeded(DecodeError):
+    """An input goes over one of openbind's cost limits (`openbind.limits`): pixels per image or
+    video frame, audio duration, labels per request, parts per query, ...
+
+    Attributes:
+        setting: the name of the setting that holds the limit (e.g. "max_pixels").
+        limit: its value.
+    """
+
+    def __init__(
+        self, message: str, *, setting: str, limit: object, source: object | None = None
+    ) -> None:
+        self.setting = setting
+        self.limit = limit
+        super().__init__(message, source=source)
+
+
 class UnknownModel(OpenbindError, KeyError):
     """A model name is not in the registry; the message suggests close matches."""
 

@@ -54,8 +54,8 @@ def load_thermal(
     """
     if high_bit_depth not in HIGH_BIT_DEPTH:
         raise BadInput(f"high_bit_depth must be one of {HIGH_BIT_DEPTH}, got {high_bit_depth!r}")
-    if isinstance(item, Image.Image):
-        name, im = describe(item), item
+    if isinstance(item, Image.Image):  # checked for size like a decoded file
+        name, im = describe(item), open_image(item, exif_transpose=False, max_pixels=max_pixels)
     else:
         src = to_source(item)
         name = src.name

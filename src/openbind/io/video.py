@@ -30,6 +30,10 @@ Frame timing (`frame_timing`):
   5%, so 29.97 fps stored with millisecond timestamps still counts), else "pts". The two agree
   on constant-frame-rate videos, so the default keeps parity there.
 
+Pixel limit: frames larger than `max_pixels` (default `openbind.limits.DEFAULT_MAX_VIDEO_PIXELS`,
+16.8 MP) raise `LimitExceeded` from the stream header, before any decoding, and FFmpeg's own
+`max_pixels` option makes the decoder refuse larger frames when the header understates them.
+
 Rotation: phone videos store a display matrix; with `apply_rotation=True` (default) frames are
 turned and mirrored the way FFmpeg's autorotate shows them (multiples of 90 degrees, horizontal
 and vertical flips).
@@ -53,6 +57,7 @@ import torch
 from openbind.errors import BadInput, DecodeError
 from openbind.io.clips import clip_spans
 from openbind.io.sources import Source, to_source
+from openbind.limits import DEFAULT_MAX_VIDEO_PIXELS, check_limit
 
 __all__ = [
     "FRAME_TIMINGS",
@@ -177,6 +182,7 @@ def load_video_clips(
     frames_per_clip: int = 2,
     frame_timing: str = "auto",
     apply_rotation: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_VIDEO_PIXELS,
 ) -> VideoClips:
     """Decode the frames of evenly spread clips of a video (defaults: ImageBind's 5 x 2 s, 2 frames).
 
@@ -187,8 +193,10 @@ def load_video_clips(
         frames_per_clip: frames uniformly subsampled from each clip (first and last for 2).
         frame_timing: "auto", "index" or "pts" (see the module docstring).
         apply_rotation: turn frames as the display matrix says.
+        max_pixels: larger frames raise `LimitExceeded` (None: no limit).
 
     Raises:
+        LimitExceeded: the frames have more than `max_pixels` pixels.
         DecodeError: corrupt or truncated file, no video stream, no decodable frames.
         BadInput: missing file, unsupported item type or bad arguments.
     """
@@ -198,7 +206,7 @@ def load_video_clips(
             f"{clip_duration}, {clips_per_video}, {frames_per_clip}"
         )
     src = to_source(item)
-    with _Video(src) as video:
+    with _Video(src, max_pixels=max_pixels) as video:
         timepoints = clip_timepoints(video.info.duration, clip_duration, clips_per_video)
         indices = clip_frame_indices(video.info, timepoints, frames_per_clip, frame_timing)
         frames = video.read([i for clip in indices for i in clip], apply_rotation)
@@ -241,10 +249,14 @@ class _Video:
     """An open container with its demux index; a context manager (closes the container).
 
     `index_of`: another `_Video` of the same source whose index is reused (no demux pass).
+    `max_pixels`: larger frames raise `LimitExceeded` (from the header) or fail to decode.
     """
 
-    def __init__(self, src: Source, index_of: _Video | None = None) -> None:
+    def __init__(
+        self, src: Source, index_of: _Video | None = None, *, max_pixels: int | None = None
+    ) -> None:
         self.src = src
+        self.max_pixels = max_pixels
         self.helpers: list[_Video] = []  # containers opened for helper threads
         self.file, self.container = _open_container(src)
         try:
@@ -255,6 +267,7 @@ class _Video:
             if self.stream.codec_context is None:
                 raise DecodeError("unsupported or unknown video codec", source=src.name)
             _one_thread(self.stream)
+            self._limit_pixels()
             if index_of is None:
                 self._index()
             else:
@@ -270,6 +283,20 @@ class _Video:
         except BaseException:
             self.close()
             raise
+
+    def _limit_pixels(self) -> None:
+        if self.max_pixels is None:
+            return
+        ctx = self.stream.codec_context
+        w, h = int(ctx.width or 0), int(ctx.height or 0)
+        check_limit(
+            w * h,
+            self.max_pixels,
+            "max_pixels",
+            f"{w}x{h} = {w * h:,} pixels a frame",
+            self.src.name,
+        )
+        ctx.options = {**ctx.options, "max_pixels": str(self.max_pixels)}
 
     def __enter__(self) -> _Video:
         return self
@@ -394,7 +421,7 @@ class _Video:
         for k in sorted(work, key=work.__getitem__, reverse=True):
             lighter = min(shares, key=lambda share: sum(work[j] for j in share))
             lighter[k] = groups[k]
-        helper = _Video(self.src, index_of=self)
+        helper = _Video(self.src, index_of=self, max_pixels=self.max_pixels)
         self.helpers.append(helper)
         with ThreadPoolExecutor(max_workers=1) as pool:
             theirs = pool.submit(helper._decode_groups, dict(sorted(shares[1].items())), skip)
@@ -486,6 +513,7 @@ class _Video:
         self.file, self.container = _open_container(self.src)
         self.stream = self.container.streams.video[0]
         _one_thread(self.stream)
+        self._limit_pixels()
         wanted = set(targets)
         by_position = {p: i for i, p in enumerate(self.pts)}
         index_of_target = {by_position[p]: p for p in targets}

@@ -35,6 +35,7 @@ from openbind.io.audio import SeekableAudio, channel_mean, load_audio, open_seek
 from openbind.io.audio_ranges import DecodedRanges, decode_ranges, merge_ranges
 from openbind.io.clips import ClipSpan, clip_spans, sample_slices
 from openbind.io.sources import to_source
+from openbind.limits import DEFAULT_MAX_AUDIO_SECONDS, check_limit
 from openbind.preprocess.common import check_clips
 from openbind.preprocess.fbank import log_mel_fbank
 from openbind.preprocess.resample import input_range, output_length, resample, resample_range
@@ -64,6 +65,9 @@ class AudioConfig:
             leak between overlapping clips.
         array_sample_rate: sample rate of bare array items (None: arrays must come as
             `(array, sample_rate)`).
+        max_duration_s: longer recordings raise `LimitExceeded` (`openbind.limits`; None: no
+            limit). Long Ogg and mp3 files are read by seeking to the clips, other compressed
+            files are decoded in pieces, so time, not memory, is what this bounds.
     """
 
     sample_rate: int = 16000
@@ -79,6 +83,7 @@ class AudioConfig:
     std: float = 9.138
     parity: bool = False
     array_sample_rate: int | None = None
+    max_duration_s: float | None = DEFAULT_MAX_AUDIO_SECONDS
 
     def __post_init__(self) -> None:
         checks = {
@@ -92,6 +97,7 @@ class AudioConfig:
             "frame_length_ms": self.sample_rate * self.frame_length_ms >= 2000,
             "frame_shift_ms": self.sample_rate * self.frame_shift_ms >= 1000,
             "std": self.std > 0,
+            "max_duration_s": self.max_duration_s is None or self.max_duration_s > 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -141,7 +147,7 @@ class AudioTransform:
         WAV, AIFF, FLAC and other seekable files are read only where the clips are (plus the
         resampling filter's context), so long recordings cost what their clips cost; Ogg, mp3
         and PyAV files are decoded front to back keeping only those samples (`decode_ranges`),
-        so their memory is bounded (mp3: one copy of the samples). A tensor of
+        so their memory is bounded (long Ogg and mp3 files are read by seeking to the clips). A tensor of
         3 or more dimensions is taken as preprocessed clips, (1, mels, frames) or
         (S, 1, mels, frames), and passed through after a shape check.
 
@@ -159,13 +165,23 @@ class AudioTransform:
             with reader:
                 return self.from_reader(reader)
         try:  # compressed files: decoded front to back, keeping only what the clips need
-            ranges = decode_ranges(source, self._input_ranges, mix=not self.config.parity)
+            ranges = decode_ranges(
+                source,
+                self._input_ranges,
+                mix=not self.config.parity,
+                max_seconds=self.config.max_duration_s,
+            )
         except DecodeError:  # load_audio raises the same, or decodes it with FFmpeg
             ranges = None
         if ranges is not None:
             return self.from_reader(ranges)
         wav = load_audio(source, sample_rate=self.config.array_sample_rate)
+        self._check_duration(wav.duration_s, wav.name)
         return self.from_waveform(torch.from_numpy(wav.samples), wav.sample_rate)
+
+    def _check_duration(self, seconds: float, name: str) -> None:
+        limit = self.config.max_duration_s
+        check_limit(seconds, limit, "max_duration_s", f"{seconds:,.0f} s of audio", name)
 
     def waveform(self, samples: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """The (channels', n) waveform at `config.sample_rate`: channels averaged, unless parity."""
@@ -184,6 +200,7 @@ class AudioTransform:
         """Preprocess a seekable file (or the kept ranges of a compressed one), reading only the
         samples the clips need."""
         rate = self.config.sample_rate
+        self._check_duration(reader.frames / reader.sample_rate, reader.name)
         total = output_length(reader.frames, reader.sample_rate, rate)
         slices = self._slices(total)
 

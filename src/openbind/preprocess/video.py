@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from openbind.errors import ConfigError
 from openbind.io.video import FRAME_TIMINGS, load_video_clips
+from openbind.limits import DEFAULT_MAX_VIDEO_PIXELS
 from openbind.preprocess.common import (
     CLIP_MEAN,
     CLIP_STD,
@@ -62,6 +63,8 @@ class VideoConfig:
         std: per-channel RGB standard deviation.
         frame_timing: "auto", "index" (reference) or "pts" (see `openbind.io.video`).
         apply_rotation: turn frames as the display matrix says (the reference does not).
+        max_pixels: frames with more pixels raise `LimitExceeded` before decoding (None: no
+            limit of openbind's; `openbind.limits`).
     """
 
     clip_duration: float = 2.0
@@ -74,6 +77,7 @@ class VideoConfig:
     std: tuple[float, float, float] = CLIP_STD
     frame_timing: str = "auto"
     apply_rotation: bool = True
+    max_pixels: int | None = DEFAULT_MAX_VIDEO_PIXELS
 
     def __post_init__(self) -> None:
         if self.clip_duration <= 0 or min(self.clips_per_video, self.frames_per_clip) < 1:
@@ -192,6 +196,7 @@ class VideoTransform:
             frames_per_clip=c.frames_per_clip,
             frame_timing=c.frame_timing,
             apply_rotation=c.apply_rotation,
+            max_pixels=c.max_pixels,
         )
         return preprocess_clips(clips.frames, c)
 
