@@ -65,6 +65,18 @@ class LimitExceeded(DecodeError):
         super().__init__(message, source=source)
 
 
+class RequestTimeout(OpenbindError, TimeoutError):
+    """A request went over its time budget (the server's `--timeout`); others kept running.
+
+    Attributes:
+        seconds: the budget.
+    """
+
+    def __init__(self, seconds: float, what: str = "the request") -> None:
+        self.seconds = seconds
+        super().__init__(f"{what} took longer than its time budget of {seconds:g} s")
+
+
 class UnknownModel(OpenbindError, KeyError):
     """A model name is not in the registry; the message suggests close matches."""
 

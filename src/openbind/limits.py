@@ -12,7 +12,7 @@ the input to the limit and records the cut as a `Truncation`.
 | `max_pixels` | 178,956,970 per image | `ImageConfig`, depth, thermal | `LimitExceeded` |
 | `max_pixels` | 16,777,216 per video frame | `VideoConfig` | `LimitExceeded` |
 | `max_duration_s` | 4 hours | `AudioConfig` | `LimitExceeded` |
-| `MAX_LABELS` | 1,000 labels | `/classify` (`openbind.serve`) | `LimitExceeded` |
+| `MAX_LABELS` | 256 labels | `/classify` (`openbind.serve`) | `LimitExceeded` |
 | `MAX_QUERY_PARTS` | 16 parts | `/search` (`openbind.serve`) | `LimitExceeded` |
 
 Truncations are collected per item: code that runs a transform wraps the call in `recording()`
@@ -54,7 +54,7 @@ DEFAULT_MAX_VIDEO_PIXELS = 4096 * 4096
 """Pixels per video frame (16.8 MP: 4K and 5K cameras pass; 8K, 35 MP, is refused)."""
 DEFAULT_MAX_AUDIO_SECONDS = 4 * 3600.0
 """Longest audio recording accepted, in seconds."""
-MAX_LABELS = 1_000
+MAX_LABELS = 256
 """Labels in one zero-shot classification request of the server."""
 MAX_QUERY_PARTS = 16
 """Parts (text and files) in one composed search query of the server."""

@@ -30,7 +30,13 @@ from pydantic import BaseModel, Field
 from openbind import registry
 from openbind.errors import BadInput, MissingModality, UnknownModel
 from openbind.serve.inputs import InputError, QueryPart, decode_base64, media_part
-from openbind.serve.security import ApiKeyGuard, BodyLimit, RateLimit, error_body
+from openbind.serve.security import (
+    ApiKeyGuard,
+    BodyLimit,
+    RateLimit,
+    add_error_handlers,
+    error_body,
+)
 from openbind.serve.service import Service
 from openbind.types import Modality
 
@@ -324,6 +330,8 @@ def _add_routes(app: FastAPI, service: Service) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    add_error_handlers(app)  # invalid JSON bodies, request timeouts (serve.security)
+
     @app.exception_handler(InputError)
     async def input_error(_: Request, e: InputError) -> JSONResponse:
         if e.field == "id":
