@@ -24,7 +24,7 @@ def _hypothesis(modality: str, transform, seconds: float, report: Report) -> Non
     stop = time.monotonic() + seconds
 
     @settings(
-        max_examples=10**9, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck)
     )
     @given(st.binary(max_size=4096))
     def run(data: bytes) -> None:
@@ -35,10 +35,12 @@ def _hypothesis(modality: str, transform, seconds: float, report: Report) -> Non
         if problem is not None:
             report.findings.append(Finding(modality, problem, data))
 
-    try:
-        run()
-    except Exception as e:  # Hypothesis itself stopping early is not a finding of ours
-        print(f"{modality}: hypothesis stopped: {type(e).__name__}: {e}", file=sys.stderr)
+    while time.monotonic() < stop:  # rounds of 100 examples until the time is up
+        try:
+            run()
+        except Exception as e:  # Hypothesis itself stopping early is not a finding of ours
+            print(f"{modality}: hypothesis stopped: {type(e).__name__}: {e}", file=sys.stderr)
+            return
 
 
 def main() -> int:
