@@ -84,7 +84,7 @@ def child(name: str, path: str | None) -> dict:
 
         labels = [f"label number {i}" for i in range(5000)]
         service = Service.__new__(Service)  # only the request checks: no space needed
-        service.label_sets = {"default": ("a", "b")}
+        service.label_sets, service.max_labels = {"default": ("a", "b")}, 256
 
         def run(x: object) -> object:
             return service._labels(x, "default")  # type: ignore[arg-type]

@@ -122,6 +122,8 @@ class Service:
         max_wait_ms: how long a request waits for others to share its forward pass.
         timeout_s: time budget of one embedding (and of one label list's embeddings); past it
             the request gets `RequestTimeout` (see `openbind.serve.batching`).
+        max_labels: labels per `classify` request (`openbind.limits.MAX_LABELS`).
+        max_query_parts: parts per `search` query (`openbind.limits.MAX_QUERY_PARTS`).
 
     Example:
         >>> service = Service(openbind.load("starter"))
@@ -138,6 +140,8 @@ class Service:
         max_batch_items: int = 64,
         max_wait_ms: float = 5.0,
         timeout_s: float | None = 60.0,
+        max_labels: int = MAX_LABELS,
+        max_query_parts: int = MAX_QUERY_PARTS,
     ) -> None:
         self.space = space
         self.library = library
@@ -148,6 +152,7 @@ class Service:
         self._batcher = Batcher(
             self._encode, max_items=max_batch_items, max_wait_ms=max_wait_ms, timeout_s=timeout_s
         )
+        self.max_labels, self.max_query_parts = max_labels, max_query_parts
         self._label_cache: dict[tuple[Modality | str, ...], Embeddings] = {}
 
     @property
@@ -187,8 +192,10 @@ class Service:
             raise InputError("index", "this server has no index to search; start it with --index")
         if not parts:
             raise InputError("text", "give a text query and/or a file to search with")
-        if len(parts) > MAX_QUERY_PARTS:
-            raise InputError("file", f"has {len(parts)} query parts; at most {MAX_QUERY_PARTS}")
+        if len(parts) > self.max_query_parts:
+            raise InputError(
+                "file", f"has {len(parts)} query parts; at most {self.max_query_parts}"
+            )
         if not 1 <= k <= 1000:
             raise InputError("k", f"must be between 1 and 1000, got {k}")
         only = self._filter_modality(modality)
@@ -291,8 +298,8 @@ class Service:
         names = list(dict.fromkeys(x.strip() for x in labels if x.strip()))
         if len(names) < 2:
             raise InputError("labels", "give at least two distinct non-empty labels")
-        if len(names) > MAX_LABELS:
-            raise InputError("labels", f"has {len(names)} labels; at most {MAX_LABELS}")
+        if len(names) > self.max_labels:
+            raise InputError("labels", f"has {len(names)} labels; at most {self.max_labels}")
         return names
 
     async def _embed_part(self, part: QueryPart) -> Embeddings:
