@@ -56,8 +56,14 @@ def attacks(folder: Path, model: str) -> list[tuple[str, str, dict]]:
     """(name, path, request kwargs) of every worst input."""
     from openbind.limits import MAX_LABELS
 
+    def as_json(body: dict) -> dict:  # encoded once: the clients' own loop must not stall
+        return {
+            "content": json.dumps(body).encode(),
+            "headers": {"content-type": "application/json"},
+        }
+
     out = [
-        ("text-20mb", "/v1/embeddings", {"json": {"model": model, "input": "a dog " * 3_500_000}})
+        ("text-20mb", "/v1/embeddings", as_json({"model": model, "input": "a dog " * 3_500_000}))
     ]
     for name, modality in MEDIA.items():
         try:
@@ -66,7 +72,7 @@ def attacks(folder: Path, model: str) -> list[tuple[str, str, dict]]:
             continue
         data = base64.b64encode(path.read_bytes()).decode()
         body = {"model": model, "modality": modality, "input": data}
-        out.append((name, "/v1/embeddings", {"json": body}))
+        out.append((name, "/v1/embeddings", as_json(body)))
     labels = ",".join(f"label number {i}" for i in range(5000))
     out.append(("classify-5000-labels", "/classify", {"data": {"text": "a dog", "labels": labels}}))
     out.append(("classify-max-labels", "/classify", {"fresh_labels": MAX_LABELS}))
@@ -141,6 +147,7 @@ def main() -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "src"))  # this checkout's openbind, as the server uses
     env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(port), "--timeout", str(args.timeout)], env=env

@@ -137,3 +137,14 @@ def test_long_ogg_and_mp3_are_read_by_seeking_to_the_clips(
     seeked = transform(path)
     assert len(reads) == 3 and sum(reads) < 0.4 * x.shape[1]  # one read per clip, 2 s + context
     torch.testing.assert_close(seeked, whole, rtol=0, atol=2e-4)  # 1-ulp samples
+
+
+def test_large_video_frames_are_scaled_plane_by_plane_bit_identically(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from openbind.preprocess import video
+
+    frames = np.random.default_rng(0).integers(0, 256, (2, 2, 90, 160, 3), dtype=np.uint8)
+    whole = video.scale_frames(frames, 64)
+    monkeypatch.setattr(video, "_PLANE_PIXELS", 0)  # every frame counts as large
+    assert torch.equal(video.scale_frames(frames, 64), whole)
