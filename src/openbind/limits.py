@@ -9,7 +9,8 @@ the input to the limit and records the cut as a `Truncation`.
 | setting | default | where | over it |
 |---|---|---|---|
 | `max_chars` | 20,000 characters | `TextConfig`, `TokenizeText`, `read_text` | cut, recorded |
-| `max_pixels` | 178,956,970 per image | `ImageConfig`, depth, thermal | `LimitExceeded` |
+| `max_pixels` | 178,956,970 per image | `ImageConfig` | `LimitExceeded` |
+| `max_pixels` | 16,777,216 per map | `DepthConfig`, `ThermalConfig` | `LimitExceeded` |
 | `max_pixels` | 16,777,216 per video frame | `VideoConfig` | `LimitExceeded` |
 | `max_duration_s` | 4 hours | `AudioConfig` | `LimitExceeded` |
 | `MAX_LABELS` | 256 labels | `/classify` (`openbind.serve`) | `LimitExceeded` |
@@ -36,6 +37,7 @@ from openbind.errors import LimitExceeded
 
 __all__ = [
     "DEFAULT_MAX_AUDIO_SECONDS",
+    "DEFAULT_MAX_MAP_PIXELS",
     "DEFAULT_MAX_TEXT_CHARS",
     "DEFAULT_MAX_VIDEO_PIXELS",
     "MAX_LABELS",
@@ -52,6 +54,9 @@ DEFAULT_MAX_TEXT_CHARS = 20_000
 here has long lost its end to the tokenizer's own truncation, unless it is mostly whitespace)."""
 DEFAULT_MAX_VIDEO_PIXELS = 4096 * 4096
 """Pixels per video frame (16.8 MP: 4K and 5K cameras pass; 8K, 35 MP, is refused)."""
+DEFAULT_MAX_MAP_PIXELS = 4096 * 4096
+"""Pixels per depth or thermal map (16.8 MP; sensors give well under 1 MP). Maps are decoded
+to float, so a 100 MP one would take gigabytes."""
 DEFAULT_MAX_AUDIO_SECONDS = 4 * 3600.0
 """Longest audio recording accepted, in seconds."""
 MAX_LABELS = 256
