@@ -390,7 +390,12 @@ class _Video:
         except DecodeError:
             raise
         except Exception as e:
-            raise DecodeError(f"corrupt video ({_reason(e)})", source=self.src.name) from None
+            what = "corrupt video"
+            if self.max_pixels is not None and not self.info.width * self.info.height:
+                what = (
+                    f"corrupt video, or frames over max_pixels={self.max_pixels:,} (unstated size)"
+                )
+            raise DecodeError(f"{what} ({_reason(e)})", source=self.src.name) from None
         assert out is not None  # indices is never empty
         return out
 
