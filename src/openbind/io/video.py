@@ -77,6 +77,9 @@ _MAX_STREAMS = 64  # per-stream probing options are given for this many streams
 # Below this many frames to decode (summed over keyframe groups), a helper thread costs more
 # than it saves.
 _HELPER_MIN_FRAMES = 120
+# Above this many pixels a frame, no helper thread: its decoder's reference frames would double
+# the memory of the largest videos (4K: about 12 MB a frame).
+_HELPER_MAX_PIXELS = 1920 * 1080
 
 
 @dataclass(frozen=True)
@@ -419,7 +422,8 @@ class _Video:
             - bisect.bisect_left(self.pts, self.keyframe_pts[k])
             for k, g in groups.items()
         }
-        if len(groups) < 2 or sum(work.values()) < _HELPER_MIN_FRAMES:
+        big = self.info.width * self.info.height > _HELPER_MAX_PIXELS  # a second decoder's memory
+        if len(groups) < 2 or sum(work.values()) < _HELPER_MIN_FRAMES or big:
             return self._decode_groups(groups, skip)
         # Two shares of about equal work (largest first, each to the lighter share): this
         # thread decodes one while a helper thread decodes the other on its own container.
