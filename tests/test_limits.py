@@ -148,3 +148,17 @@ def test_large_video_frames_are_scaled_plane_by_plane_bit_identically(
     whole = video.scale_frames(frames, 64)
     monkeypatch.setattr(video, "_PLANE_PIXELS", 0)  # every frame counts as large
     assert torch.equal(video.scale_frames(frames, 64), whole)
+
+
+def test_the_starter_text_tower_reads_text_files(tmp_path: Path):
+    minilm = pytest.importorskip("openbind.encoders.minilm")
+    tokenize = minilm.TokenizeText()
+    path = tmp_path / "a.txt"
+    path.write_text("a dog barking at the mailman\n", encoding="utf-8")
+    assert torch.equal(tokenize(path), tokenize("a dog barking at the mailman\n"))
+    assert not torch.equal(tokenize(str(path)), tokenize(path))  # a str is the text itself
+    with recording() as cuts:
+        long = tokenize("word " * 10_000)
+    assert long.shape == (1, 256) and cuts[0].original == 50_000
+    with pytest.raises(BadInput, match="text items must be strings or text file paths"):
+        tokenize(b"bytes")
