@@ -1,9 +1,10 @@
 """What every transform shares: the `Transform` / `Collate` types, and for the vision-like
-transforms CLIP constants, normalisation, crop offsets, and the shape check for items that are
-already preprocessed tensors."""
+transforms CLIP constants, normalisation, resize and crop geometry, and the check of items that
+are already preprocessed tensors."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "center_crop_offset",
     "check_clips",
     "normalize",
+    "short_side_size",
     "uint8_to_float",
 ]
 
@@ -38,6 +40,31 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 """OpenAI CLIP per-channel RGB mean (on [0, 1] values), used by ImageBind for images and video."""
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 """OpenAI CLIP per-channel RGB standard deviation."""
+
+
+def short_side_size(
+    width: int, height: int, size: int, *, ratio_first: bool = False
+) -> tuple[int, int]:
+    """(width, height) after resizing so the short side is `size` pixels.
+
+    The long side is `int(size * long / short)` (torchvision's `Resize`, for images), or with
+    `ratio_first` `floor(long / short * size)` (pytorchvideo's `ShortSideScale`, for video).
+    The two float orders truncate differently on some sizes, so each keeps its reference.
+
+    Raises:
+        BadInput: a side is 0 (an empty image or frame has nothing to resize).
+    """
+    if width < 1 or height < 1:
+        raise BadInput(f"an image of {width}x{height} pixels is empty: nothing to resize")
+    if ratio_first:
+        if width < height:
+            return size, math.floor(height / width * size)
+        return math.floor(width / height * size), size
+    return (
+        (size, int(size * height / width))
+        if width <= height
+        else (int(size * width / height), size)
+    )
 
 
 def center_crop_offset(length: int, crop: int) -> int:
@@ -81,7 +108,8 @@ def check_clips(item: Any, clip_shape: Sequence[int], what: str) -> torch.Tensor
         tensor (S = 1 for the former); None when `item` is not a tensor.
 
     Raises:
-        BadInput: a tensor of another shape; the message gives the expected and the actual one.
+        BadInput: a tensor of another shape (the message gives the expected and the actual
+            one), not floating point, or holding NaN or infinite values.
     """
     if not isinstance(item, torch.Tensor):
         return None
@@ -99,4 +127,7 @@ def check_clips(item: Any, clip_shape: Sequence[int], what: str) -> torch.Tensor
         )
     if not x.is_floating_point():
         raise BadInput(f"a preprocessed {what} tensor must be floating point, got {x.dtype}")
-    return x.to(torch.float32)
+    x = x.to(torch.float32)
+    if not torch.isfinite(x).all():
+        raise BadInput(f"a preprocessed {what} tensor holds NaN or infinite values")
+    return x
