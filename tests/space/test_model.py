@@ -154,3 +154,22 @@ def test_report_describes_items_of_any_shape(space, item):
     report = space.encode_report("text", [item, "ok"])
     assert report.kept == [1] and report.errors[0].index == 0
     assert report.errors[0].item.startswith(type(item).__name__)
+
+
+def test_report_lists_items_that_were_cut():
+    from openbind.limits import cut_text
+    from openbind.space.encoder import Encoder
+    from openbind.space.model import SpaceModel
+    from tests.space.toy import TextTower, text_transform
+
+    def bounded(text: str) -> torch.Tensor:
+        return text_transform(cut_text(text, 5, source="text"))
+
+    space = SpaceModel("toy_cut.v1", {"text": Encoder(TextTower(), bounded)}, 8, batch_size=2)
+    report = space.encode_report("text", ["short", "a much longer text", "bad", "tiny"])
+    assert report.kept == [0, 1, 3] and [e.index for e in report.errors] == [2]
+    assert [(t.index, t.item) for t in report.truncated] == [(1, "a much longer text")]
+    assert "5" in report.truncated[0].reason and "18" in report.truncated[0].reason
+    torch.testing.assert_close(
+        report.embeddings.vectors[1], space.encode("text", "a muc").vectors[0]
+    )

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from openbind.errors import BadInput, MissingModality
+from openbind.limits import Truncation, recording
 from openbind.space.encoder import Clips, Encoder, Pool, clip_count
 from openbind.space.pooling import clip_sums
 from openbind.space.protocol import EncodeReport, ItemError, pick, split_call
@@ -210,6 +211,7 @@ class SpaceModel(torch.nn.Module):
         vectors: list[torch.Tensor] = []
         kept: list[int] = []
         errors: list[ItemError] = []
+        truncated: list[ItemError] = []
         bar = _progress_bar(len(items), m.value, progress)
         order = list(range(len(items)))
         key = enc.order_key
@@ -217,12 +219,14 @@ class SpaceModel(torch.nn.Module):
             order.sort(key=lambda i: key(items[i]), reverse=True)
         indexed = [(i, items[i]) for i in order]
         for batch in _prefetch(self._decode_batch, m, indexed, size, self.workers):
-            good = [(i, c) for i, c in batch if not isinstance(c, BadInput)]
-            for i, err in batch:
+            good = [(i, c) for i, c, _ in batch if not isinstance(c, BadInput)]
+            for i, err, cuts in batch:
                 if isinstance(err, BadInput):
                     if not skip_bad:
                         raise err.at(i, m.value)
                     errors.append(ItemError(i, _describe(items[i]), str(err)))
+                else:
+                    truncated.extend(ItemError(i, _describe(items[i]), c.reason) for c in cuts)
             if good:
                 clips = [c for _, c in good]
                 batch_input = enc.collate(clips)
@@ -238,20 +242,23 @@ class SpaceModel(torch.nn.Module):
             rows = sorted(range(len(kept)), key=kept.__getitem__)
             data, kept = data[rows], [kept[r] for r in rows]
             errors.sort(key=lambda e: e.index)
-        return EncodeReport(Embeddings(data, m, self.model_id), kept, errors)
+            truncated.sort(key=lambda e: e.index)
+        return EncodeReport(Embeddings(data, m, self.model_id), kept, errors, truncated)
 
     def _decode_batch(
         self, m: Modality, indexed: list[tuple[int, Any]]
-    ) -> list[tuple[int, Clips | BadInput]]:
+    ) -> list[tuple[int, Clips | BadInput, list[Truncation]]]:
+        """Each item's clips (or its error), and what its transform cut (noted in this thread)."""
         transform = self.encoder(m).transform
-        out: list[tuple[int, Clips | BadInput]] = []
+        out: list[tuple[int, Clips | BadInput, list[Truncation]]] = []
         for index, item in indexed:
-            try:
-                clips = transform(item)
-                clip_count(clips)
-                out.append((index, clips))
-            except BadInput as e:
-                out.append((index, e))
+            with recording() as cuts:
+                try:
+                    clips = transform(item)
+                    clip_count(clips)
+                    out.append((index, clips, cuts))
+                except BadInput as e:
+                    out.append((index, e, cuts))
         return out
 
 

@@ -50,11 +50,14 @@ class EncodeReport:
         embeddings: one row per kept item, in input order.
         kept: input positions of the rows of `embeddings`.
         errors: the items that were skipped and why.
+        truncated: kept items that were embedded only in part, and what was cut (e.g. a text over
+            the `max_chars` limit; see `openbind.limits`).
     """
 
     embeddings: Embeddings
     kept: list[int]
     errors: list[ItemError] = field(default_factory=list)
+    truncated: list[ItemError] = field(default_factory=list)
 
 
 @runtime_checkable
