@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from openbind.errors import BadInput, IndexMismatch, VectorIndexError
+from openbind.errors import BadInput, IndexMismatch, UnknownId, VectorIndexError
 from openbind.index import Library, Record, library_path, list_libraries, resolve_library
 from openbind.types import Embeddings, Modality
 
@@ -82,7 +82,7 @@ def test_remove_then_add_gives_fresh_ids(lib):
     assert [r.id for r in again.records()] == [0, 1, 2, 5, 6, 7, 8, 9]
     assert again.get([9])[0].path == "new.jpg"
     np.testing.assert_allclose(again.vectors([9]), unit(1, 8, seed=5), rtol=1e-6)
-    with pytest.raises(BadInput, match="not in the library"):
+    with pytest.raises(UnknownId, match="no item with id 3 in library"):
         again.get([3])
 
 

@@ -29,7 +29,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,9 +38,10 @@ import numpy as np
 
 from openbind import __version__
 from openbind.atomic import fsync_dir, write_atomic, write_text_atomic
-from openbind.errors import BadInput, VectorIndexError
+from openbind.errors import BadInput, UnknownId, VectorIndexError
 from openbind.index.base import as_ids, as_matrix
 from openbind.index.faiss_index import FlatIndex, HNSWIndex, load_index, make_index
+from openbind.index.filters import Filter
 from openbind.index.manifest import Manifest, utc_now
 from openbind.index.metadata import MetadataStore, Record
 from openbind.types import Embeddings, Modality
@@ -68,6 +69,17 @@ class Hit:
     path: str
     modality: Modality
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, record: Record, score: float) -> Hit:
+        """The hit of a stored item."""
+        metadata = {
+            "content_hash": record.content_hash,
+            "size": record.size,
+            "mtime": record.mtime,
+            "extra": record.extra,
+        }
+        return cls(record.id, float(score), record.path, record.modality, metadata)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -123,7 +135,7 @@ class Library:
         self._lock = threading.RLock()
         self._staging: Path | None = None
         self._lockfile: int | None = None
-        self._by_modality: dict[Modality, np.ndarray] = {}
+        self._by_filter: dict[tuple[Filter, Modality | None], np.ndarray] = {}
 
     # -- create / open -----------------------------------------------------------------------
 
@@ -223,54 +235,95 @@ class Library:
         return len(self._index)
 
     def search(
-        self, query: Any, k: int = 10, *, modality: Modality | str | None = None
+        self,
+        query: Any,
+        k: int = 10,
+        *,
+        offset: int = 0,
+        modality: Modality | str | None = None,
+        filter: Filter | Mapping[str, Any] | Sequence[str] | None = None,
     ) -> list[Hit]:
-        """The `k` items closest to one query vector, best first.
+        """The `k` items closest to one query vector, best first, from rank `offset` on.
 
         Args:
             query: a (D,) or (1, D) vector (numpy, torch or `Embeddings`); it is L2-normalised.
             k: how many hits at most.
+            offset: skip this many best hits first (pagination: page n is offset n * k).
             modality: only items of this modality.
+            filter: only items meeting this `Filter` (or its mapping / expressions).
 
         Raises:
-            BadInput: wrong shape, or a zero / non-finite vector.
-            IndexMismatch: `Embeddings` of another space.
+            BadInput: wrong shape, a zero / non-finite vector, k < 1, an offset past the last
+                matching item, or a bad filter (`source` names the field).
+            IndexMismatch: `Embeddings` of another space, or a vector of another dimension.
         """
         queries = self._queries(query)
         if len(queries) != 1:
             raise BadInput(f"search takes one query vector, got {len(queries)}; use search_batch")
-        return self.search_batch(queries, k, modality=modality)[0]
+        return self.search_batch(queries, k, offset=offset, modality=modality, filter=filter)[0]
 
     def search_batch(
-        self, queries: Any, k: int = 10, *, modality: Modality | str | None = None
+        self,
+        queries: Any,
+        k: int = 10,
+        *,
+        offset: int = 0,
+        modality: Modality | str | None = None,
+        filter: Filter | Mapping[str, Any] | Sequence[str] | None = None,
     ) -> list[list[Hit]]:
         """`search` for each row of a (Q, D) array of queries."""
         queries = self._queries(queries)
+        if k < 1:
+            raise BadInput(f"k must be >= 1, got {k}", source="k")
+        if offset < 0:
+            raise BadInput(f"must be >= 0, got {offset}", source="offset")
+        where = Filter.parse(filter)
+        only = Modality.parse(modality) if modality is not None else None
         with self._lock:
-            allow = self._ids_of(Modality.parse(modality)) if modality is not None else None
-            found = self._index.search(queries, k, allow=allow)
-            records = self._meta.get(np.unique(found.ids[found.ids >= 0]).tolist())
+            allow = self._allowed(where, only) if where or only is not None else None
+            total = len(self._index) if allow is None else len(allow)
+            if offset and offset >= total:
+                raise BadInput(
+                    f"offset {offset} is past the end: {total} items match", source="offset"
+                )
+            found = self._index.search(queries, k + offset, allow=allow)
+            ids, scores = found.ids[:, offset:], found.scores[:, offset:]
+            records = self._meta.get(np.unique(ids[ids >= 0]).tolist())
         hits: list[list[Hit]] = []
-        for ids, scores in zip(found.ids, found.scores, strict=True):
+        for row_ids, row_scores in zip(ids, scores, strict=True):
             row = []
-            for i, s in zip(ids.tolist(), scores.tolist(), strict=True):
+            for i, s in zip(row_ids.tolist(), row_scores.tolist(), strict=True):
                 if i >= 0 and i in records:
-                    row.append(_hit(records[i], s))
+                    row.append(Hit.of(records[i], s))
             hits.append(row)
         return hits
+
+    def count(
+        self,
+        *,
+        modality: Modality | str | None = None,
+        filter: Filter | Mapping[str, Any] | Sequence[str] | None = None,
+    ) -> int:
+        """How many items meet `filter` (and `modality`); all items without them."""
+        where = Filter.parse(filter)
+        only = Modality.parse(modality) if modality is not None else None
+        with self._lock:
+            if not where and only is None:
+                return len(self._index)
+            return len(self._allowed(where, only))
 
     def get(self, ids: Sequence[int]) -> list[Record]:
         """The records of `ids`, in that order.
 
         Raises:
-            BadInput: an id is not in the library.
+            UnknownId: an id is not in the library (the first missing one is named).
         """
         ids = as_ids(ids).tolist()
         with self._lock:
             found = self._meta.get(ids)
         missing = [i for i in ids if i not in found]
         if missing:
-            raise BadInput(f"ids not in the library: {missing[:10]}")
+            raise UnknownId(missing[0], where=f"library {self.path}")
         return [found[i] for i in ids]
 
     def records(self) -> list[Record]:
@@ -316,7 +369,7 @@ class Library:
             self._manifest = replace(
                 self._manifest, next_id=start + len(records), count=len(self._index)
             )
-            self._by_modality.clear()
+            self._by_filter.clear()
             return ids
 
     def remove(self, ids: Sequence[int]) -> int:
@@ -327,7 +380,7 @@ class Library:
             removed = self._index.remove(ids)
             self._meta.delete(ids.tolist())
             self._manifest = replace(self._manifest, count=len(self._index))
-            self._by_modality.clear()
+            self._by_filter.clear()
             return removed
 
     def set_roots(self, roots: Sequence[str | Path]) -> None:
@@ -335,6 +388,14 @@ class Library:
         with self._lock:
             self._begin_write()
             self._manifest = replace(self._manifest, roots=tuple(str(r) for r in roots))
+
+    def set_tags_file(self, path: str | Path | None) -> None:
+        """Record the sidecar file of user tags (`openbind.index.tags`) builds and updates read."""
+        value = str(Path(path).expanduser().resolve()) if path else ""
+        with self._lock:
+            if value != self._manifest.tags_file:
+                self._begin_write()
+                self._manifest = replace(self._manifest, tags_file=value)
 
     @property
     def dirty(self) -> bool:
@@ -427,10 +488,15 @@ class Library:
             raise BadInput("a query vector is all zeros")
         return q / norms
 
-    def _ids_of(self, modality: Modality) -> np.ndarray:
-        if modality not in self._by_modality:
-            self._by_modality[modality] = self._meta.ids_of(modality)
-        return self._by_modality[modality]
+    def _allowed(self, where: Filter, modality: Modality | None) -> np.ndarray:
+        """Ids meeting a filter, cached until the next change."""
+        key = (where, modality)
+        if key not in self._by_filter:
+            if len(self._by_filter) >= 64:
+                self._by_filter.pop(next(iter(self._by_filter)))
+            condition, args = where.sql(self._manifest.roots, modality=modality)
+            self._by_filter[key] = self._meta.ids_where(condition, args)
+        return self._by_filter[key]
 
     def _begin_write(self) -> None:
         if self._staging is not None:
@@ -459,23 +525,13 @@ class Library:
     def _switch(self, generation: str) -> None:
         self._generation = generation
         self._meta = MetadataStore(self.path / generation / META, readonly=True)
-        self._by_modality.clear()
+        self._by_filter.clear()
 
     def _release(self) -> None:
         if self._lockfile is not None:
             fcntl.flock(self._lockfile, fcntl.LOCK_UN)
             os.close(self._lockfile)
             self._lockfile = None
-
-
-def _hit(record: Record, score: float) -> Hit:
-    metadata = {
-        "content_hash": record.content_hash,
-        "size": record.size,
-        "mtime": record.mtime,
-        "extra": record.extra,
-    }
-    return Hit(record.id, float(score), record.path, record.modality, metadata)
 
 
 def _current(path: Path) -> str:

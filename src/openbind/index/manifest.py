@@ -29,6 +29,7 @@ class Manifest:
         normalized: vectors are L2-normalised, so scores are cosine similarities.
         metric: how scores are computed ("cosine" for normalised inner products).
         roots: folders or files the library was built from (for `update`).
+        tags_file: a sidecar CSV/JSON of user tags read at each build and update ("" if none).
         count: vectors stored.
         next_id: the id the next added item gets (ids are never reused).
         generation: number of the committed generation this manifest belongs to.
@@ -45,6 +46,7 @@ class Manifest:
     normalized: bool = True
     metric: str = "cosine"
     roots: tuple[str, ...] = ()
+    tags_file: str = ""
     count: int = 0
     next_id: int = 0
     generation: int = 0

@@ -128,6 +128,14 @@ class MetadataStore:
         rows = self._db.execute("SELECT id FROM items WHERE modality = ?", (modality.value,))
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
+    def ids_where(self, condition: str, args: Sequence[Any]) -> np.ndarray:
+        """Ids of the items meeting an SQL condition (from `Filter.sql`), ascending."""
+        try:
+            rows = self._db.execute(f"SELECT id FROM items WHERE {condition} ORDER BY id", args)
+            return np.fromiter((r[0] for r in rows), dtype=np.int64)
+        except sqlite3.Error as e:
+            raise BadInput(f"cannot apply the filter: {e}", source="filter") from e
+
     def counts(self) -> dict[str, int]:
         """Items per modality."""
         rows = self._db.execute("SELECT modality, count(*) FROM items GROUP BY modality ORDER BY 1")

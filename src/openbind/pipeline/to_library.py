@@ -17,6 +17,7 @@ import numpy as np
 
 from openbind.errors import BadInput
 from openbind.index import Library, Record
+from openbind.index.tags import Tags, read_tags
 from openbind.pipeline.plan import Stored, Todo, make_plan
 from openbind.pipeline.report import RunSummary, Skipped
 from openbind.pipeline.runner import LocalRunner, Runner
@@ -33,6 +34,7 @@ def build_library(
     params: dict[str, Any] | None = None,
     force: Modality | str | None = None,
     progress: bool | None = None,
+    tags: str | Path | None = None,
 ) -> tuple[Library, RunSummary]:
     """Create a library in `path` and index `inputs` into it (see `index_files`).
 
@@ -47,7 +49,7 @@ def build_library(
         lib = Library.create(
             path, model_id=runner.model_id, dim=runner.dim, kind=kind, params=params, roots=roots
         )
-    summary = index_files(runner, lib, roots, force=force, progress=progress)
+    summary = index_files(runner, lib, roots, force=force, progress=progress, tags=tags)
     return lib, summary
 
 
@@ -59,6 +61,7 @@ def index_files(
     force: Modality | str | None = None,
     progress: bool | None = None,
     commit_every: int = 2000,
+    tags: str | Path | None = None,
 ) -> RunSummary:
     """Bring `lib` in line with the files under `inputs` (default: the library's roots).
 
@@ -69,6 +72,8 @@ def index_files(
         force: embed every file as this modality instead of detecting it.
         progress: show a progress bar (None: when stderr is a terminal).
         commit_every: commit after this many embedded files (and at the end).
+        tags: a sidecar CSV/JSON of user tags (`openbind.index.tags`); it is remembered, and
+            later runs read it again (default: the one remembered, if any).
 
     Raises:
         IndexMismatch: the library was built with another space.
@@ -86,6 +91,9 @@ def index_files(
         raise BadInput(f"library {lib.path} has no roots; say which folders or files to index")
     if tuple(roots) != lib.manifest.roots:
         lib.set_roots(roots)
+    if tags is not None:
+        lib.set_tags_file(tags)
+    user_tags = read_tags(lib.manifest.tags_file) if lib.manifest.tags_file else {}
     stored = [
         Stored(r.id, r.path, r.modality, r.content_hash, r.size, r.mtime) for r in lib.records()
     ]
@@ -94,12 +102,12 @@ def index_files(
     reuse_vectors = lib.vectors([k for _, k in plan.reuse]) if plan.reuse else None
     lib.remove(plan.remove)
     if reuse_vectors is not None:
-        lib.add(reuse_vectors, [_record(t) for t, _ in plan.reuse])
+        lib.add(reuse_vectors, [_record(t, user_tags) for t, _ in plan.reuse])
     pending = 0
 
     def sink(done: list[Todo], vectors: np.ndarray) -> None:
         nonlocal pending
-        lib.add(vectors, [_record(t) for t in done])
+        lib.add(vectors, [_record(t, user_tags) for t in done])
         pending += len(done)
         if pending >= commit_every:
             lib.commit()
@@ -120,5 +128,6 @@ def index_files(
     )
 
 
-def _record(t: Todo) -> Record:
-    return Record(str(t.path), t.modality, t.content_hash, t.size, t.mtime)
+def _record(t: Todo, tags: Tags) -> Record:
+    extra = {"tags": tags[str(t.path)]} if tags.get(str(t.path)) else {}
+    return Record(str(t.path), t.modality, t.content_hash, t.size, t.mtime, extra)
