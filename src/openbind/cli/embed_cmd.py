@@ -147,6 +147,8 @@ def print_summary(summary: RunSummary, as_json: bool, *, target: str) -> None:
         f"{summary.files_per_second:.1f}",
     )
     console.print(table)
+    for w in summary.warnings[:50]:
+        print(f"openbind: warning: {w.path}: {w.reason}", file=sys.stderr)
     if summary.skipped:
         skipped = Table(title="skipped files", show_header=True)
         skipped.add_column("file", overflow="fold")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openbind.errors import BadInput
-from openbind.pipeline.detect import detect
+from openbind.pipeline.detect import detect_file
 from openbind.types import Modality
 
 HASH_CHUNK = 1 << 20
@@ -30,12 +30,14 @@ class FileEntry:
         modality: detected (or forced) modality; None when unsupported.
         size: bytes.
         mtime: modification time (seconds since the epoch).
+        warning: the name promises another modality than the content ("a JPEG named .wav").
     """
 
     path: Path
     modality: Modality | None
     size: int
     mtime: float
+    warning: str | None = None
 
 
 def list_files(inputs: Sequence[str | Path]) -> list[Path]:
@@ -60,7 +62,7 @@ def list_files(inputs: Sequence[str | Path]) -> list[Path]:
 def scan(
     inputs: Sequence[str | Path], *, force: Modality | str | None = None, workers: int = 4
 ) -> list[FileEntry]:
-    """Every file under `inputs` with its size, mtime and modality (`detect`, or `force`)."""
+    """Every file under `inputs` with its size, mtime and modality (`detect_file`, or `force`)."""
     forced = Modality.parse(force) if force is not None else None
     files = list_files(inputs)
 
@@ -69,8 +71,10 @@ def scan(
             st = path.stat()
         except OSError:  # deleted since it was listed
             return None
-        modality = forced if forced is not None else detect(path)
-        return FileEntry(path, modality, st.st_size, st.st_mtime)
+        if forced is not None:
+            return FileEntry(path, forced, st.st_size, st.st_mtime)
+        found = detect_file(path)
+        return FileEntry(path, found.modality, st.st_size, st.st_mtime, found.warning)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return [e for e in pool.map(entry, files) if e is not None]

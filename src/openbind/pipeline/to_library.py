@@ -123,6 +123,7 @@ def index_files(
         unchanged=len(plan.keep),
         removed=len(plan.remove),
         skipped=skipped,
+        warnings=[Skipped(p, w) for p, w in plan.warnings],
         seconds=time.perf_counter() - started,
         total=len(lib),
     )
