@@ -37,7 +37,7 @@ def test_text_query_finds_the_red_swatch_first(client: TestClient, media_dir: Pa
     assert top["path"] == "media/red.png"  # relative to its indexed folder, never absolute
     assert top["modality"] == "image"
     assert body["media_url"] == "/media/{id}"
-    assert (body["total"], body["offset"], body["k"], body["generation"]) == (6, 0, 3, 1)
+    assert (body["total"], body["offset"], body["k"], body["generation"]) == (6, 0, 3, 2)
     assert top["score"] == pytest.approx(
         float(
             np.dot([1.05, 0.05, 0.05], [0.912, 0.05, 0.05])

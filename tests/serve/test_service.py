@@ -24,7 +24,7 @@ def test_service_without_a_web_framework(library_service: Service, media_dir: Pa
         )
         hits = page.hits
         assert [h.path for h in hits] == ["media/yellow.png", "media/green.png"]
-        assert (page.total, page.offset, page.generation) == (4, 0, 1)
+        assert (page.total, page.offset, page.generation) == (4, 0, 2)
         assert library_service.media_path(hits[0].id) == (media_dir / "yellow.png").resolve()
         labels = await library_service.classify(
             QueryPart(Modality.IMAGE, png((0, 0, 255)), "file"), ["red", "blue"]

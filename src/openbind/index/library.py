@@ -23,13 +23,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,7 @@ class Library:
         self._index = index
         self._meta = MetadataStore(path / generation / META, readonly=True)
         self._lock = threading.RLock()
+        self._reload_lock = threading.Lock()
         self._staging: Path | None = None
         self._lockfile: int | None = None
         self._by_filter: dict[tuple[Filter, Modality | None], np.ndarray] = {}
@@ -414,13 +416,14 @@ class Library:
                 return
             self._meta.commit()
             self._meta.close()
-            manifest = self._manifest.touched(count=len(self._index))
+            manifest = self._manifest = self._manifest.touched(count=len(self._index))
             try:
                 name = _publish(self.path, self._staging, manifest, self._index)
             except OSError as e:
                 self.discard()
                 raise VectorIndexError(f"cannot write library {self.path}: {e}") from e
             self._staging = None
+            self._manifest = replace(self._manifest, generation=int(name.split("-")[1]))
             self._switch(name)
             self._release()
 
@@ -443,18 +446,38 @@ class Library:
         Returns:
             True if the library changed. Pending changes of this object are kept (no reload).
         """
-        with self._lock:
-            if self._staging is not None:
-                return False
+        if self._staging is not None:
+            return False
+        try:
             generation = _current(self.path)
+        except VectorIndexError:  # the folder went away or is being replaced: keep serving
+            return False
+        if generation == self._generation:
+            return False
+        with self._reload_lock:  # one loader at a time; searches go on meanwhile
             if generation == self._generation:
                 return False
-            manifest = Manifest.read(self.path / generation / MANIFEST)
-            index = load_index(self.path / generation / VECTORS)
-            self._meta.close()
-            self._index, self._manifest = index, manifest
-            self._switch(generation)
+            try:
+                manifest = Manifest.read(self.path / generation / MANIFEST)
+                index = load_index(self.path / generation / VECTORS)
+                meta = MetadataStore(self.path / generation / META, readonly=True)
+            except VectorIndexError:  # pruned by a newer commit meanwhile: the next call sees it
+                return False
+            with self._lock:  # searches in flight finish on the old generation first
+                if self._staging is not None:
+                    meta.close()
+                    return False
+                self._meta.close()
+                self._index, self._manifest, self._meta = index, manifest, meta
+                self._generation = generation
+                self._by_filter.clear()
             return True
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Library]:
+        """Hold the current generation: calls inside the block all see the same one."""
+        with self._lock:
+            yield self
 
     def close(self) -> None:
         """Release files; pending changes are discarded (call `commit` first to keep them)."""
