@@ -119,7 +119,9 @@ def test_bad_vectors_offsets_and_k_are_typed_errors(lib):
 
 def test_tags_sidecar_csv_and_json(tmp_path):
     (tmp_path / "photos").mkdir()
-    (tmp_path / "photos" / "tags.csv").write_text("path,place,year\nbeach.jpg,beach,2023\nx.jpg,,\n")
+    (tmp_path / "photos" / "tags.csv").write_text(
+        "path,place,year\nbeach.jpg,beach,2023\nx.jpg,,\n"
+    )
     (tmp_path / "tags.json").write_text(json.dumps({"photos/city.jpg": {"place": "city", "n": 2}}))
     csv_tags = read_tags(tmp_path / "photos" / "tags.csv")
     assert csv_tags == {

@@ -211,3 +211,20 @@ def test_failed_commit_keeps_previous_generation(lib, monkeypatch):
     lib.commit()
     assert len(Library.open(lib.path)) == 8
     assert not list(lib.path.glob(".staging-*"))
+
+
+def test_read_only_library_is_a_typed_error_and_stays_readable(lib, monkeypatch):
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    with pytest.raises(VectorIndexError, match="cannot write library .*Permission denied"):
+        lib.remove([0])
+    assert not lib.dirty and len(lib) == 9
+    monkeypatch.undo()
+    assert lib.search(unit(9, 8)[0], k=1)[0].id == 0
+    lib.remove([0])  # the write lock was released: writing works again
+    lib.commit()
+    assert len(Library.open(lib.path)) == 8

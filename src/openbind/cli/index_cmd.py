@@ -24,7 +24,9 @@ EXAMPLES = """
 examples:
   openbind index build ~/Pictures ~/Music --name media
   openbind index build clips/ --path ./clips.lib --kind hnsw --ef-search 128
+  openbind index build ~/Pictures --name photos --tags ~/Pictures/tags.csv   # user tags
   openbind index update media                # re-scan the folders it was built from
+  openbind index watch media                 # follow the folders, update as files change
   openbind index info media --json
   openbind index list
 
@@ -77,6 +79,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--ef-search", type=int, default=64, metavar="N", help="HNSW search breadth (default 64)"
     )
+    build.add_argument(
+        "--tags",
+        metavar="FILE",
+        help="sidecar CSV/JSON of user tags per file (path column + one column per tag), "
+        "searchable with --filter tag.NAME=VALUE",
+    )
     add_model_options(build)
     build.set_defaults(run=run_build)
 
@@ -96,10 +104,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     update.add_argument(
         "--batch-size", type=int, default=None, metavar="N", help="items per forward pass"
     )
+    update.add_argument("--tags", metavar="FILE", help="a new sidecar file of user tags")
     add_load_options(update)
     update.add_argument("--json", action="store_true", help="print the summary as JSON")
     update.add_argument("--no-progress", action="store_true", help="no progress bar")
     update.set_defaults(run=run_update)
+
+    watch = actions.add_parser(
+        "watch",
+        help="follow a library's folders and update it as files appear, change or vanish",
+        description="Bring the library up to date, then watch its folders (watchfiles) and "
+        "commit each batch of changes; a running `openbind serve` shows them at once.",
+    )
+    watch.add_argument("library", metavar="LIBRARY", help="library name or folder")
+    watch.add_argument(
+        "--as", dest="force", metavar="MODALITY", help="embed every file as this modality"
+    )
+    watch.add_argument(
+        "--debounce-ms",
+        type=int,
+        default=200,
+        metavar="MS",
+        help="quiet time before a batch of changes is applied (default 200)",
+    )
+    add_load_options(watch)
+    watch.set_defaults(run=run_watch)
 
     info = actions.add_parser("info", help="model, index kind, counts and roots of a library")
     info.add_argument("library", metavar="LIBRARY", help="library name or folder")
@@ -135,6 +164,7 @@ def run_build(args: argparse.Namespace) -> int:
         params=params,
         force=args.force,
         progress=progress(args),
+        tags=args.tags,
     )
     lib.close()
     print_summary(summary, args.json, target=str(path))
@@ -153,11 +183,49 @@ def run_update(args: argparse.Namespace) -> int:
         )
         runner = LocalRunner(space, batch_size=args.batch_size)
         summary = index_files(
-            runner, lib, args.inputs or None, force=args.force, progress=progress(args)
+            runner,
+            lib,
+            args.inputs or None,
+            force=args.force,
+            progress=progress(args),
+            tags=args.tags,
         )
     finally:
         lib.close()
     print_summary(summary, args.json, target=str(lib.path))
+    return 0
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    import sys
+
+    from openbind.index import Library, resolve_library
+    from openbind.pipeline import LocalRunner, index_files
+    from openbind.pipeline.watch import watch_library
+
+    lib = Library.open(resolve_library(args.library))
+    try:
+        space = load_space(lib.model_id, [], args.weights, args.fast_images)
+        runner = LocalRunner(space)
+        first = index_files(runner, lib, force=args.force, progress=False)
+        print(
+            f"openbind: {lib.path.name}: {first.total} items, watching "
+            f"{', '.join(lib.manifest.roots)} (Ctrl-C to stop)",
+            file=sys.stderr,
+        )
+
+        def report(summary) -> None:
+            print(
+                f"openbind: +{summary.embedded + summary.reused} -{summary.removed} "
+                f"-> {summary.total} items (generation {lib.manifest.generation})",
+                file=sys.stderr,
+            )
+            for s in summary.skipped:
+                print(f"openbind: skipped {s.path}: {s.reason}", file=sys.stderr)
+
+        watch_library(runner, lib, force=args.force, on_update=report, debounce_ms=args.debounce_ms)
+    finally:
+        lib.close()
     return 0
 
 

@@ -28,6 +28,7 @@ import fcntl
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -328,6 +329,14 @@ class Library:
             raise UnknownId(missing[0], where=f"library {self.path}")
         return [found[i] for i in ids]
 
+    def find(
+        self, filter: Filter | Mapping[str, Any] | Sequence[str] | None = None
+    ) -> list[Record]:
+        """The records of the items meeting `filter`, ordered by id."""
+        where = Filter.parse(filter)
+        with self._lock:
+            return list(self._meta.get(self._allowed(where, None).tolist()).values())
+
     def records(self) -> list[Record]:
         """Every item's record, ordered by id."""
         with self._lock:
@@ -524,6 +533,13 @@ class Library:
     def _begin_write(self) -> None:
         if self._staging is not None:
             return
+        try:
+            self._start_staging()
+        except OSError as e:  # a read-only folder or a full disk: the library stays as it was
+            self._release()
+            raise VectorIndexError(f"cannot write library {self.path}: {e}") from e
+
+    def _start_staging(self) -> None:
         fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -540,9 +556,14 @@ class Library:
             )
         _remove_stale_staging(self.path)
         staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=self.path))
-        self._meta.backup_to(staging / META)
+        try:
+            self._meta.backup_to(staging / META)
+            meta = MetadataStore(staging / META)
+        except (OSError, sqlite3.Error, VectorIndexError) as e:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise OSError(f"cannot copy the metadata: {e}") from e
         self._meta.close()
-        self._meta = MetadataStore(staging / META)
+        self._meta = meta
         self._staging = staging
 
     def _switch(self, generation: str) -> None:

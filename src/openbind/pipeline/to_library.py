@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from openbind.errors import BadInput
-from openbind.index import Library, Record
+from openbind.index import Filter, Library, Record
 from openbind.index.tags import Tags, read_tags
 from openbind.pipeline.plan import Stored, Todo, make_plan
 from openbind.pipeline.report import RunSummary, Skipped
@@ -94,13 +94,65 @@ def index_files(
     if tags is not None:
         lib.set_tags_file(tags)
     user_tags = read_tags(lib.manifest.tags_file) if lib.manifest.tags_file else {}
-    stored = [
-        Stored(r.id, r.path, r.modality, r.content_hash, r.size, r.mtime) for r in lib.records()
-    ]
+    stored = [_stored(r) for r in lib.records()]
     plan = make_plan(scan(roots, force=force), stored, runner.modalities)
+    return _apply(runner, lib, plan, user_tags, started, progress, commit_every)
 
+
+def update_paths(
+    space: Any,
+    lib: Library,
+    paths: Sequence[str | Path],
+    *,
+    force: Modality | str | None = None,
+    progress: bool | None = False,
+) -> RunSummary:
+    """Bring only `paths` in line with the library: what a file watcher saw change.
+
+    Each path may be a file or folder that appeared or changed (it is scanned), or one that is
+    gone (its items, and those of everything under it, are removed). Paths outside the library's
+    roots are ignored. The cost is that of the paths, not of the library.
+
+    Raises:
+        IndexMismatch: the library was built with another space.
+    """
+    started = time.perf_counter()
+    runner: Runner = space if hasattr(space, "run") else LocalRunner(space)
+    lib.manifest.check(model_id=runner.model_id, dim=runner.dim, where=str(lib.path))
+    roots = [Path(r) for r in lib.manifest.roots]
+    wanted = sorted(
+        {
+            Path(p).resolve()
+            for p in paths
+            if any(Path(p).resolve().is_relative_to(r) for r in roots)
+        }
+    )
+    present = [p for p in wanted if p.exists() and not _hidden(p, roots)]
+    stored = {
+        r.id: _stored(r)
+        for p in wanted
+        for r in lib.find(Filter(path_prefix=str(p)))
+        if r.path == str(p) or r.path.startswith(str(p).rstrip("/") + "/")
+    }
+    found = scan(present, force=force) if present else []
+    plan = make_plan(found, list(stored.values()), runner.modalities)
+    user_tags = read_tags(lib.manifest.tags_file) if lib.manifest.tags_file else {}
+    return _apply(runner, lib, plan, user_tags, started, progress, 10**9)
+
+
+def _apply(
+    runner: Runner,
+    lib: Library,
+    plan: Any,
+    user_tags: Tags,
+    started: float,
+    progress: bool | None,
+    commit_every: int,
+) -> RunSummary:
+    """Carry out a plan: remove, reuse, embed (committing every `commit_every` files), commit."""
     reuse_vectors = lib.vectors([k for _, k in plan.reuse]) if plan.reuse else None
-    lib.remove(plan.remove)
+    if plan.remove:
+        lib.remove(plan.remove)
     if reuse_vectors is not None:
         lib.add(reuse_vectors, [_record(t, user_tags) for t, _ in plan.reuse])
     pending = 0
@@ -127,6 +179,18 @@ def index_files(
         seconds=time.perf_counter() - started,
         total=len(lib),
     )
+
+
+def _stored(r: Record) -> Stored[int]:
+    return Stored(r.id, r.path, r.modality, r.content_hash, r.size, r.mtime)
+
+
+def _hidden(path: Path, roots: list[Path]) -> bool:
+    """Whether `path` is, or lies in, a hidden file or folder below its root (never indexed)."""
+    for root in roots:
+        if path.is_relative_to(root):
+            return any(part.startswith(".") for part in path.relative_to(root).parts)
+    return False
 
 
 def _record(t: Todo, tags: Tags) -> Record:
