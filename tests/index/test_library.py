@@ -220,7 +220,7 @@ def test_read_only_library_is_a_typed_error_and_stays_readable(lib, monkeypatch)
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(tempfile, "mkdtemp", read_only)
-    with pytest.raises(VectorIndexError, match="cannot write library .*Permission denied"):
+    with pytest.raises(VectorIndexError, match=r"cannot write library .*Permission denied"):
         lib.remove([0])
     assert not lib.dirty and len(lib) == 9
     monkeypatch.undo()

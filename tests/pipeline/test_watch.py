@@ -69,7 +69,7 @@ def test_watch_follows_the_folders_and_a_reader_sees_each_commit(space, built):
     def run() -> None:
         try:
             watch_library(space, lib, stop=stop, debounce_ms=50)
-        except Exception as e:  # noqa: BLE001 - handed to the test thread
+        except Exception as e:  # handed to the test thread
             errors.append(e)
 
     thread = threading.Thread(target=run, daemon=True)
