@@ -214,12 +214,16 @@ def test_failed_commit_keeps_previous_generation(lib, monkeypatch):
 
 
 def test_read_only_library_is_a_typed_error_and_stays_readable(lib, monkeypatch):
-    import tempfile
+    import openbind.index.library as library_module
 
-    def read_only(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
+    real_open = library_module.os.open
 
-    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(library_module.os, "open", read_only)
     with pytest.raises(VectorIndexError, match=r"cannot write library .*Permission denied"):
         lib.remove([0])
     assert not lib.dirty and len(lib) == 9

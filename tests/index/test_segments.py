@@ -1,0 +1,110 @@
+"""Segmented storage: commits write what changed, readers catch up incrementally, compaction,
+and the upgrade of libraries written before segments."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+
+from openbind.index import FlatIndex, Library, Record
+from openbind.index.manifest import Manifest
+
+
+def unit(n: int, d: int, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_a_commit_writes_what_it_changed(tmp_path):
+    lib = Library.create(tmp_path / "lib", model_id="toy", dim=64)
+    lib.add(unit(5000, 64), [Record(f"f{i}", "image") for i in range(5000)])
+    lib.commit()
+    big = lib.last_commit_bytes
+    assert big > 5000 * 64 * 4
+    lib.add(unit(10, 64, seed=1), [Record(f"g{i}", "text") for i in range(10)])
+    lib.remove([3, 4])
+    lib.commit()
+    assert lib.last_commit_bytes < 10_000 < big / 100  # one small segment + manifest + rows
+    assert len(lib.manifest.segments) == 2
+    again = Library.open(lib.path)
+    assert len(again) == 5008 and again.search(unit(10, 64, seed=1)[7], k=1)[0].path == "g7"
+    assert again.get([5]) and not again.find({"path_glob": "f3"})
+
+
+def test_reader_catches_up_segment_by_segment(tmp_path):
+    writer = Library.create(tmp_path / "lib", model_id="toy", dim=8)
+    writer.add(unit(20, 8), [Record(f"f{i}", "image") for i in range(20)])
+    writer.commit()
+    reader = Library.open(writer.path)
+    writer.add(unit(1, 8, seed=9), [Record("new", "text")])
+    writer.remove([0, 1])
+    writer.commit()
+    assert reader.reload() is True and len(reader) == 19
+    assert reader.search(unit(1, 8, seed=9)[0], k=1)[0].path == "new"
+    assert {h.id for h in reader.search(unit(20, 8)[0], k=20)}.isdisjoint({0, 1})
+
+
+def test_compaction_merges_segments_and_keeps_results(tmp_path):
+    lib = Library.create(tmp_path / "lib", model_id="toy", dim=8)
+    v = unit(40, 8)
+    for i in range(0, 40, 4):
+        lib.add(v[i : i + 4], [Record(f"f{j}", "image") for j in range(i, i + 4)])
+        lib.commit()
+    lib.remove(list(range(0, 40, 2)))
+    lib.commit()
+    reader = Library.open(lib.path)
+    before = [(h.id, round(h.score, 5)) for h in lib.search(v[5], k=10)]
+    lib.compact()
+    assert len(lib.manifest.segments) == 1
+    assert reader.reload() is True
+    for it in (lib, reader, Library.open(lib.path)):
+        assert [(h.id, round(h.score, 5)) for h in it.search(v[5], k=10)] == before
+    lib.add(unit(1, 8, seed=3), [Record("late", "text")])
+    lib.commit()  # the pre-compaction generation is no longer kept: its segments go
+    files = sorted(p.name for p in (lib.path / "segments").iterdir())
+    assert len(files) == 2 * 2 and files[0].endswith("-c.ids.npy")
+
+
+def test_background_compaction_after_many_commits(tmp_path, monkeypatch):
+    import openbind.index.library as library_module
+
+    monkeypatch.setattr(library_module, "MAX_SEGMENTS", 3)
+    lib = Library.create(tmp_path / "lib", model_id="toy", dim=8)
+    v = unit(8, 8)
+    for i in range(5):
+        lib.add(v[i : i + 1], [Record(f"f{i}", "image")])
+        lib.commit()
+    lib._compactor.join()
+    assert len(lib.manifest.segments) <= 2
+    assert [h.path for h in Library.open(lib.path).search(v[4], k=1)] == ["f4"]
+
+
+def test_a_v1_library_is_upgraded_on_open(tmp_path):
+    path = tmp_path / "old"
+    gen = path / "gen-000002"
+    gen.mkdir(parents=True)
+    index = FlatIndex(8)
+    index.add(np.array([0, 1, 5]), unit(3, 8))
+    index.save(gen / "vectors.npz")
+    db = sqlite3.connect(gen / "meta.sqlite")
+    db.execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, path TEXT, modality TEXT, content_hash TEXT,"
+        " size INTEGER, mtime REAL, extra TEXT)"
+    )
+    db.executemany(
+        "INSERT INTO items VALUES (?,?,?,?,?,?,?)",
+        [(i, f"p{i}", "image", "", 1, 2.0, "{}") for i in (0, 1, 5)],
+    )
+    db.commit()
+    db.close()
+    manifest = Manifest("toy", 8, count=3, next_id=6, generation=2, format="openbind-library/1")
+    data = json.loads(manifest.to_json())
+    (gen / "manifest.json").write_text(json.dumps(data))
+    (path / "CURRENT").write_text("gen-000002\n")
+    lib = Library.open(path)
+    assert lib.manifest.format == "openbind-library/2" and lib.manifest.generation == 3
+    assert [r.path for r in lib.records()] == ["p0", "p1", "p5"]
+    assert lib.search(unit(3, 8)[2], k=1)[0].id == 5
+    assert not (path / "gen-000002").exists()
