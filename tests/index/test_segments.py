@@ -108,3 +108,27 @@ def test_a_v1_library_is_upgraded_on_open(tmp_path):
     assert [r.path for r in lib.records()] == ["p0", "p1", "p5"]
     assert lib.search(unit(3, 8)[2], k=1)[0].id == 5
     assert not (path / "gen-000002").exists()
+
+
+def test_ivfpq_library_recall_and_exact_vectors(tmp_path):
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(50, 64)).astype(np.float32)
+    data = centres[rng.integers(0, 50, 3000)] + 0.3 * rng.normal(size=(3000, 64)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    params = {"train_size": 2000, "nlist": 32, "m": 16, "nprobe": 8}
+    lib = Library.create(tmp_path / "pq", model_id="toy", dim=64, kind="ivfpq", params=params)
+    lib.add(data, [Record(f"f{i}", "image") for i in range(3000)])
+    lib.commit()
+    again = Library.open(lib.path)
+    assert again._index.trained and again.manifest.kind == "ivfpq"
+    queries = data[:50]
+    exact = np.argsort(-(queries @ data.T), axis=1)[:, :10]
+    found = [[h.id for h in again.search(q, k=10)] for q in queries]
+    recall = np.mean(
+        [len(set(f) & set(e.tolist())) / 10 for f, e in zip(found, exact, strict=True)]
+    )
+    assert recall > 0.4  # 16-byte codes of 64-d vectors (chance: 10 / 3000); exact gives 1.0
+    np.testing.assert_array_equal(again.vectors([7, 3]), data[[7, 3]])  # exact, from segments
+    again.remove([0])
+    again.commit()
+    assert 0 not in {h.id for h in Library.open(lib.path).search(data[0], k=5)}

@@ -10,7 +10,15 @@ when an index is made.
 """
 
 from openbind.index.base import Neighbours, VectorIndex
-from openbind.index.faiss_index import FlatIndex, HNSWIndex, HNSWParams, load_index, make_index
+from openbind.index.faiss_index import (
+    FlatIndex,
+    HNSWIndex,
+    HNSWParams,
+    IVFPQIndex,
+    IVFPQParams,
+    load_index,
+    make_index,
+)
 from openbind.index.filters import Filter
 from openbind.index.library import Hit, Library, LibraryInfo
 from openbind.index.manifest import Manifest
@@ -24,6 +32,8 @@ __all__ = [
     "HNSWIndex",
     "HNSWParams",
     "Hit",
+    "IVFPQIndex",
+    "IVFPQParams",
     "Library",
     "LibraryInfo",
     "Manifest",

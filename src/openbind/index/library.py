@@ -51,7 +51,7 @@ from openbind import __version__
 from openbind.atomic import fsync_dir, write_text_atomic
 from openbind.errors import BadInput, UnknownId, VectorIndexError
 from openbind.index.base import as_ids, as_matrix
-from openbind.index.faiss_index import FlatIndex, HNSWIndex, make_index
+from openbind.index.faiss_index import FlatIndex, HNSWIndex, IVFPQIndex, make_index
 from openbind.index.filters import Filter
 from openbind.index.manifest import OLD_FORMATS, Manifest, utc_now
 from openbind.index.metadata import MetadataStore, Record
@@ -72,6 +72,7 @@ _GEN = re.compile(r"^gen-(\d{6,})$")
 NORM_TOLERANCE = 1e-3
 
 log = logging.getLogger("openbind.index")
+AnyIndex = FlatIndex | HNSWIndex | IVFPQIndex
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ class Library:
         path: Path,
         generation: str,
         manifest: Manifest,
-        index: FlatIndex | HNSWIndex,
+        index: AnyIndex,
         meta: MetadataStore,
     ) -> None:
         self.path = path
@@ -385,9 +386,23 @@ class Library:
             return self._meta.all()
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
-        """The stored (N, D) vectors of `ids`."""
+        """The stored (N, D) vectors of `ids`, exact whatever the index kind (in `ids` order).
+
+        Raises:
+            UnknownId: an id is not in the library.
+        """
+        ids = as_ids(ids)
         with self._lock:
-            return self._index.vectors(as_ids(ids))
+            live = self._index.ids()
+            missing = ids[~np.isin(ids, live)]
+            if missing.size:
+                raise UnknownId(int(missing[0]), where=f"library {self.path}")
+            if self._index.kind != "ivfpq":
+                return self._index.vectors(ids)
+            names = self._manifest.segments
+            sources = list(zip(self._pending_ids, self._pending_vectors, strict=True))
+        sources += [read_segment(self.path / SEGMENTS, n, self.dim) for n in names]
+        return _gather(ids, sources, self.dim)
 
     def info(self) -> LibraryInfo:
         """Manifest, items per modality and disk size."""
@@ -513,9 +528,10 @@ class Library:
         with self._lock:
             if self._staging is not None:
                 self.commit()
-            ids = self._index.ids()
+            ids = np.sort(self._index.ids())
             listed = self._manifest.segments
-        vectors = self._index.vectors(ids) if len(ids) else np.zeros((0, self.dim), np.float32)
+        sources = [read_segment(self.path / SEGMENTS, n, self.dim) for n in listed]
+        vectors = _gather(ids, sources, self.dim)
         with self._lock:
             self._begin_write()
             number = self._staging
@@ -735,6 +751,20 @@ def _current(path: Path) -> str:
     return name
 
 
+def _gather(
+    ids: np.ndarray, sources: Sequence[tuple[np.ndarray, np.ndarray]], dim: int
+) -> np.ndarray:
+    """The rows of `ids` (all present) from (ids, vectors) pairs such as segments, in `ids` order."""
+    out = np.zeros((len(ids), dim), np.float32)
+    order = np.argsort(ids, kind="stable")
+    for source_ids, source_vectors in sources:
+        rows = np.flatnonzero(np.isin(source_ids, ids))
+        if rows.size:
+            at = order[np.searchsorted(ids[order], source_ids[rows])]
+            out[at] = np.asarray(source_vectors[rows])
+    return out
+
+
 def _name(number: int) -> str:
     return f"gen-{number:06d}"
 
@@ -746,7 +776,7 @@ def _open_meta(path: Path, generation: int) -> MetadataStore:
         return MetadataStore(path / META, generation)
 
 
-def _build_index(path: Path, manifest: Manifest, live: np.ndarray) -> FlatIndex | HNSWIndex:
+def _build_index(path: Path, manifest: Manifest, live: np.ndarray) -> AnyIndex:
     """The in-memory index of a generation: its segments' vectors of the live ids."""
     index = make_index(manifest.kind, manifest.dim, manifest.params)
     for name in manifest.segments:
