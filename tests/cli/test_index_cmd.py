@@ -104,3 +104,62 @@ def test_update_with_a_missing_root_changes_nothing(folder, tmp_path, capsys):
     assert main(["index", "update", "media"]) == 2
     assert "no such file or folder" in capsys.readouterr().err
     assert len(Library.open(tmp_path / "home" / "libraries" / "media")) == 3
+
+
+def test_tags_sidecar_and_misleading_extension(folder, capsys):
+    (folder / "photo.wav").write_bytes((folder / "pic.jpg").read_bytes())  # a JPEG named .wav
+    (folder / "tags.csv").write_text("path,place\ndog.txt,park\npic.jpg,beach\n")
+    args = ["index", "build", str(folder), "--name", "t", "--model", "toyhash", "--json"]
+    assert main([*args, "--tags", str(folder / "tags.csv")]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert built["warnings"] == [
+        {"path": str(folder / "photo.wav"), "reason": "a JPEG named .wav: embedded as image"}
+    ]
+    assert main(["search", "t", "dog", "--filter", "tag.place=beach", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert [os.path.basename(h["path"]) for h in hits] == ["pic.jpg"]
+    assert hits[0]["metadata"]["extra"] == {"tags": {"place": "beach"}}
+    lib = Library.open(os.path.join(os.environ["OPENBIND_HOME"], "libraries", "t"))
+    assert {os.path.basename(r.path): r.modality.value for r in lib.records()}[
+        "photo.wav"
+    ] == "image"
+
+
+@pytest.mark.slow
+def test_build_with_ray_on_a_local_instance(folder, tmp_path, capsys, monkeypatch):
+    ray = pytest.importorskip("ray")
+    from pathlib import Path
+
+    from openbind.pipeline import RayRunner
+
+    root = Path(__file__).resolve().parents[2]
+
+    def for_model(name, **options):  # the actors build the toy space (not registered there)
+        return RayRunner(
+            toy_space.make_space,
+            model_id=toy_space.MODEL_ID,
+            dim=toy_space.DIM,
+            modalities=toy_space.MODALITIES,
+            **options,
+        )
+
+    monkeypatch.setattr(RayRunner, "for_model", staticmethod(for_model))
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": str(root)}},
+    )
+    try:
+        args = ["index", "build", str(folder), "--name", "r", "--model", "toyhash", "--json"]
+        assert main([*args, "--ray", "--ray-actors", "1"]) == 0
+        built = json.loads(capsys.readouterr().out)
+        assert built["embedded"] == 3
+        (folder / "new.txt").write_text("rain on a roof")
+        assert main(["index", "update", "r", "--ray", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["embedded"] == 1
+    finally:
+        ray.shutdown()
+    assert main(["search", "r", "rain on a roof", "-k", "1", "--json"]) == 0
+    hit = json.loads(capsys.readouterr().out)["hits"][0]
+    assert os.path.basename(hit["path"]) == "new.txt" and hit["score"] > 0.999

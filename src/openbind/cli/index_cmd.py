@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 from openbind.cli.embed_cmd import (
     add_load_options,
     add_model_options,
+    add_ray_options,
     emit_json,
     load_space,
+    make_runner,
     needed_modalities,
     print_summary,
     progress,
@@ -62,9 +64,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--path", help="store it in this folder")
     build.add_argument(
         "--kind",
-        choices=("flat", "hnsw"),
+        choices=("flat", "hnsw", "ivfpq"),
         default="flat",
-        help="flat: exact search (default, fine up to ~10^6 items); hnsw: approximate, faster on large libraries",
+        help="flat: exact search (default, fine up to ~10^6 items); hnsw: approximate, faster "
+        "on large libraries; ivfpq: compressed codes (about dim/16 bytes per vector)",
     )
     build.add_argument(
         "--hnsw-m", type=int, default=32, metavar="M", help="HNSW links per node (default 32)"
@@ -105,6 +108,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--batch-size", type=int, default=None, metavar="N", help="items per forward pass"
     )
     update.add_argument("--tags", metavar="FILE", help="a new sidecar file of user tags")
+    add_ray_options(update)
     add_load_options(update)
     update.add_argument("--json", action="store_true", help="print the summary as JSON")
     update.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -142,7 +146,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from openbind.index import library_path
-    from openbind.pipeline import LocalRunner, build_library
+    from openbind.pipeline import build_library
 
     path = library_path(args.name) if args.name else Path(args.path)
     params = None
@@ -152,10 +156,7 @@ def run_build(args: argparse.Namespace) -> int:
             "ef_construction": args.ef_construction,
             "ef_search": args.ef_search,
         }
-    space = load_space(
-        args.model, needed_modalities(args.inputs, args.force), args.weights, args.fast_images
-    )
-    runner = LocalRunner(space, batch_size=args.batch_size)
+    runner = make_runner(args, args.model, needed_modalities(args.inputs, args.force))
     lib, summary = build_library(
         runner,
         path,
@@ -173,15 +174,12 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_update(args: argparse.Namespace) -> int:
     from openbind.index import Library, resolve_library
-    from openbind.pipeline import LocalRunner, index_files
+    from openbind.pipeline import index_files
 
     lib = Library.open(resolve_library(args.library))
     try:
         roots = args.inputs or list(lib.manifest.roots)
-        space = load_space(
-            lib.model_id, needed_modalities(roots, args.force), args.weights, args.fast_images
-        )
-        runner = LocalRunner(space, batch_size=args.batch_size)
+        runner = make_runner(args, lib.model_id, needed_modalities(roots, args.force))
         summary = index_files(
             runner,
             lib,
