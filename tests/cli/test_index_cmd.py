@@ -163,3 +163,35 @@ def test_build_with_ray_on_a_local_instance(folder, tmp_path, capsys, monkeypatc
     assert main(["search", "r", "rain on a roof", "-k", "1", "--json"]) == 0
     hit = json.loads(capsys.readouterr().out)["hits"][0]
     assert os.path.basename(hit["path"]) == "new.txt" and hit["score"] > 0.999
+
+
+def test_milvus_backend_builds_updates_filters_and_serves(folder, tmp_path, capsys):
+    pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    uri = str(tmp_path / "vectors.db")
+    args = ["index", "build", str(folder), "--name", "mv", "--model", "toyhash", "--json"]
+    assert main([*args, "--backend", "milvus", "--uri", uri]) == 0
+    assert json.loads(capsys.readouterr().out)["embedded"] == 3
+    (folder / "dog.txt").unlink()
+    (folder / "rain.txt").write_text("rain on a roof")
+    assert main(["index", "update", "mv", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["embedded"], summary["removed"], summary["total"]) == (1, 1, 3)
+    assert main(["search", "mv", "rain on a roof", "-k", "5", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert os.path.basename(hits[0]["path"]) == "rain.txt" and hits[0]["score"] > 0.999
+    assert "dog.txt" not in {os.path.basename(h["path"]) for h in hits}
+    assert main(["search", "mv", "rain", "--filter", "modality=image", "--json"]) == 0
+    assert [h["modality"] for h in json.loads(capsys.readouterr().out)["hits"]] == ["image"]
+    lib = Library.open(os.path.join(os.environ["OPENBIND_HOME"], "libraries", "mv"))
+    assert lib.manifest.kind == "milvus" and len(lib) == 3
+    from fastapi.testclient import TestClient
+
+    import openbind
+    from openbind.serve.app import create_app
+    from openbind.serve.service import Service
+
+    with TestClient(create_app(Service(openbind.load(lib.model_id), lib))) as client:
+        body = client.post("/search", json={"q": "rain on a roof", "k": 2}).json()
+        assert body["hits"][0]["path"] == "media/rain.txt" and body["total"] == 3
+    lib.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="flat",
         help="flat: exact search (default, fine up to ~10^6 items); hnsw: approximate, faster "
         "on large libraries; ivfpq: compressed codes (about dim/16 bytes per vector)",
+    )
+    build.add_argument(
+        "--backend",
+        choices=("faiss", "milvus"),
+        default="faiss",
+        help="where the vectors live: an in-process faiss index (default) or a Milvus "
+        "collection (extra 'milvus'); metadata and updates work the same",
+    )
+    build.add_argument(
+        "--uri", metavar="URI", help="Milvus server URL (http://host:19530) or milvus-lite file"
+    )
+    build.add_argument(
+        "--collection", metavar="NAME", help="Milvus collection (default: from the library name)"
     )
     build.add_argument(
         "--hnsw-m", type=int, default=32, metavar="M", help="HNSW links per node (default 32)"
@@ -150,7 +164,16 @@ def run_build(args: argparse.Namespace) -> int:
 
     path = library_path(args.name) if args.name else Path(args.path)
     params = None
-    if args.kind == "hnsw":
+    kind = args.kind
+    if args.backend == "milvus":
+        from openbind.errors import BadInput
+
+        if not args.uri:
+            raise BadInput("--backend milvus needs --uri (a server URL or a milvus-lite file)")
+        kind = "milvus"
+        name = args.collection or "openbind_" + re.sub(r"\W", "_", path.name)
+        params = {"uri": str(args.uri), "collection": name}
+    elif args.kind == "hnsw":
         params = {
             "m": args.hnsw_m,
             "ef_construction": args.ef_construction,
@@ -161,7 +184,7 @@ def run_build(args: argparse.Namespace) -> int:
         runner,
         path,
         args.inputs,
-        kind=args.kind,
+        kind=kind,
         params=params,
         force=args.force,
         progress=progress(args),

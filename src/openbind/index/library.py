@@ -202,7 +202,7 @@ class Library:
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise VectorIndexError(f"cannot create a library in {path}: it exists and is not empty")
-        make_index(kind, dim, params)  # check kind and parameters first
+        _make_index(kind, dim, params)  # check kind and parameters first (creates a collection)
         now = utc_now()
         manifest = Manifest(
             model_id=model_id,
@@ -397,7 +397,7 @@ class Library:
             missing = ids[~np.isin(ids, live)]
             if missing.size:
                 raise UnknownId(int(missing[0]), where=f"library {self.path}")
-            if self._index.kind != "ivfpq":
+            if self._index.kind not in ("ivfpq", "milvus"):
                 return self._index.vectors(ids)
             names = self._manifest.segments
             sources = list(zip(self._pending_ids, self._pending_vectors, strict=True))
@@ -776,9 +776,35 @@ def _open_meta(path: Path, generation: int) -> MetadataStore:
         return MetadataStore(path / META, generation)
 
 
-def _build_index(path: Path, manifest: Manifest, live: np.ndarray) -> AnyIndex:
-    """The in-memory index of a generation: its segments' vectors of the live ids."""
-    index = make_index(manifest.kind, manifest.dim, manifest.params)
+def _make_index(kind: str, dim: int, params: dict[str, Any] | None) -> Any:
+    """`make_index`, or for kind "milvus" the library's collection on a Milvus server or file."""
+    if kind != "milvus":
+        return make_index(kind, dim, params)
+    from openbind.index.milvus import MilvusIndex
+
+    options = dict(params or {})
+    try:
+        uri, collection = options.pop("uri"), options.pop("collection")
+    except KeyError:
+        raise BadInput("a milvus library needs params uri and collection") from None
+    return MilvusIndex(uri, collection, dim, **options)
+
+
+def _build_index(path: Path, manifest: Manifest, live: np.ndarray) -> Any:
+    """The index of a generation: its segments' vectors of the live ids.
+
+    For a Milvus library the collection already holds them: it is reconciled with the live ids
+    instead (vectors a dead writer added are deleted, missing ones added from the segments).
+    """
+    index = _make_index(manifest.kind, manifest.dim, manifest.params)
+    if manifest.kind == "milvus":
+        held = index.ids()
+        extra = np.setdiff1d(held, live)
+        if extra.size:
+            index.remove(extra)
+        live = np.setdiff1d(live, held)
+        if not live.size:
+            return index
     for name in manifest.segments:
         ids, vectors = read_segment(path / SEGMENTS, name, manifest.dim)
         keep = np.isin(ids, live)
@@ -789,7 +815,7 @@ def _build_index(path: Path, manifest: Manifest, live: np.ndarray) -> AnyIndex:
                     ids[start : start + 65536][chunk],
                     np.asarray(vectors[start : start + 65536][chunk]),
                 )
-    if len(index) != len(live):
+    if manifest.kind != "milvus" and len(index) != len(live):
         raise VectorIndexError(
             f"{path}: {len(live)} items but {len(index)} vectors in the segments of "
             f"generation {manifest.generation}"
