@@ -132,3 +132,29 @@ def test_ivfpq_library_recall_and_exact_vectors(tmp_path):
     again.remove([0])
     again.commit()
     assert 0 not in {h.id for h in Library.open(lib.path).search(data[0], k=5)}
+
+
+def test_hnsw_structure_is_kept_with_the_compacted_segment(tmp_path, monkeypatch):
+    from openbind.index import HNSWIndex
+
+    lib = Library.create(tmp_path / "h", model_id="toy", dim=16, kind="hnsw")
+    v = unit(600, 16)
+    lib.add(v[:200], [Record(f"f{i}", "image") for i in range(200)])
+    lib.commit()
+    lib.add(v[200:600], [Record(f"f{i}", "image") for i in range(200, 600)])
+    lib.remove([5])
+    lib.commit()  # 600 stored, none covered by a snapshot: a background compaction keeps one
+    lib._compactor.join()
+    first = lib.manifest.segments[0]
+    assert first.endswith("-c") and (lib.path / "segments" / f"{first}.index.npz").is_file()
+    lib.add(v[:1] * -1.0, [Record("late", "text")])
+    lib.commit()
+    added: list[int] = []
+    real_add = HNSWIndex.add
+    monkeypatch.setattr(
+        HNSWIndex, "add", lambda self, i, x: (added.append(len(i)), real_add(self, i, x))
+    )
+    again = Library.open(lib.path)
+    assert added == [1]  # only the vector after the snapshot; the graph was loaded
+    assert len(again) == 599 + 1 and again.search(v[7], k=1)[0].id == 7
+    assert 5 not in {h.id for h in again.search(v[5], k=10)}

@@ -417,7 +417,7 @@ def make_index(
     raise BadInput(f"unknown index kind {kind!r}; valid: flat, hnsw, ivfpq")
 
 
-def load_index(path: str | Path) -> FlatIndex | HNSWIndex:
+def load_index(path: str | Path) -> FlatIndex | HNSWIndex | IVFPQIndex:
     """Read an index written by `save`.
 
     Raises:
@@ -443,6 +443,8 @@ def load_index(path: str | Path) -> FlatIndex | HNSWIndex:
         )
     index._index = graph
     index._labels = labels
+    if isinstance(index, IVFPQIndex):
+        index.trained = not isinstance(graph, faiss.IndexFlat)
     return index
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import logging
 import os
 import re
@@ -48,10 +49,10 @@ from typing import Any
 import numpy as np
 
 from openbind import __version__
-from openbind.atomic import fsync_dir, write_text_atomic
+from openbind.atomic import fsync_dir, write_atomic, write_text_atomic
 from openbind.errors import BadInput, UnknownId, VectorIndexError
 from openbind.index.base import as_ids, as_matrix
-from openbind.index.faiss_index import FlatIndex, HNSWIndex, IVFPQIndex, make_index
+from openbind.index.faiss_index import FlatIndex, HNSWIndex, IVFPQIndex, load_index, make_index
 from openbind.index.filters import Filter
 from openbind.index.manifest import OLD_FORMATS, Manifest, utc_now
 from openbind.index.metadata import MetadataStore, Record
@@ -66,6 +67,8 @@ from openbind.types import Embeddings, Modality
 
 CURRENT = "CURRENT"
 MANIFEST, META = "manifest.json", "meta.sqlite"
+SNAPSHOT_KINDS = ("hnsw", "ivfpq")
+"""Index kinds whose structure (graph, trained quantisers) compaction stores next to its segment."""
 MAX_SEGMENTS = 32
 """A commit that leaves more segments than this starts a background compaction."""
 _GEN = re.compile(r"^gen-(\d{6,})$")
@@ -530,6 +533,10 @@ class Library:
                 self.commit()
             ids = np.sort(self._index.ids())
             listed = self._manifest.segments
+            snapshot = None
+            if self._index.kind in SNAPSHOT_KINDS:  # keep the graph / quantisers: fast reopen
+                snapshot = io.BytesIO()
+                self._index.write(snapshot)
         sources = [read_segment(self.path / SEGMENTS, n, self.dim) for n in listed]
         vectors = _gather(ids, sources, self.dim)
         with self._lock:
@@ -538,6 +545,10 @@ class Library:
             assert number is not None
             name = f"seg-{number:06d}-c"
             written = write_segment(self.path / SEGMENTS, name, ids, vectors)
+            if snapshot is not None:
+                data = snapshot.getvalue()
+                write_atomic(self.path / SEGMENTS / f"{name}.index.npz", lambda f: f.write(data))
+                written += len(data)
             later = tuple(s for s in self._manifest.segments if s not in listed)
             later_rows = self._manifest.stored - self._stored_in(listed)
             self._manifest = replace(
@@ -716,7 +727,14 @@ class Library:
         segments = self._manifest.segments
         stored = self._manifest.stored
         dead = stored - len(self._index) > 0.25 * max(stored, 1) and stored > 1000
-        if len(segments) <= MAX_SEGMENTS and not dead:
+        stale = False
+        if self._index.kind in SNAPSHOT_KINDS and len(segments) > 1:
+            # rebuilding a graph or quantisers at open costs O(N): keep a snapshot that covers
+            # at least half of the vectors (amortised O(1) per added vector)
+            first = segments[0]
+            covered = self._stored_in([first]) if first.endswith("-c") else 0
+            stale = stored > 2 * covered
+        if len(segments) <= MAX_SEGMENTS and not dead and not stale:
             return
         if self._compactor is not None and self._compactor.is_alive():
             return
@@ -805,7 +823,17 @@ def _build_index(path: Path, manifest: Manifest, live: np.ndarray) -> Any:
         live = np.setdiff1d(live, held)
         if not live.size:
             return index
-    for name in manifest.segments:
+    names = list(manifest.segments)
+    if (
+        manifest.kind in SNAPSHOT_KINDS
+        and names
+        and (path / SEGMENTS / f"{names[0]}.index.npz").is_file()
+    ):
+        index = load_index(path / SEGMENTS / f"{names.pop(0)}.index.npz")
+        dead = np.setdiff1d(index.ids(), live)
+        if dead.size:
+            index.remove(dead)
+    for name in names:
         ids, vectors = read_segment(path / SEGMENTS, name, manifest.dim)
         keep = np.isin(ids, live)
         for start in range(0, len(ids), 65536):  # bounded copies out of the memory map

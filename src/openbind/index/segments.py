@@ -19,7 +19,7 @@ from openbind.atomic import write_atomic
 from openbind.errors import VectorIndexError
 
 SEGMENTS = "segments"
-_NAME = re.compile(r"^(seg-\d{6,}(?:-c)?)\.(ids|vec)\.npy$")
+_NAME = re.compile(r"^(seg-\d{6,}(?:-c)?)\.(ids\.npy|vec\.npy|index\.npz)$")
 
 
 def write_segment(folder: Path, name: str, ids: np.ndarray, vectors: np.ndarray) -> int:
@@ -65,7 +65,7 @@ def segment_bytes(folder: Path, names: Iterable[str]) -> int:
     """Disk size of the named segments."""
     total = 0
     for name in names:
-        for kind in ("ids", "vec"):
-            p = folder / f"{name}.{kind}.npy"
+        for kind in ("ids.npy", "vec.npy", "index.npz"):
+            p = folder / f"{name}.{kind}"
             total += p.stat().st_size if p.exists() else 0
     return total
