@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from openbind.pipeline import RunSummary
-    from openbind.space.model import SpaceModel
+    from openbind.space.protocol import Space
     from openbind.types import Modality
 
 EXAMPLES = """
@@ -142,7 +142,7 @@ def load_space(
     modalities: Iterable[Modality],
     weights: str | None = None,
     fast_images: bool = False,
-) -> SpaceModel:
+) -> Space:
     """`openbind.load(model)` with only those of `modalities` the model has (all if none)."""
     import openbind
     from openbind import registry
