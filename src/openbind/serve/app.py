@@ -364,7 +364,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
     @app.get("/health", response_model=HealthResponse, tags=["info"])
     async def health() -> HealthResponse:
         """Liveness, model, library size and batching counters (needs no API key)."""
-        h = service.health()
+        h = await asyncio.to_thread(service.health)  # may catch up with a new generation
         return HealthResponse(
             status=h.status,
             model=h.model,
