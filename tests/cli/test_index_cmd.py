@@ -148,7 +148,7 @@ def test_build_with_ray_on_a_local_instance(folder, tmp_path, capsys, monkeypatc
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": str(root)}},
+        runtime_env={"env_vars": {"PYTHONPATH": f"{root / 'src'}:{root}"}},
     )
     try:
         args = ["index", "build", str(folder), "--name", "r", "--model", "toyhash", "--json"]
