@@ -10,6 +10,7 @@ query to a running `openbind serve` instead of loading anything.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from openbind.cli.embed_cmd import add_load_options, emit_json, load_space
 if TYPE_CHECKING:
     from openbind.types import Embeddings, Modality
 
+SERVER_ENV = "OPENBIND_SERVER"
 FILE_MODALITIES = ("image", "video", "audio", "depth", "thermal", "imu")
 
 EXAMPLES = """
@@ -84,7 +86,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_load_options(parser)
     parser.add_argument("--modality", metavar="MODALITY", help="only return items of this modality")
     parser.add_argument(
-        "--server", metavar="URL", help="query a running `openbind serve` instead of loading"
+        "--server",
+        metavar="URL",
+        default=os.environ.get(SERVER_ENV) or None,
+        help=f"query a running `openbind serve` instead of loading (default: ${SERVER_ENV})",
     )
     parser.add_argument(
         "--api-key", metavar="KEY", help="the server's API key (default: $OPENBIND_API_KEY)"
