@@ -158,3 +158,32 @@ def test_hnsw_structure_is_kept_with_the_compacted_segment(tmp_path, monkeypatch
     assert added == [1]  # only the vector after the snapshot; the graph was loaded
     assert len(again) == 599 + 1 and again.search(v[7], k=1)[0].id == 7
     assert 5 not in {h.id for h in again.search(v[5], k=10)}
+
+
+def test_disk_full_while_writing_a_segment_keeps_the_last_generation(tmp_path, monkeypatch):
+    import errno
+
+    import pytest
+
+    import openbind.index.library as library_module
+    from openbind.errors import VectorIndexError
+
+    lib = Library.create(tmp_path / "lib", model_id="toy", dim=8)
+    lib.add(unit(5, 8), [Record(f"f{i}", "image") for i in range(5)])
+    lib.commit()
+    reader = Library.open(lib.path)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(library_module, "write_segment", full)
+    lib.add(unit(1, 8, seed=4), [Record("big", "video")])
+    lib.remove([0])
+    with pytest.raises(VectorIndexError, match="No space left on device"):
+        lib.commit()
+    assert not lib.dirty and len(lib) == 5 and lib.search(unit(5, 8)[0], k=1)[0].id == 0
+    assert reader.reload() is False and len(reader) == 5
+    monkeypatch.undo()
+    lib.add(unit(1, 8, seed=4), [Record("big", "video")])  # the same path again: rolled back
+    lib.commit()
+    assert reader.reload() is True and len(reader) == 6
