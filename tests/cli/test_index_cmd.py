@@ -195,3 +195,29 @@ def test_milvus_backend_builds_updates_filters_and_serves(folder, tmp_path, caps
         body = client.post("/search", json={"q": "rain on a roof", "k": 2}).json()
         assert body["hits"][0]["path"] == "media/rain.txt" and body["total"] == 3
     lib.close()
+
+
+def test_index_watch_follows_the_folder_until_it_disappears(folder, capsys):
+    import shutil
+    import threading
+    import time
+
+    assert main(["index", "build", str(folder), "--name", "w", "--model", "toyhash", "--json"]) == 0
+    capsys.readouterr()
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(main(["index", "watch", "w"])))
+    thread.start()
+    reader = Library.open(os.path.join(os.environ["OPENBIND_HOME"], "libraries", "w"))
+    time.sleep(1.0)
+    (folder / "new.txt").write_text("fresh rain")
+    deadline = time.time() + 30
+    while not reader.find({"path_glob": "new.txt"}) and time.time() < deadline:
+        time.sleep(0.05)
+        reader.reload()
+    assert reader.find({"path_glob": "new.txt"})
+    shutil.rmtree(folder)
+    thread.join(30)
+    assert codes == [2]
+    assert "is gone; library w keeps its items" in capsys.readouterr().err
+    reader.reload()
+    assert len(reader) == 4
