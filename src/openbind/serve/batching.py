@@ -38,7 +38,7 @@ from openbind.space.model import EncodeReport
 from openbind.types import Embeddings, Modality
 
 EncodeFn = Callable[[Modality, list[Any]], EncodeReport]
-"""Encode items of one modality, skipping bad ones (like `SpaceModel.encode_report`)."""
+"""Encode items of one modality, skipping bad ones (like `Space.encode_report`)."""
 
 T = TypeVar("T")
 Lane = tuple[Modality, bool]  # (modality, heavy)
