@@ -16,11 +16,11 @@ from openbind.data.sources import read_source
 from openbind.encoders.small import KINDS, build_tower, build_transform, save_tower
 from openbind.errors import BadInput, ConfigError
 from openbind.losses import LogitScale
+from openbind.nn.lora import add_lora, merge_lora
 from openbind.train.checkpointing import BEST, LAST, load_checkpoint
 from openbind.train.config import TrainConfig, to_yaml
 from openbind.train.distributed import SINGLE_PROCESS, DistContext, init_distributed, shutdown
 from openbind.train.loop import FitResult, fit
-from openbind.train.lora import apply_lora, merge_lora
 from openbind.train.task import BindTask
 from openbind.train.towers import CachedTower
 from openbind.types import Modality
@@ -93,7 +93,7 @@ def build_task(
     ]
     if cfg.lora.rank > 0:
         for m in trainable:
-            apply_lora(towers[m], cfg.lora.targets, cfg.lora.rank, cfg.lora.alpha)
+            add_lora(towers[m], cfg.lora.targets, cfg.lora.rank, cfg.lora.alpha)
     if m_cfg.cache_frozen:
         towers = {m: t if m in trainable else CachedTower(t.eval()) for m, t in towers.items()}
     scale = LogitScale(m_cfg.logit_scale, learnable=m_cfg.learn_scale)
