@@ -146,6 +146,8 @@ class TemporalBlock(Block):
         self.temporal_embed = nn.Parameter(torch.zeros(1, frames, dim))
         self.temporal_norm = nn.LayerNorm(dim, eps=eps)
         self.temporal_attn = MultiheadAttention(dim, num_heads)
+        if not self.temporal_embed.is_meta:
+            nn.init.normal_(self.temporal_embed, std=dim**-0.5)  # the reference's initialisation
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         bt, n, d = x.shape
