@@ -43,3 +43,6 @@ register(
     ),
     aliases=("imagebind",),
 )
+
+# -- LanguageBind (docs/languagebind.md): one card per published Hugging Face checkpoint ---------
+from openbind.zoo import languagebind_cards  # noqa: E402, F401  (registers on import)
