@@ -11,6 +11,7 @@ with the transform that makes its input from an item:
 | wave_audio | (samples,) mono waveform      | log-spectrogram stem (STFT, fixed) -> the same conv stages     |
 | conv_image | (3, S, S) normalised RGB      | the same conv stages                                  |
 | token_text | (L,) CLIP BPE ids             | embedding (ids hashed into `vocab_size`) -> masked mean -> MLP |
+| clip_vit   | (3, S, S) CLIP-normalised RGB | a LanguageBind / CLIP ViT (`encoders.languagebind`): `len(widths)` blocks of width `widths[-1]`, `patch` x `patch` patches |
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class TowerConfig:
         seconds: audio length per clip (waveform kind: cropped or zero-padded; mel kind: clip).
         mel_bins: mel filters of the mel kind (`openbind.preprocess.audio.AudioConfig`).
         frames: frames per clip of the mel kind (10 ms each).
-        image_size: square input size of the image kind.
+        image_size: square input size of the image kinds.
+        patch: patch side of the clip_vit kind.
     """
 
     kind: str = "mel_audio"
@@ -56,6 +58,7 @@ class TowerConfig:
     mel_bins: int = 128
     frames: int = 204
     image_size: int = 64
+    patch: int = 8
 
 
 class ConvTrunk(nn.Module):
@@ -154,10 +157,10 @@ class TokenTrunk(nn.Module):
         return self.mlp(x)
 
 
-KINDS = ("mel_audio", "wave_audio", "conv_image", "token_text")
+KINDS = ("mel_audio", "wave_audio", "conv_image", "token_text", "clip_vit")
 
 
-def build_tower(modality: Modality | str, cfg: TowerConfig, dim: int) -> SmallTower:
+def build_tower(modality: Modality | str, cfg: TowerConfig, dim: int) -> nn.Module:
     """The tower of `cfg.kind` for `modality`, randomly initialised.
 
     Raises:
@@ -172,11 +175,28 @@ def build_tower(modality: Modality | str, cfg: TowerConfig, dim: int) -> SmallTo
         return SmallTower(m, ConvTrunk(3, cfg.widths, dim), dim)
     if cfg.kind == "token_text":
         return SmallTower(m, TokenTrunk(cfg.vocab_size, cfg.widths[-1], dim), dim)
+    if cfg.kind == "clip_vit":
+        from openbind.encoders.languagebind import ClipVisionTower, VisionSpec
+
+        width = cfg.widths[-1]
+        spec = VisionSpec(
+            width=width,
+            layers=len(cfg.widths),
+            heads=max(1, width // 32),
+            mlp=4 * width,
+            patch=cfg.patch,
+            input_size=(cfg.image_size, cfg.image_size),
+        )
+        return ClipVisionTower(spec, dim, m)
     raise ValueError(f"unknown tower kind {cfg.kind!r}; valid: {', '.join(KINDS)}")
 
 
 def build_transform(cfg: TowerConfig) -> Transform:
     """Item -> (S, *input) clips for a tower of `cfg.kind` (decoding included)."""
+    if cfg.kind == "clip_vit":
+        from openbind.preprocess.image import ImageConfig, ImageTransform
+
+        return ImageTransform(ImageConfig(size=cfg.image_size, crop_size=cfg.image_size))
     if cfg.kind == "conv_image":
         from openbind.preprocess.image import ImageConfig, ImageTransform
 

@@ -79,7 +79,9 @@ def build_task(
             )
         import openbind
 
-        space = openbind.load(m_cfg.space, modalities=[anchor])
+        space = openbind.load(
+            m_cfg.space, modalities=[anchor], weights=m_cfg.space_weights or None
+        )
         if space.dim != m_cfg.dim:
             raise ConfigError(f"model.dim is {m_cfg.dim} but space {m_cfg.space} is {space.dim}-d")
         towers[anchor] = space.tower(anchor)
@@ -94,6 +96,9 @@ def build_task(
     if cfg.lora.rank > 0:
         for m in trainable:
             add_lora(towers[m], cfg.lora.targets, cfg.lora.rank, cfg.lora.alpha)
+            for name, p in towers[m].named_parameters():
+                if name.startswith(tuple(cfg.lora.also_train)) and cfg.lora.also_train:
+                    p.requires_grad_(True)
     if m_cfg.cache_frozen:
         towers = {m: t if m in trainable else CachedTower(t.eval()) for m, t in towers.items()}
     scale = LogitScale(m_cfg.logit_scale, learnable=m_cfg.learn_scale)
@@ -115,7 +120,9 @@ def build_data(
     rows, report = read_source(d.train, list(transforms))
     if d.limit:
         rows = rows[: d.limit]
-    train = PairedDataset(rows, transforms, report, collates, cache=d.cache)
+    train = PairedDataset(
+        rows, transforms, report, collates, cache=d.cache, sample_views=True, seed=cfg.loop.seed
+    )
     if d.val:
         val_rows, _ = read_source(d.val, list(transforms))
         return train, PairedDataset(val_rows, transforms, report, collates, cache=d.cache), report
