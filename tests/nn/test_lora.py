@@ -10,7 +10,9 @@ from openbind.nn.lora import (
     add_lora,
     fold_lora,
     lora_modules,
+    merge_adapters,
     merge_lora,
+    unmerge_adapters,
 )
 
 
@@ -80,7 +82,14 @@ def test_fused_qkv_adapter_adds_one_update_per_part_and_merges_to_the_plain_keys
     torch.testing.assert_close(attn.in_proj_weight, expected)
     adapted = attn(x)
     assert not torch.allclose(adapted, before)
-    merge_lora(attn)
+    assert merge_adapters(attn) == 2  # in place, adapters kept but inactive
+    torch.testing.assert_close(attn(x), adapted)
+    torch.testing.assert_close(attn.parametrizations.in_proj_weight.original, expected)
+    assert unmerge_adapters(attn) == 2
+    torch.testing.assert_close(attn.parametrizations.in_proj_weight.original, base)
+    torch.testing.assert_close(attn(x), adapted)
+    merge_adapters(attn)
+    merge_lora(attn)  # folds each update exactly once, merged or not
     assert set(attn.state_dict()) == keys
     assert not lora_modules(attn)
     torch.testing.assert_close(attn.in_proj_weight, expected)

@@ -13,8 +13,10 @@ Two adapters, both computing `W + (alpha / r) * B @ A` for the adapted weight `W
   reads the adapted weight. Separate q/k/v adapters are what peft puts on Hugging Face CLIP's
   `q_proj`/`k_proj`/`v_proj`, so such checkpoints load into the fused layout exactly.
 
-`add_lora` freezes a module and adds adapters by child name; `merge_lora` folds every adapter
-into its weight and restores the plain modules, so the state-dict keys are exactly those of the
+`add_lora` freezes a module and adds adapters by child name. `merge_adapters` / `unmerge_adapters`
+add / subtract each update to / from its weight in place, keeping the adapters (a merged adapter
+adds nothing at forward; unmerging restores the weights up to float rounding); `merge_lora`
+folds every adapter into its weight and removes it, restoring the plain modules, so the state-dict keys are exactly those of the
 module without adapters (state-dict keys are public API). `fold_lora` does the same for tensors
 of a checkpoint (merging at load). openbind uses its own small adapters rather than `peft`, which
 would rename keys (`base_model.model.….base_layer.weight`) and add a dependency.
@@ -37,7 +39,9 @@ __all__ = [
     "add_lora",
     "fold_lora",
     "lora_modules",
+    "merge_adapters",
     "merge_lora",
+    "unmerge_adapters",
 ]
 
 IN_PROJ = "in_proj"
@@ -79,15 +83,22 @@ class LoRALinear(nn.Linear):
         if base.bias is not None:
             self.bias = nn.Parameter(base.bias.detach().clone(), requires_grad=False)
         self.scale = alpha / rank
+        self.merged = False
         self.lora_a = nn.Parameter(torch.empty(rank, base.in_features, **factory))
         self.lora_b = nn.Parameter(torch.zeros(base.out_features, rank, **factory))
         if not self.lora_a.is_meta:
             nn.init.kaiming_uniform_(self.lora_a, a=5**0.5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.merged:
+            return super().forward(x)
         return super().forward(x) + (x @ self.lora_a.T @ self.lora_b.T) * self.scale
 
-    def merged(self) -> nn.Linear:
+    def delta(self) -> torch.Tensor:
+        """The (out, in) update `scale * B @ A`."""
+        return (self.lora_b @ self.lora_a) * self.scale
+
+    def merged_linear(self) -> nn.Linear:
         """A plain `nn.Linear` with the update folded into its weight."""
         out = nn.Linear(
             self.in_features,
@@ -127,6 +138,7 @@ class QKVLoRA(nn.Module):
         if rank < 1:
             raise ValueError(f"LoRA rank must be >= 1, got {rank}")
         self.scale = alpha / rank
+        self.merged = False
         self.lora_a = nn.Parameter(torch.empty(3, rank, dim, device=device, dtype=dtype))
         self.lora_b = nn.Parameter(torch.zeros(3, dim, rank, device=device, dtype=dtype))
         if not self.lora_a.is_meta:
@@ -140,6 +152,8 @@ class QKVLoRA(nn.Module):
         )  # (3, D, D) -> (3D, D)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        if self.merged:
+            return weight
         return weight + self.delta().to(weight.dtype)
 
 
@@ -203,10 +217,56 @@ def merge_lora(module: nn.Module) -> None:
         if isinstance(parent, MultiheadAttention) and parametrize.is_parametrized(
             parent, "in_proj_weight"
         ):
+            unmerge_adapters(parent)  # the parametrized value then includes every update once
             parametrize.remove_parametrizations(parent, "in_proj_weight", leave_parametrized=True)
             parent.in_proj_weight.requires_grad_(False)
         for name, child in list(parent.named_children()):
             if isinstance(child, LoRALinear):
-                merged = child.merged()
+                unmerge_adapters(child)
+                merged = child.merged_linear()
                 merged.requires_grad_(False)
                 setattr(parent, name, merged)
+
+
+def _weights_and_adapters(module: nn.Module) -> list[tuple[torch.Tensor, LoRALinear | QKVLoRA]]:
+    """(weight the adapter updates, adapter) of every adapter in `module`."""
+    out: list[tuple[torch.Tensor, LoRALinear | QKVLoRA]] = []
+    for m in module.modules():
+        if isinstance(m, LoRALinear):
+            out.append((m.weight, m))
+        elif isinstance(m, MultiheadAttention) and parametrize.is_parametrized(m, "in_proj_weight"):
+            plist = m.parametrizations.in_proj_weight
+            out += [(plist.original, a) for a in plist if isinstance(a, QKVLoRA)]
+    return out
+
+
+@torch.no_grad()
+def merge_adapters(module: nn.Module) -> int:
+    """Add each unmerged adapter's update to its weight in place (adapters kept, then inactive).
+
+    Returns:
+        How many adapters were merged.
+    """
+    count = 0
+    for weight, adapter in _weights_and_adapters(module):
+        if not adapter.merged:
+            weight += adapter.delta().to(weight.dtype)
+            adapter.merged = True
+            count += 1
+    return count
+
+
+@torch.no_grad()
+def unmerge_adapters(module: nn.Module) -> int:
+    """Subtract each merged adapter's update from its weight again (adapters active again).
+
+    Returns:
+        How many adapters were unmerged.
+    """
+    count = 0
+    for weight, adapter in _weights_and_adapters(module):
+        if adapter.merged:
+            weight -= adapter.delta().to(weight.dtype)
+            adapter.merged = False
+            count += 1
+    return count
