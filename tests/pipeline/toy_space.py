@@ -16,6 +16,7 @@ import torch
 
 from openbind import registry
 from openbind.errors import BadInput, DecodeError
+from openbind.space.encoder import Encoder
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
@@ -60,13 +61,11 @@ class Tower(torch.nn.Module):
 def make_space(modalities: tuple[str, ...] = MODALITIES, *, batch_size: int = 4) -> SpaceModel:
     """The toy space; all towers share one projection, so modalities are comparable."""
     mods = [Modality.parse(m) for m in modalities]
-    return SpaceModel(
-        MODEL_ID,
-        {m: Tower(m, seed=0) for m in mods},
-        {m: text_transform if m is Modality.TEXT else file_transform for m in mods},
-        DIM,
-        batch_size=batch_size,
-    )
+    encoders = {
+        m: Encoder(Tower(m, seed=0), text_transform if m is Modality.TEXT else file_transform)
+        for m in mods
+    }
+    return SpaceModel(MODEL_ID, encoders, DIM, batch_size=batch_size)
 
 
 def build(entry: registry.ModelEntry, *, modalities: Any = None, weights: Any = None) -> SpaceModel:

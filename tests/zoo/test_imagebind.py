@@ -83,7 +83,7 @@ def test_per_tower_folder_reads_only_needed_files(tmp_path: Path, io: dict) -> N
     }
     (folder / "vision.safetensors").unlink()  # text must not need it
     space = build(SMALL, modalities=(Modality.TEXT,), weights=folder)
-    emb = space.encode_items("text", io["texts"][:2])
+    emb = space.encode("text", io["texts"][:2])
     torch.testing.assert_close(emb.vectors, _unit(io["outputs"]["text"][:2]), atol=1e-5, rtol=0)
 
 
@@ -115,11 +115,11 @@ def test_build_errors(tmp_path: Path) -> None:
 
 def test_every_modality_is_wired_to_its_preprocessing() -> None:
     space = build(SMALL, modalities=tuple(Modality), weights=STATE_DICT)
-    assert set(space.transforms) == set(Modality)
+    assert set(space.encoders) == set(Modality)
     # Preprocessed tensors pass through the depth, thermal and IMU transforms unchanged.
     io = load_io()
     for modality in (Modality.DEPTH, Modality.THERMAL, Modality.IMU):
-        emb = space.encode_items(modality, list(io["inputs"][modality.value])).vectors
+        emb = space.encode(modality, list(io["inputs"][modality.value])).vectors
         expected = _unit(io["outputs"][modality.value])
         torch.testing.assert_close(emb, expected, atol=1e-5, rtol=0)
     media = Path(__file__).parents[1] / "golden" / "media"
@@ -134,7 +134,7 @@ def test_every_modality_is_wired_to_its_preprocessing() -> None:
     for modality, (name, tower, clips) in cases.items():
         x = space.preprocess(modality, media / name)
         assert x.shape[0] == clips
-        emb = space.encode_items(modality, [media / name]).vectors  # (1, 64)
+        emb = space.encode(modality, [media / name]).vectors  # (1, 64)
         with torch.no_grad():
             ref = model.forward_reference({tower: x.unsqueeze(0)})[tower]  # clips axis
         torch.testing.assert_close(emb, _unit(ref), atol=1e-6, rtol=0)

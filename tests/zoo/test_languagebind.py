@@ -32,19 +32,24 @@ def hub_root(tmp_path_factory):
 
 
 def test_every_published_checkpoint_has_a_card():
-    names = {e.name for e in registry.list_models("languagebind*")}
-    repos = {e.options.get("repo") for e in registry.list_models("languagebind*")}
+    cards = {e.name: e for e in registry.list_models("languagebind*")}
     assert len(CHECKPOINTS) == 9
-    for name, repo, *_ in CHECKPOINTS:
-        assert f"{name}.hf" in names
-        assert f"LanguageBind/{repo}" in repos
+    for name, repo, modality, *_ in CHECKPOINTS:
+        card = cards[f"{name}.hf"]
+        assert card.modalities == ("text", modality)
+        assert card.weights[0].url.startswith(f"https://huggingface.co/LanguageBind/{repo}/")
+        assert set(card.preprocess) == {"text", modality}
     card = registry.get("languagebind_video_ft")
-    assert card.modalities == ("text", "video")
+    assert card.preprocess["video"].transform.endswith("languagebind:LBVideoTransform")
     assert card.weights[1].url == (
         "https://huggingface.co/LanguageBind/LanguageBind_Video_FT/resolve/main/pytorch_model.bin"
     )
     assert card.license.startswith("MIT")
     assert registry.get("languagebind").name == "languagebind_large.v1"
+    assert {f.filename for f in registry.get("languagebind").weights} >= {
+        "LanguageBind_Audio_FT/config.json",
+        "LanguageBind_Audio_FT/pytorch_model.bin",
+    }
     assert registry.get("languagebind_video_huge_v15_ft").dim == 1024
 
 
@@ -78,6 +83,7 @@ def test_a_folder_of_another_modality_is_refused(hub_root):
 def test_assembled_space_shares_one_text_tower(hub_root):
     space = openbind.load("languagebind", modalities=["text", "audio", "depth"], weights=hub_root)
     assert set(space.modalities) == {Modality.TEXT, Modality.AUDIO, Modality.DEPTH}
+    assert space.dim == 24  # the checkpoints' size, not the card's published 768
     px = pixel_values()
     feats = space.features({"audio": list(px["audio"]), "depth": list(px["depth"])})
     for m in ("audio", "depth"):
@@ -106,7 +112,7 @@ def test_assembled_space_refuses_different_text_towers_naming_the_tensors(hub_ro
 
 
 def test_a_missing_checkpoint_folder_is_named(hub_root, tmp_path):
-    with pytest.raises(MissingWeights, match="has no LanguageBind_Audio_FT/ folder"):
+    with pytest.raises(MissingWeights, match="LanguageBind_Audio_FT"):
         openbind.load("languagebind", modalities=["audio"], weights=tmp_path)
 
 

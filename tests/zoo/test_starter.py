@@ -65,7 +65,7 @@ def test_stored_class_bank_is_minilm_of_the_class_names(space):
     assert len(names) == 1000 and names[281] == "tabby cat" and names[967] == "espresso"
     bank = space.tower("image").bank
     picked = [0, 281, 409, 967, 999]
-    text = space.encode_items("text", [names[i] for i in picked]).vectors
+    text = space.encode("text", [names[i] for i in picked]).vectors
     assert (text - bank[picked]).abs().max().item() < 1e-5
 
 
@@ -75,7 +75,7 @@ def test_every_kind_of_image_input_gives_the_same_vector(space, tmp_path):
     Image.fromarray(array).save(path)
     ready = space.preprocess("image", array)
     items = [array, str(path), path, path.read_bytes(), Image.fromarray(array), ready]
-    vectors = space.encode_items("image", items).vectors
+    vectors = space.encode("image", items).vectors
     assert torch.allclose(vectors, vectors[:1].expand_as(vectors), atol=1e-6)
 
 

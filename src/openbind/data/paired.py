@@ -22,7 +22,7 @@ import csv
 import json
 import random
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,10 +31,9 @@ import torch
 from torch.utils.data import Dataset
 
 from openbind.errors import BadInput
+from openbind.preprocess.common import Collate, Transform
 from openbind.types import Modality
 
-Transform = Callable[[Any], torch.Tensor]
-Collate = Callable[[list[torch.Tensor]], torch.Tensor]
 Row = dict[str, Any]
 
 

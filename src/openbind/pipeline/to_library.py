@@ -63,7 +63,7 @@ def index_files(
     """Bring `lib` in line with the files under `inputs` (default: the library's roots).
 
     Args:
-        space: a `SpaceModel` or a `Runner`.
+        space: an `openbind.Space` or a `Runner`.
         lib: an open library of the same space.
         inputs: folders and files; they become the library's roots.
         force: embed every file as this modality instead of detecting it.

@@ -1,9 +1,10 @@
-"""Helpers shared by the vision-like transforms: CLIP constants, normalisation, crop offsets, and
-the shape check for items that are already preprocessed tensors."""
+"""What every transform shares: the `Transform` / `Collate` types, and for the vision-like
+transforms CLIP constants, normalisation, crop offsets, and the shape check for items that are
+already preprocessed tensors."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -13,11 +14,25 @@ from openbind.errors import BadInput
 __all__ = [
     "CLIP_MEAN",
     "CLIP_STD",
+    "Clips",
+    "Collate",
+    "Transform",
     "center_crop_offset",
     "check_clips",
     "normalize",
     "uint8_to_float",
 ]
+
+Clips = torch.Tensor | Mapping[str, torch.Tensor]
+"""One item's (or one batch's) model input: a tensor (S, *clip_shape) whose first axis counts the
+clips (video windows, audio chunks; 1 for an image), or named tensors sharing that axis (pixel values
+plus masks, token ids plus an attention mask)."""
+
+Transform = Callable[[Any], Clips]
+"""Decode + preprocess one input item into its clips."""
+
+Collate = Callable[[list[Clips]], Clips]
+"""Join the clips of a batch's items into one tower input (sum S_i, ...), e.g. padding token ids."""
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 """OpenAI CLIP per-channel RGB mean (on [0, 1] values), used by ImageBind for images and video."""

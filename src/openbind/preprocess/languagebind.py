@@ -31,9 +31,8 @@ preprocessed tensors through after a shape check.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,12 +54,8 @@ from openbind.preprocess.common import (
 from openbind.preprocess.fbank import log_mel_fbank
 from openbind.preprocess.image import short_side_size
 from openbind.preprocess.resample import resample
-from openbind.preprocess.text import TextConfig, TextTransform
+from openbind.preprocess.text import TextConfig
 from openbind.preprocess.video import short_side_scale
-from openbind.types import Modality
-
-if TYPE_CHECKING:
-    from openbind.encoders.languagebind.config import LanguageBindConfig
 
 __all__ = [
     "LB_TEXT",
@@ -70,13 +65,13 @@ __all__ = [
     "LBDepthTransform",
     "LBImageConfig",
     "LBImageTransform",
+    "LBThermalTransform",
     "LBVideoConfig",
     "LBVideoTransform",
     "audio_chunks",
     "frame_indices",
     "resize_crop_tensor",
     "text_order_key",
-    "transforms",
 ]
 
 LB_TEXT = TextConfig(pad_id=49407, unescape_html=False)
@@ -135,11 +130,12 @@ class LBImageConfig:
 
 
 class LBImageTransform:
-    """One image (or thermal image) -> (1, 3, crop, crop) float32. Thread-safe."""
+    """One image -> (1, 3, crop, crop) float32. Thread-safe."""
 
-    def __init__(self, config: LBImageConfig | None = None, modality: str = "image") -> None:
+    modality = "image"
+
+    def __init__(self, config: LBImageConfig | None = None) -> None:
         self.config = config or LBImageConfig()
-        self.modality = modality
 
     def __call__(self, item: Any) -> torch.Tensor:
         c = self.config
@@ -154,7 +150,13 @@ class LBImageTransform:
         return normalize(x.contiguous(), c.mean, c.std, dim=0).unsqueeze(0)
 
     def __repr__(self) -> str:
-        return f"LBImageTransform({self.config})"
+        return f"{type(self).__name__}({self.config})"
+
+
+class LBThermalTransform(LBImageTransform):
+    """One thermal (infrared) image -> (1, 3, crop, crop): the image pipeline, as the reference."""
+
+    modality = "thermal"
 
 
 @dataclass(frozen=True)
@@ -364,36 +366,3 @@ class LBVideoTransform:
 def text_order_key(item: Any) -> float:
     """Batch long texts together (cost = length of a string item)."""
     return float(len(item)) if isinstance(item, str) else 0.0
-
-
-def transforms(
-    modalities: Iterable[Modality], configs: Mapping[Modality, LanguageBindConfig]
-) -> dict[Modality, Any]:
-    """The transform of each modality, with the settings of its checkpoint's config."""
-    out: dict[Modality, Any] = {}
-    for m in modalities:
-        cfg = configs.get(m)
-        extra = dict(cfg.extra or {}) if cfg is not None else {}
-        if m == Modality.TEXT:
-            out[m] = TextTransform(LB_TEXT)
-        elif m in (Modality.IMAGE, Modality.THERMAL):
-            out[m] = LBImageTransform(LBImageConfig(), m.value)
-        elif m == Modality.DEPTH:
-            out[m] = LBDepthTransform(LBDepthConfig(max_depth=float(extra.get("max_depth", 10))))
-        elif m == Modality.AUDIO:
-            size = cfg.vision.input_size if cfg is not None else (112, 1036)
-            out[m] = LBAudioTransform(
-                LBAudioConfig(
-                    sample_rate=int(extra.get("audio_sample_rate", 16000)),
-                    num_mel_bins=size[0],
-                    target_length=size[1],
-                    mean=float(extra.get("audio_mean", -4.2677393)),
-                    std=float(extra.get("audio_std", 4.5689974)),
-                )
-            )
-        elif m == Modality.VIDEO:
-            frames = cfg.vision.frames if cfg is not None else 8
-            out[m] = LBVideoTransform(LBVideoConfig(frames=frames))
-        else:
-            raise ConfigError(f"LanguageBind has no {m.value} preprocessing")
-    return out

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from openbind.errors import BadInput
 from openbind.space.convert import check_same_space
-from openbind.space.model import SpaceModel
+from openbind.space.protocol import Space
 from openbind.tasks.templates import templates as stored_templates
 from openbind.types import Embeddings, Modality
 
@@ -65,7 +65,7 @@ class ZeroShotResult:
 
 
 def class_embeddings(
-    space: SpaceModel,
+    space: Space,
     classes: Sequence[str],
     modality: Modality | str = Modality.IMAGE,
     templates: str | Sequence[str] = "default",
@@ -89,13 +89,13 @@ def class_embeddings(
     if not prompts or any("{}" not in p for p in prompts):
         raise BadInput(f"templates must be non-empty and each contain '{{}}', got {list(prompts)}")
     sentences = [p.format(c) for c in classes for p in prompts]
-    text = space.encode_items(Modality.TEXT, sentences)
+    text = space.encode(Modality.TEXT, sentences)
     per_class = text.vectors.view(len(classes), len(prompts), -1).mean(1)  # (C, D)
     return Embeddings(F.normalize(per_class, dim=-1), Modality.TEXT, text.model_id)
 
 
 def zero_shot(
-    space: SpaceModel,
+    space: Space,
     inputs: Sequence[Any] | Embeddings,
     classes: Sequence[str] | Embeddings,
     modality: Modality | str = Modality.IMAGE,
@@ -136,7 +136,7 @@ def zero_shot(
     if not isinstance(inputs, Embeddings):
         if len(inputs) == 0:
             raise BadInput(f"no {m.value} inputs to classify")
-        inputs = space.encode_items(m, inputs)
+        inputs = space.encode(m, inputs)
     if len(inputs) == 0:
         raise BadInput(f"no {m.value} inputs to classify")
     check_same_space(inputs, class_emb)

@@ -27,12 +27,15 @@ from pathlib import Path
 
 import torch
 
-from openbind import checkpoint, hub, registry
+from openbind import checkpoint
+from openbind.cards import ModelCard
 from openbind.encoders.languagebind.config import LanguageBindConfig
 from openbind.encoders.languagebind.towers import ClipTextTower, ClipVisionTower
 from openbind.errors import CheckpointMismatch, ConfigError, MissingWeights, SpaceMismatch
 from openbind.nn.lora import IN_PROJ, add_lora
-from openbind.registry import ModelEntry
+from openbind.preprocess.languagebind import text_order_key
+from openbind.space.build import build_space, transforms
+from openbind.space.encoder import Encoder
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 from openbind.zoo.hf_clip_keys import (
@@ -283,8 +286,14 @@ def compare_text_towers(
 # -- registry builders ---------------------------------------------------------------------------
 
 
+def _text_encoder(card: ModelCard, tower: ClipTextTower) -> Encoder:
+    """The text tower with the card's tokenizer; long texts are batched together."""
+    [transform] = transforms(card, [Modality.TEXT]).values()
+    return Encoder(tower, transform, order_key=text_order_key)
+
+
 def build(
-    entry: ModelEntry,
+    card: ModelCard,
     *,
     modalities: tuple[Modality, ...],
     weights: str | Path | None = None,
@@ -292,72 +301,106 @@ def build(
     """The registry builder of one LanguageBind checkpoint (`openbind.load` calls it).
 
     Args:
-        entry: the registered checkpoint.
+        card: the checkpoint's card.
         modalities: "text" and/or the checkpoint's modality.
         weights: a local Hugging Face folder (default: the cached / downloaded files).
+
+    Raises:
+        ConfigError: the folder holds a checkpoint of another modality.
     """
-    folder = hub.resolve_weights(entry, weights)
     want_text = Modality.TEXT in modalities
     want_vision = any(m != Modality.TEXT for m in modalities)
-    ckpt = load_checkpoint(
-        folder,
-        text=want_text,
-        vision=want_vision,
-        merge_lora=entry.options.get("merge_lora", True),
-    )
-    if want_vision and ckpt.config.modality not in {m.value for m in modalities}:
-        raise ConfigError(
-            f"{folder} is a LanguageBind {ckpt.config.modality} checkpoint, but {entry.name} "
-            f"expects {[m.value for m in modalities if m != Modality.TEXT]}"
-        )
-    towers: dict[Modality | str, torch.nn.Module] = {}
-    if ckpt.text is not None:
-        towers[Modality.TEXT] = ckpt.text
-    if ckpt.vision is not None:
-        towers[ckpt.config.modality] = ckpt.vision
-    return _space(entry.name, towers, ckpt.config)
+    expected = [m for m in card.modalities if m != Modality.TEXT.value]
+
+    dims: list[int] = []
+
+    def towers(folder: Path | None) -> dict[Modality, torch.nn.Module | Encoder]:
+        assert folder is not None
+        ckpt = load_checkpoint(folder, text=want_text, vision=want_vision)
+        dims.append(ckpt.config.dim)
+        if ckpt.config.modality not in expected:
+            raise ConfigError(
+                f"{folder} is a LanguageBind {ckpt.config.modality} checkpoint, but {card.name} "
+                f"is {expected[0]}"
+            )
+        out: dict[Modality, torch.nn.Module | Encoder] = {}
+        if ckpt.text is not None:
+            out[Modality.TEXT] = _text_encoder(card, ckpt.text)
+        if ckpt.vision is not None:
+            out[Modality(ckpt.config.modality)] = ckpt.vision
+        return out
+
+    space = build_space(card, modalities=modalities, weights=weights, towers=towers)
+    space.dim = dims[0]  # the checkpoint's (a local folder may hold another size than the card's)
+    return space
 
 
 def build_assembled(
-    entry: ModelEntry,
+    card: ModelCard,
     *,
     modalities: tuple[Modality, ...],
     weights: str | Path | None = None,
 ) -> SpaceModel:
     """One language-anchored space from per-modality checkpoints with a single text tower.
 
-    `entry.options["checkpoints"]` maps each modality to the registered checkpoint serving it.
-    `weights` may be a folder holding those checkpoints' folders under their hub names (e.g.
-    `LanguageBind_Video_FT/`), as the reference's `./LanguageBind/<name>` layout.
+    The card's weights are `Parts`, one per checkpoint, named by hub repository
+    (`LanguageBind_Video_FT`, ...); `languagebind_cards.ASSEMBLED` says which serves each
+    modality. `weights` may be a folder holding those checkpoint folders (the reference's
+    `./LanguageBind/<name>` layout). Only the checkpoints of the requested modalities are read
+    (text alone: the first one's).
 
     Raises:
+        MissingWeights: a needed checkpoint folder is missing (named).
         SpaceMismatch: the checkpoints' text towers differ (the tensors are named).
     """
-    table: Mapping[str, str] = entry.options["checkpoints"]
-    wanted = [m for m in modalities if m != Modality.TEXT] or [Modality(next(iter(table)))]
-    folders = {m: _checkpoint_folder(registry.get(table[m.value]), weights) for m in wanted}
-    towers: dict[Modality | str, torch.nn.Module] = {}
-    configs: dict[Modality, LanguageBindConfig] = {}
-    text_states: dict[str, dict[str, torch.Tensor]] = {}
-    for m, folder in folders.items():
-        ckpt = load_checkpoint(folder, text=False, vision=m in modalities)
-        if ckpt.config.modality != m.value:
-            raise ConfigError(f"{folder} is a {ckpt.config.modality} checkpoint, not {m.value}")
-        configs[m] = ckpt.config
-        if ckpt.vision is not None:
-            towers[m] = ckpt.vision
-        text_states[folder.name] = _read_text_state(folder)
-    if len(text_states) > 1:
-        compare_text_towers(text_states)
-    first = next(iter(folders))
-    if Modality.TEXT in modalities:
-        towers[Modality.TEXT] = _load_text(
-            configs[first], text_states[folders[first].name], str(folders[first])
-        )
-    dims = {c.dim for c in configs.values()}
-    if len(dims) > 1:
-        raise SpaceMismatch(f"the checkpoints have different dimensions {sorted(dims)}")
-    return _space(entry.name, towers, configs[first], transforms_for=configs)
+    from openbind.zoo.languagebind_cards import ASSEMBLED, REPOS
+
+    wanted = [m for m in modalities if m != Modality.TEXT] or [Modality(next(iter(ASSEMBLED)))]
+    part_of = {m: REPOS[ASSEMBLED[m.value]] for m in wanted}
+    dims: list[int] = []
+
+    def towers(root: Path | None) -> dict[Modality, torch.nn.Module | Encoder]:
+        assert root is not None
+        out: dict[Modality, torch.nn.Module | Encoder] = {}
+        text_states: dict[str, dict[str, torch.Tensor]] = {}
+        first: LanguageBindConfig | None = None
+        for m, part in part_of.items():
+            folder = root / part
+            if not folder.is_dir():
+                raise MissingWeights(
+                    f"{root} has no {part}/ folder (the {ASSEMBLED[m.value]} checkpoint); put "
+                    f"the Hugging Face folder of LanguageBind/{part} there"
+                )
+            ckpt = load_checkpoint(folder, text=False, vision=m in modalities)
+            if ckpt.config.modality != m.value:
+                raise ConfigError(f"{folder} is a {ckpt.config.modality} checkpoint, not {m.value}")
+            if first is not None and ckpt.config.dim != first.dim:
+                raise SpaceMismatch(
+                    f"{folder} is {ckpt.config.dim}-d, the other checkpoints {first.dim}-d"
+                )
+            first = first or ckpt.config
+            dims.append(ckpt.config.dim)
+            if ckpt.vision is not None:
+                out[m] = ckpt.vision
+            text_states[part] = _read_text_state(folder)
+        if len(text_states) > 1:
+            compare_text_towers(text_states)
+        if Modality.TEXT in modalities and first is not None:
+            part = next(iter(text_states))
+            out[Modality.TEXT] = _text_encoder(
+                card, _load_text(first, text_states[part], str(root / part))
+            )
+        return out
+
+    space = build_space(
+        card,
+        modalities=modalities,
+        weights=weights,
+        towers=towers,
+        parts=sorted(set(part_of.values())),
+    )
+    space.dim = dims[0]  # the checkpoints' (the card says the published 768)
+    return space
 
 
 def _read_text_state(folder: Path) -> dict[str, torch.Tensor]:
@@ -365,36 +408,3 @@ def _read_text_state(folder: Path) -> dict[str, torch.Tensor]:
     for path in hf_weight_files(folder):
         state.update(checkpoint.load_state_dict(path, prefixes=TEXT_PREFIXES))
     return state
-
-
-def _checkpoint_folder(entry: ModelEntry, weights: str | Path | None) -> Path:
-    if weights is None:
-        return hub.resolve_weights(entry, None)
-    root = Path(weights).expanduser()
-    name = entry.options["repo"].split("/")[-1]
-    folder = root / name
-    if not folder.is_dir():
-        raise MissingWeights(
-            f"{root} has no {name}/ folder (the {entry.name} checkpoint); put the Hugging Face "
-            f"folder of {entry.options['repo']} there"
-        )
-    return folder
-
-
-def _space(
-    model_id: str,
-    towers: Mapping[Modality | str, torch.nn.Module],
-    config: LanguageBindConfig,
-    transforms_for: Mapping[Modality, LanguageBindConfig] | None = None,
-) -> SpaceModel:
-    from openbind.preprocess.languagebind import text_order_key, transforms
-
-    configs = dict(transforms_for or {Modality(config.modality): config})
-    tf = transforms([Modality.parse(m) for m in towers], configs)
-    return SpaceModel(
-        model_id,
-        towers,
-        tf,
-        config.dim,
-        order_keys={Modality.TEXT: text_order_key} if Modality.TEXT in tf else None,
-    )

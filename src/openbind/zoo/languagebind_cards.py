@@ -6,17 +6,18 @@ the Large checkpoints with a single text tower (`openbind.zoo.languagebind.build
 Files are fetched from `https://huggingface.co/<repo>/resolve/<revision>/<file>` into the openbind
 cache. The checksums and sizes of the published files could not be read here (no hub access when
 these cards were written), so none are pinned: the first download records its sha256, later
-loads check against it (`openbind.hub`). Preprocessing settings are read from each checkpoint's
-`config.json` (audio mean/std, mel bins, frames; depth `max_depth`; video `num_frames`);
-`preprocess` below names the transform and its fixed choices.
+loads check against it (`openbind.hub`); `HfRepo` sources need a pinned commit, so the cards use
+URL files at the `main` revision until the commits are recorded. `PREPROCESS` holds the transform
+and settings of each modality (the values of the published configs).
 """
 
 from __future__ import annotations
 
-from openbind.registry import ModelEntry, WeightFile, register
+from openbind.cards import ModelCard, Parts, Preprocess, UrlFiles, WeightFile
+from openbind.registry import register
 
 HUB = "https://huggingface.co"
-REVISION = "main"  # not pinned: the hub's commit ids could not be read offline
+REVISION = "main"  # not pinned: the hub's commit ids could not be read offline (HfRepo needs one)
 LICENSE = "MIT (LanguageBind code and weights); training data VIDAL-10M is CC-BY-NC-4.0"
 FILES = ("config.json", "pytorch_model.bin")
 
@@ -42,43 +43,62 @@ CHECKPOINTS: tuple[tuple[str, str, str, str, str, str], ...] = (
      "LanguageBind video V1.5 Huge, ViT-H/14, 1024-d (own text tower); MSR-VTT 44.8"),
 )  # fmt: skip
 
+_LB = "openbind.preprocess.languagebind"
+
+
+def _lb(transform: str, config: str, **settings: object) -> Preprocess:
+    return Preprocess(f"{_LB}:{transform}", f"{_LB}:{config}", settings)
+
+
 PREPROCESS = {
-    "image": "LBImageTransform: RGB, bicubic short side 224 (no antialias), centre crop, CLIP mean/std",
-    "thermal": "LBImageTransform: as image (infrared stored as RGB)",
-    "depth": "LBDepthTransform: metres clipped to [0.01, max_depth] / max_depth, x3, as image",
-    "audio": "LBAudioTransform: 16 kHz, fbank 112 x 1036, front/middle/back chunks, config mean/std",
-    "video": "LBVideoTransform: 8 frames over the whole video, bilinear short side 224, no flip",
-    "text": "TextTransform(LB_TEXT): CLIP BPE, 77 ids, padded with 49407",
+    "text": Preprocess(
+        "openbind.preprocess.text:TextTransform",
+        "openbind.preprocess.text:TextConfig",
+        {"pad_id": 49407, "unescape_html": False},
+    ),
+    "image": _lb("LBImageTransform", "LBImageConfig"),
+    "thermal": _lb("LBThermalTransform", "LBImageConfig"),
+    "depth": _lb("LBDepthTransform", "LBDepthConfig", max_depth=10.0),
+    "audio": _lb(
+        "LBAudioTransform",
+        "LBAudioConfig",
+        sample_rate=16000,
+        num_mel_bins=112,
+        target_length=1036,
+        mean=-4.2677393,
+        std=4.5689974,
+    ),
+    "video": _lb("LBVideoTransform", "LBVideoConfig", frames=8),
 }
-"""The transform of each modality (`openbind.preprocess.languagebind`)."""
+"""The preprocessing of each modality (`openbind.preprocess.languagebind`), with the settings of
+the published configs (audio: `LanguageBind_Audio_FT`; depth: `max_depth`; video: `num_frames`)."""
 
 
-def _files(repo: str) -> tuple[WeightFile, ...]:
-    return tuple(
-        WeightFile(filename=f, url=f"{HUB}/LanguageBind/{repo}/resolve/{REVISION}/{f}")
-        for f in FILES
+def _files(repo: str) -> UrlFiles:
+    return UrlFiles(
+        tuple(
+            WeightFile(filename=f, url=f"{HUB}/LanguageBind/{repo}/resolve/{REVISION}/{f}")
+            for f in FILES
+        )
     )
+
+
+REPOS = {name: repo for name, repo, *_ in CHECKPOINTS}
+"""openbind name -> hub repository name (under `LanguageBind/`)."""
 
 
 for _name, _repo, _modality, _size, _tuning, _text in CHECKPOINTS:
     register(
-        ModelEntry(
+        ModelCard(
             name=f"{_name}.hf",
             builder="openbind.zoo.languagebind:build",
             modalities=("text", _modality),
             dim=1024 if _size == "huge" else 768,
             weights=_files(_repo),
             license=LICENSE,
-            description=_text,
-            options={
-                "repo": f"LanguageBind/{_repo}",
-                "revision": REVISION,
-                "modality": _modality,
-                "size": _size,
-                "tuning": _tuning,
-                "merge_lora": True,
-                "preprocess": {m: PREPROCESS[m] for m in ("text", _modality)},
-            },
+            description=f"{_text} [{_tuning} tuning]",
+            arch=_size,
+            preprocess={m: PREPROCESS[m] for m in ("text", _modality)},
         )
     )
 
@@ -89,18 +109,19 @@ ASSEMBLED = {
     "depth": "languagebind_depth",
     "thermal": "languagebind_thermal",
 }
-"""Modality -> the checkpoint `languagebind_large` takes it from."""
+"""Modality -> the checkpoint `languagebind_large` takes it from (its part, by hub name)."""
 
 register(
-    ModelEntry(
+    ModelCard(
         name="languagebind_large.v1",
         builder="openbind.zoo.languagebind:build_assembled",
         modalities=("text", *ASSEMBLED),
         dim=768,
-        weights=(),
+        weights=Parts({REPOS[n]: _files(REPOS[n]) for n in ASSEMBLED.values()}),
         license=LICENSE,
         description="LanguageBind Large: one text-anchored space from the per-modality checkpoints",
-        options={"checkpoints": ASSEMBLED, "preprocess": PREPROCESS},
+        aliases=("languagebind",),
+        arch="large",
+        preprocess=PREPROCESS,
     ),
-    aliases=("languagebind",),
 )
