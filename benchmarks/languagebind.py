@@ -124,13 +124,12 @@ class PlainAudioTower(nn.Module):
 
 def _ours(plain: nn.Module, spec, modality: str) -> nn.Module:
     from openbind.encoders.languagebind import ClipVisionTower
-    from openbind.zoo.hf_clip_keys import VISION_KEYS, apply_key_map
+    from openbind.keymap import apply as apply_key_map
+    from openbind.zoo.hf_clip_keys import VISION_KEYS
 
     state = plain.hf_state()
     state["logit_scale"] = torch.tensor(2.6592)
-    mapped, unmapped = apply_key_map(state, VISION_KEYS)
-    if unmapped:
-        raise RuntimeError(f"unmapped keys: {unmapped[:5]}")
+    mapped = apply_key_map(VISION_KEYS, state, source="transformers")
     tower = ClipVisionTower(spec, 768, modality)
     tower.load_state_dict(mapped, strict=True)
     return tower.eval()

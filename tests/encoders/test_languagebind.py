@@ -13,8 +13,9 @@ from openbind.encoders.languagebind import (
     VisionSpec,
 )
 from openbind.errors import ConfigError
+from openbind.keymap import apply as apply_key_map
 from openbind.nn.pos_embed import resize_pos_grid
-from openbind.zoo.hf_clip_keys import TEXT_KEYS, VISION_KEYS, apply_key_map
+from openbind.zoo.hf_clip_keys import TEXT_KEYS, VISION_KEYS
 from tests.zoo.languagebind_golden import outputs
 
 transformers = pytest.importorskip("transformers")
@@ -33,8 +34,7 @@ def _from_hf(model: torch.nn.Module, tower: torch.nn.Module, key_map) -> None:
     state = dict(model.state_dict())
     if key_map is VISION_KEYS:
         state["logit_scale"] = torch.tensor(2.5)
-    mapped, unmapped = apply_key_map(state, key_map)
-    assert unmapped == []
+    mapped = apply_key_map(key_map, state, source="transformers")  # raises for unmapped keys
     tower.load_state_dict(mapped, strict=True)
 
 

@@ -76,9 +76,8 @@ def test_fused_qkv_adapter_adds_one_update_per_part_and_merges_to_the_plain_keys
         qkv.lora_b.normal_()
         qkv.lora_a.normal_()
     base = attn.parametrizations.in_proj_weight.original.detach().clone()
-    expected = torch.cat(
-        [fold_lora(base[i * 8 : (i + 1) * 8], qkv.lora_a[i], qkv.lora_b[i], 2.0) for i in range(3)]
-    )
+    a, b = qkv.lora_a.view(3, 2, 8), qkv.lora_b.view(3, 8, 2)  # [A_q; A_k; A_v], [B_q; ...]
+    expected = torch.cat([fold_lora(base[i * 8 : (i + 1) * 8], a[i], b[i], 2.0) for i in range(3)])
     torch.testing.assert_close(attn.in_proj_weight, expected)
     adapted = attn(x)
     assert not torch.allclose(adapted, before)

@@ -125,7 +125,7 @@ def test_a_missing_checkpoint_folder_is_named(hub_root, tmp_path):
         (
             "extra_key",
             CheckpointMismatch,
-            "do not belong to a LanguageBind checkpoint: vision_model.extra",
+            "map to no openbind key: vision_model.extra",
         ),
         ("missing_key", CheckpointMismatch, r"missing.*trunk\.blocks\.1\.norm_2\.bias"),
         ("lora_config", CheckpointMismatch, "lora_r=2 but the weights have no LoRA adapters"),

@@ -8,7 +8,8 @@ Two adapters, both computing `W + (alpha / r) * B @ A` for the adapted weight `W
 - `LoRALinear` *is* an `nn.Linear` (same `weight`/`bias` names) plus `lora_a` (r, in) and
   `lora_b` (out, r);
 - `QKVLoRA` adapts the fused `in_proj_weight` (3D, D) of `openbind.nn.attention.MultiheadAttention`
-  (rows [q; k; v]) with one adapter per part, `lora_a` (3, r, D) and `lora_b` (3, D, r), as a
+  (rows [q; k; v]) with one adapter per part, `lora_a` = [A_q; A_k; A_v] (3r, D) and
+  `lora_b` = [B_q; B_k; B_v] (3D, r), as a
   `torch.nn.utils.parametrize` parametrization: the attention's forward is unchanged, it simply
   reads the adapted weight. Separate q/k/v adapters are what peft puts on Hugging Face CLIP's
   `q_proj`/`k_proj`/`v_proj`, so such checkpoints load into the fused layout exactly.
@@ -139,17 +140,19 @@ class QKVLoRA(nn.Module):
             raise ValueError(f"LoRA rank must be >= 1, got {rank}")
         self.scale = alpha / rank
         self.merged = False
-        self.lora_a = nn.Parameter(torch.empty(3, rank, dim, device=device, dtype=dtype))
-        self.lora_b = nn.Parameter(torch.zeros(3, dim, rank, device=device, dtype=dtype))
+        self.rank = rank
+        self.lora_a = nn.Parameter(torch.empty(3 * rank, dim, device=device, dtype=dtype))
+        self.lora_b = nn.Parameter(torch.zeros(3 * dim, rank, device=device, dtype=dtype))
         if not self.lora_a.is_meta:
-            for a in self.lora_a:
+            for a in self.lora_a.view(3, rank, dim):
                 nn.init.kaiming_uniform_(a, a=5**0.5)
 
     def delta(self) -> torch.Tensor:
-        """The (3D, D) update."""
-        return (
-            torch.bmm(self.lora_b, self.lora_a).flatten(0, 1) * self.scale
-        )  # (3, D, D) -> (3D, D)
+        """The (3D, D) update: rows of part i are `scale * B_i @ A_i`."""
+        d = self.lora_a.shape[1]
+        a = self.lora_a.view(3, self.rank, d)  # (3, r, D)
+        b = self.lora_b.view(3, d, self.rank)  # (3, D, r)
+        return torch.bmm(b, a).flatten(0, 1) * self.scale  # (3, D, D) -> (3D, D)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         if self.merged:

@@ -1,36 +1,28 @@
-"""Key maps (data) from Hugging Face CLIP checkpoints to openbind's LanguageBind towers.
+"""Key maps (data, `openbind.keymap` rules) from Hugging Face CLIP checkpoints to openbind's
+LanguageBind towers (`openbind.encoders.languagebind`).
 
-A `KeyMap` is three tables applied in this order:
-
-1. `ignore`: keys dropped (the `position_ids` buffers older transformers saved);
-2. `joins`: keys joined into one tensor, e.g. the `q_proj`/`k_proj`/`v_proj` weights of a layer
-   into the fused `in_proj_weight` rows [q; k; v] of `openbind.nn.attention.MultiheadAttention`
-   (`torch.cat` along rows, or `torch.stack` for per-part LoRA adapters); the joined key is an
-   intermediate name that the renames then map;
-3. `renames`: `(regex, replacement)` pairs, the first full match wins.
-
-A key that no table maps is reported, never silently dropped. The tables cover the layouts of
-`transformers.CLIPVisionModel` / `CLIPTextModel` (under `vision_model.` / `text_model.`), the
-projections of `CLIPModel`, LanguageBind's additions (video temporal attention, `logit_scale`),
-and peft's LoRA keys (`base_model.model.` infix, `lora_A.default.weight`).
+They cover the layouts of `transformers.CLIPVisionModel` / `CLIPTextModel` (under
+`vision_model.` / `text_model.`), the projections of `CLIPModel`, LanguageBind's additions (video
+temporal attention, `logit_scale`), and peft's LoRA adapters (`base_model.model.` infix,
+`lora_A.default.weight`). The `q_proj` / `k_proj` / `v_proj` tensors of a layer are joined into
+the fused `in_proj_weight` rows [q; k; v] of `openbind.nn.attention.MultiheadAttention`; their
+LoRA adapters into one `QKVLoRA` (A: [A_q; A_k; A_v], B: [B_q; B_k; B_v]). The `position_ids`
+buffers older transformers saved are dropped.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import torch
+
+from openbind.keymap import Drop, Join, KeyMap, Rename
 
 __all__ = [
     "PEFT_INFIX",
     "TEXT_KEYS",
     "VISION_KEYS",
     "VISION_LORA_KEYS",
-    "Join",
-    "KeyMap",
-    "apply_key_map",
     "fold_peft_lora",
     "strip_peft_infix",
 ]
@@ -38,132 +30,93 @@ __all__ = [
 PEFT_INFIX = "base_model.model."
 """What peft inserts after the wrapped module's name (`vision_model.encoder.base_model.model.`)."""
 
-
-@dataclass(frozen=True)
-class Join:
-    """Several keys that become one tensor.
-
-    Attributes:
-        pattern: regex with a named group `part`; the other groups fill `target`.
-        parts: values of `part`, in the order the tensors are joined.
-        target: `re.Match.expand` template of the joined key.
-        stack: `torch.stack` (a new first dimension) instead of `torch.cat` along rows.
-    """
-
-    pattern: str
-    parts: tuple[str, ...]
-    target: str
-    stack: bool = False
+_ATTENTIONS = (("self_attn", "attn"), ("temporal_attn", "temporal_attn"))
+"""HF attention module name -> openbind's, in a LanguageBind encoder layer."""
 
 
-@dataclass(frozen=True)
-class KeyMap:
-    """Tables mapping a foreign checkpoint's keys to openbind's (see the module docstring)."""
-
-    renames: tuple[tuple[str, str], ...]
-    joins: tuple[Join, ...] = ()
-    ignore: tuple[str, ...] = ()
+def _layer(tower: str) -> str:
+    return rf"{tower}_model\.encoder\.layers\.(?P<i>\d+)"
 
 
-_QKV = ("q", "k", "v")
-_LAYER = r"(?P<pre>(?:vision|text)_model)\.encoder\.layers\.(?P<i>\d+)"
-
-
-def _block_renames(src: str) -> tuple[tuple[str, str], ...]:
-    """Renames of the layers of a HF CLIP encoder under `src` to `trunk.blocks.<i>`."""
-    layer = rf"{src}\.encoder\.layers\.(\d+)"
+def _blocks(tower: str, attentions: tuple[tuple[str, str], ...]) -> KeyMap:
+    """A HF CLIP encoder's layers -> `trunk.blocks.<i>` (q/k/v joined)."""
+    layer = _layer(tower)
+    rules: list = []
+    for src, dst in attentions:
+        rules += [
+            Join(
+                tuple(rf"{layer}\.{src}\.{p}_proj\.(?P<w>weight|bias)" for p in "qkv"),
+                rf"trunk.blocks.\g<i>.{dst}.in_proj_\g<w>",
+            ),
+            Rename(
+                rf"{layer}\.{src}\.out_proj\.(?P<w>weight|bias)",
+                rf"trunk.blocks.\g<i>.{dst}.out_proj.\g<w>",
+            ),
+        ]
     return (
-        (rf"{layer}\.self_attn\.in_proj_(weight|bias)", r"trunk.blocks.\1.attn.in_proj_\2"),
-        (rf"{layer}\.self_attn\.out_proj\.(weight|bias)", r"trunk.blocks.\1.attn.out_proj.\2"),
-        (rf"{layer}\.layer_norm1\.(weight|bias)", r"trunk.blocks.\1.norm_1.\2"),
-        (rf"{layer}\.mlp\.(fc1|fc2)\.(weight|bias)", r"trunk.blocks.\1.mlp.\2.\3"),
-        (rf"{layer}\.layer_norm2\.(weight|bias)", r"trunk.blocks.\1.norm_2.\2"),
+        *rules,
+        Rename(rf"{layer}\.layer_norm1\.(?P<w>weight|bias)", r"trunk.blocks.\g<i>.norm_1.\g<w>"),
+        Rename(
+            rf"{layer}\.mlp\.(?P<fc>fc1|fc2)\.(?P<w>weight|bias)",
+            r"trunk.blocks.\g<i>.mlp.\g<fc>.\g<w>",
+        ),
+        Rename(rf"{layer}\.layer_norm2\.(?P<w>weight|bias)", r"trunk.blocks.\g<i>.norm_2.\g<w>"),
     )
 
 
-_QKV_JOIN = Join(
-    rf"{_LAYER}\.(?P<attn>self_attn|temporal_attn)\.(?P<part>[qkv])_proj\.(?P<w>weight|bias)",
-    _QKV,
-    r"\g<pre>.encoder.layers.\g<i>.\g<attn>.in_proj_\g<w>",
-)
-
-VISION_KEYS = KeyMap(
-    renames=(
-        (r"vision_model\.embeddings\.class_embedding", "cls_token"),
-        (r"vision_model\.embeddings\.patch_embedding\.weight", "patch_embed.weight"),
-        (r"vision_model\.embeddings\.position_embedding\.weight", "pos_embed"),
-        (r"vision_model\.pre_layrnorm\.(weight|bias)", r"trunk.pre_transformer_layer.\1"),
-        *_block_renames("vision_model"),
-        (
-            r"vision_model\.encoder\.layers\.(\d+)\.temporal_embedding",
-            r"trunk.blocks.\1.temporal_embed",
-        ),
-        (
-            r"vision_model\.encoder\.layers\.(\d+)\.temporal_layer_norm1\.(weight|bias)",
-            r"trunk.blocks.\1.temporal_norm.\2",
-        ),
-        (
-            r"vision_model\.encoder\.layers\.(\d+)\.temporal_attn\.in_proj_(weight|bias)",
-            r"trunk.blocks.\1.temporal_attn.in_proj_\2",
-        ),
-        (
-            r"vision_model\.encoder\.layers\.(\d+)\.temporal_attn\.out_proj\.(weight|bias)",
-            r"trunk.blocks.\1.temporal_attn.out_proj.\2",
-        ),
-        (r"vision_model\.post_layernorm\.(weight|bias)", r"post_norm.\1"),
-        (r"visual_projection\.weight", "proj.weight"),
-        (r"logit_scale", "log_logit_scale"),
+VISION_KEYS: KeyMap = (
+    Rename(r"vision_model\.embeddings\.class_embedding", "cls_token"),
+    Rename(r"vision_model\.embeddings\.patch_embedding\.weight", "patch_embed.weight"),
+    Rename(r"vision_model\.embeddings\.position_embedding\.weight", "pos_embed"),
+    Drop(r"vision_model\.embeddings\.position_ids"),
+    Rename(r"vision_model\.pre_layrnorm\.(weight|bias)", r"trunk.pre_transformer_layer.\1"),
+    *_blocks("vision", _ATTENTIONS),
+    Rename(rf"{_layer('vision')}\.temporal_embedding", r"trunk.blocks.\g<i>.temporal_embed"),
+    Rename(
+        rf"{_layer('vision')}\.temporal_layer_norm1\.(?P<w>weight|bias)",
+        r"trunk.blocks.\g<i>.temporal_norm.\g<w>",
     ),
-    joins=(_QKV_JOIN,),
-    ignore=(r"vision_model\.embeddings\.position_ids",),
+    Rename(r"vision_model\.post_layernorm\.(weight|bias)", r"post_norm.\1"),
+    Rename(r"visual_projection\.weight", "proj.weight"),
+    Rename(r"logit_scale", "log_logit_scale"),
 )
 """HF CLIP vision tower (+ `visual_projection`, `logit_scale`, LanguageBind temporal layers) ->
-`openbind.encoders.languagebind.ClipVisionTower`."""
+`ClipVisionTower`."""
 
-TEXT_KEYS = KeyMap(
-    renames=(
-        (r"text_model\.embeddings\.token_embedding\.weight", "token_embed.weight"),
-        (r"text_model\.embeddings\.position_embedding\.weight", "pos_embed"),
-        *_block_renames("text_model"),
-        (r"text_model\.final_layer_norm\.(weight|bias)", r"final_norm.\1"),
-        (r"text_projection\.weight", "proj.weight"),
-    ),
-    joins=(_QKV_JOIN,),
-    ignore=(r"text_model\.embeddings\.position_ids",),
+TEXT_KEYS: KeyMap = (
+    Rename(r"text_model\.embeddings\.token_embedding\.weight", "token_embed.weight"),
+    Rename(r"text_model\.embeddings\.position_embedding\.weight", "pos_embed"),
+    Drop(r"text_model\.embeddings\.position_ids"),
+    *_blocks("text", _ATTENTIONS[:1]),
+    Rename(r"text_model\.final_layer_norm\.(weight|bias)", r"final_norm.\1"),
+    Rename(r"text_projection\.weight", "proj.weight"),
 )
-"""HF CLIP text tower (+ `text_projection`) -> `openbind.encoders.languagebind.ClipTextTower`."""
+"""HF CLIP text tower (+ `text_projection`) -> `ClipTextTower`."""
 
 
-def _lora_renames() -> tuple[tuple[str, str], ...]:
-    """peft adapter keys (after the q/k/v join) of both attentions -> openbind adapter keys."""
-    rules = []
-    for src, dst in (("self_attn", "attn"), ("temporal_attn", "temporal_attn")):
-        layer = rf"vision_model\.encoder\.layers\.(\d+)\.{src}"
-        block = rf"trunk.blocks.\1.{dst}"
-        rules += [
-            (rf"{layer}\.in_proj_lora_A", rf"{block}.parametrizations.in_proj_weight.0.lora_a"),
-            (rf"{layer}\.in_proj_lora_B", rf"{block}.parametrizations.in_proj_weight.0.lora_b"),
-            (rf"{layer}\.out_proj\.lora_A\.default\.weight", rf"{block}.out_proj.lora_a"),
-            (rf"{layer}\.out_proj\.lora_B\.default\.weight", rf"{block}.out_proj.lora_b"),
-        ]
+def _lora_rules() -> KeyMap:
+    layer = _layer("vision")
+    rules: list = []
+    for src, dst in _ATTENTIONS:
+        block = rf"trunk.blocks.\g<i>.{dst}"
+        for ab in "AB":
+            rules += [
+                Join(
+                    tuple(rf"{layer}\.{src}\.{p}_proj\.lora_{ab}\.default\.weight" for p in "qkv"),
+                    rf"{block}.parametrizations.in_proj_weight.0.lora_{ab.lower()}",
+                ),
+                Rename(
+                    rf"{layer}\.{src}\.out_proj\.lora_{ab}\.default\.weight",
+                    rf"{block}.out_proj.lora_{ab.lower()}",
+                ),
+            ]
     return tuple(rules)
 
 
-VISION_LORA_KEYS = KeyMap(
-    renames=_lora_renames(),
-    joins=(
-        Join(
-            rf"{_LAYER}\.(?P<attn>self_attn|temporal_attn)\.(?P<part>[qkv])_proj"
-            r"\.lora_(?P<ab>A|B)\.default\.weight",
-            _QKV,
-            r"\g<pre>.encoder.layers.\g<i>.\g<attn>.in_proj_lora_\g<ab>",
-            stack=True,
-        ),
-    ),
-)
-"""peft LoRA adapters of the vision encoder -> openbind adapters (`openbind.nn.lora`): the q/k/v
-adapters of a layer stack into one `QKVLoRA` (a parametrization of `in_proj_weight`), `out_proj`
-gets a `LoRALinear`."""
+VISION_LORA_KEYS: KeyMap = _lora_rules()
+"""peft LoRA adapters of the vision encoder -> `openbind.nn.lora` adapters: a layer's q/k/v
+adapters become one `QKVLoRA` (a parametrization of `in_proj_weight`), `out_proj` a
+`LoRALinear`."""
 
 
 def strip_peft_infix(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -192,57 +145,3 @@ def fold_peft_lora(state: Mapping[str, torch.Tensor], scale: float) -> dict[str,
         out[w_key] = fold_lora(state[w_key], state[key], state[b_key], scale)
         del out[key], out[b_key]
     return out
-
-
-def apply_key_map(
-    state: Mapping[str, torch.Tensor], key_map: KeyMap
-) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Map a foreign state dict to openbind keys.
-
-    Args:
-        state: the checkpoint's tensors.
-        key_map: the tables.
-
-    Returns:
-        (mapped tensors, keys of `state` that nothing mapped, in checkpoint order). Joins whose
-        parts are incomplete leave their keys unmapped.
-    """
-    ignore = [re.compile(p) for p in key_map.ignore]
-    joins = [(re.compile(j.pattern), j) for j in key_map.joins]
-    renames = [(re.compile(p), r) for p, r in key_map.renames]
-    plain: dict[str, torch.Tensor] = {}
-    sources: dict[str, list[str]] = {}
-    groups: dict[str, tuple[Join, dict[str, torch.Tensor], list[str]]] = {}
-    for key, value in state.items():
-        if any(p.fullmatch(key) for p in ignore):
-            continue
-        for pattern, join in joins:
-            m = pattern.fullmatch(key)
-            if m:
-                target = m.expand(join.target)
-                _, parts, keys = groups.setdefault(target, (join, {}, []))
-                parts[m["part"]] = value
-                keys.append(key)
-                break
-        else:
-            plain[key] = value
-            sources[key] = [key]
-    unmapped: list[str] = []
-    for target, (join, parts, keys) in groups.items():
-        if set(parts) != set(join.parts):
-            unmapped.extend(keys)
-            continue
-        tensors = [parts[p] for p in join.parts]
-        plain[target] = torch.stack(tensors) if join.stack else torch.cat(tensors)
-        sources[target] = keys
-    out: dict[str, torch.Tensor] = {}
-    for key, value in plain.items():
-        for pattern, replacement in renames:
-            m = pattern.fullmatch(key)
-            if m:
-                out[m.expand(replacement)] = value
-                break
-        else:
-            unmapped.extend(sources[key])
-    order = {k: i for i, k in enumerate(state)}
-    return out, sorted(unmapped, key=order.__getitem__)

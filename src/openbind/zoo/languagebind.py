@@ -32,6 +32,7 @@ from openbind.cards import ModelCard
 from openbind.encoders.languagebind.config import LanguageBindConfig
 from openbind.encoders.languagebind.towers import ClipTextTower, ClipVisionTower
 from openbind.errors import CheckpointMismatch, ConfigError, MissingWeights, SpaceMismatch
+from openbind.keymap import apply as apply_key_map
 from openbind.nn.lora import IN_PROJ, add_lora
 from openbind.preprocess.languagebind import text_order_key
 from openbind.space.build import build_space, transforms
@@ -42,7 +43,6 @@ from openbind.zoo.hf_clip_keys import (
     TEXT_KEYS,
     VISION_KEYS,
     VISION_LORA_KEYS,
-    apply_key_map,
     fold_peft_lora,
     strip_peft_infix,
 )
@@ -165,10 +165,10 @@ def load_checkpoint(
 def _load_text(
     config: LanguageBindConfig, state: Mapping[str, torch.Tensor], source: str
 ) -> ClipTextTower:
-    mapped, unmapped = apply_key_map(state, TEXT_KEYS)
+    mapped = apply_key_map(TEXT_KEYS, state, source=source)
     with torch.device("meta"):
         tower = ClipTextTower(config.text, config.dim)
-    _strict_load(tower, mapped, unmapped, source)
+    _strict_load(tower, mapped, source)
     return tower
 
 
@@ -189,18 +189,17 @@ def _load_vision(
     if not config.lora.rank and any(is_lora.values()):
         raise CheckpointMismatch(f"{source}: LoRA adapters in the weights but lora_r is 0")
     adapters: dict[str, torch.Tensor] = {}
-    unmapped_lora: list[str] = []
     if config.lora.rank and merge_lora:
         try:
             state = fold_peft_lora(state, config.lora.scale)
         except KeyError as e:
             raise CheckpointMismatch(f"{source}: {e.args[0]}") from None
     elif config.lora.rank:
-        adapters, unmapped_lora = apply_key_map(
-            {k: v for k, v in state.items() if is_lora[k]}, VISION_LORA_KEYS
+        adapters = apply_key_map(
+            VISION_LORA_KEYS, {k: v for k, v in state.items() if is_lora[k]}, source=source
         )
         state = {k: v for k, v in state.items() if not is_lora[k]}
-    mapped, unmapped = apply_key_map(state, VISION_KEYS)
+    mapped = apply_key_map(VISION_KEYS, state, source=source)
     with torch.device("meta"):
         tower = ClipVisionTower(config.vision, config.dim, config.modality)
         if adapters:
@@ -208,7 +207,7 @@ def _load_vision(
     if adapters:
         mapped = {_adapted_key(tower, k): v for k, v in mapped.items()}
         mapped.update(adapters)
-    _strict_load(tower, mapped, unmapped + unmapped_lora, source)
+    _strict_load(tower, mapped, source)
     return tower
 
 
@@ -232,19 +231,7 @@ def _adapted_key(tower: torch.nn.Module, key: str) -> str:
     return key
 
 
-def _strict_load(
-    tower: torch.nn.Module,
-    mapped: Mapping[str, torch.Tensor],
-    unmapped: list[str],
-    source: str,
-) -> None:
-    if unmapped:
-        shown = ", ".join(unmapped[:10]) + (
-            f" (+{len(unmapped) - 10} more)" if len(unmapped) > 10 else ""
-        )
-        raise CheckpointMismatch(
-            f"{source}: {len(unmapped)} key(s) do not belong to a LanguageBind checkpoint: {shown}"
-        )
+def _strict_load(tower: torch.nn.Module, mapped: Mapping[str, torch.Tensor], source: str) -> None:
     expected = {k: v.shape for k, v in tower.state_dict().items()}
     checkpoint.check_keys(expected, mapped, source=source)
     tower.load_state_dict(dict(mapped), strict=True, assign=True)
