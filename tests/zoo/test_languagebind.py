@@ -44,7 +44,8 @@ def test_every_published_checkpoint_has_a_card():
     assert card.weights[1].url == (
         "https://huggingface.co/LanguageBind/LanguageBind_Video_FT/resolve/main/pytorch_model.bin"
     )
-    assert card.license.startswith("MIT")
+    assert card.license == "MIT"
+    assert card.weights[1].approx_size > 1e9
     assert registry.get("languagebind").name == "languagebind_large.v1"
     assert {f.filename for f in registry.get("languagebind").weights} >= {
         "LanguageBind_Audio_FT/config.json",

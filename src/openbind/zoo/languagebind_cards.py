@@ -18,7 +18,13 @@ from openbind.registry import register
 
 HUB = "https://huggingface.co"
 REVISION = "main"  # not pinned: the hub's commit ids could not be read offline (HfRepo needs one)
-LICENSE = "MIT (LanguageBind code and weights); training data VIDAL-10M is CC-BY-NC-4.0"
+LICENSE = "MIT"  # the LanguageBind repository's; its VIDAL-10M training data is CC-BY-NC-4.0
+
+# Approximate download sizes (float32 parameters; the exact file sizes were not readable):
+# CLIP ViT-L/14 vision 303 M + text 124 M; video adds 24 temporal attentions (101 M); the Huge
+# video model is ViT-H/14 (632 M) + its text tower (354 M) + 32 temporal attentions (210 M).
+_APPROX_BYTES = {("large", False): 1_712_000_000, ("large", True): 2_117_000_000,
+                 ("huge", True): 4_784_000_000}  # fmt: skip
 FILES = ("config.json", "pytorch_model.bin")
 
 # name, hub repository, modality, size, tuning, description
@@ -74,10 +80,14 @@ PREPROCESS = {
 the published configs (audio: `LanguageBind_Audio_FT`; depth: `max_depth`; video: `num_frames`)."""
 
 
-def _files(repo: str) -> UrlFiles:
+def _files(repo: str, approx_size: int = 0) -> UrlFiles:
     return UrlFiles(
         tuple(
-            WeightFile(filename=f, url=f"{HUB}/LanguageBind/{repo}/resolve/{REVISION}/{f}")
+            WeightFile(
+                filename=f,
+                url=f"{HUB}/LanguageBind/{repo}/resolve/{REVISION}/{f}",
+                approx_size=approx_size if f.endswith(".bin") else 0,
+            )
             for f in FILES
         )
     )
@@ -94,7 +104,7 @@ for _name, _repo, _modality, _size, _tuning, _text in CHECKPOINTS:
             builder="openbind.zoo.languagebind:build",
             modalities=("text", _modality),
             dim=1024 if _size == "huge" else 768,
-            weights=_files(_repo),
+            weights=_files(_repo, _APPROX_BYTES[(_size, _modality == "video")]),
             license=LICENSE,
             description=f"{_text} [{_tuning} tuning]",
             arch=_size,
@@ -117,7 +127,12 @@ register(
         builder="openbind.zoo.languagebind:build_assembled",
         modalities=("text", *ASSEMBLED),
         dim=768,
-        weights=Parts({REPOS[n]: _files(REPOS[n]) for n in ASSEMBLED.values()}),
+        weights=Parts(
+            {
+                REPOS[n]: _files(REPOS[n], _APPROX_BYTES[("large", m == "video")])
+                for m, n in ASSEMBLED.items()
+            }
+        ),
         license=LICENSE,
         description="LanguageBind Large: one text-anchored space from the per-modality checkpoints",
         aliases=("languagebind",),
