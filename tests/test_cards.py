@@ -59,13 +59,12 @@ def test_hf_repo_pins_a_commit_and_builds_resolve_urls() -> None:
         HfRepo("org/toy", REV, files=("../x",))
 
 
-def test_card_normalises_legacy_fields_and_checks_preprocessing() -> None:
+def test_card_takes_weight_files_and_checks_preprocessing() -> None:
     wf = WeightFile("w.pth", "https://example.org/w.pth")
     assert _card((wf,)).weights == UrlFiles((wf,))
     assert _card(()).weights == Packaged()
-    assert _card((), options={"config": "small"}).arch == "small"
-    with pytest.raises(ConfigError, match=r"unknown options \['size'\]"):
-        _card((), options={"size": 3})
+    with pytest.raises(TypeError, match="options"):  # the untyped dict is gone: fields only
+        _card((), options={"config": "small"})
     with pytest.raises(ConfigError, match=r"modalities it lacks: \['image'\]"):
         _card((), preprocess={"image": Preprocess("m:T")})
     with pytest.raises(ConfigError, match="expected 'module:Class'"):

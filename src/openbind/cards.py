@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import InitVar, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -261,18 +261,12 @@ class ModelCard:
     aliases: tuple[str, ...] = ()
     arch: str = ""
     preprocess: Mapping[str, Preprocess] = field(default_factory=dict)
-    options: InitVar[Mapping[str, Any] | None] = None
 
-    def __post_init__(self, options: Mapping[str, Any] | None) -> None:
+    def __post_init__(self) -> None:
         if isinstance(self.weights, tuple):
             object.__setattr__(
                 self, "weights", UrlFiles(self.weights) if self.weights else Packaged()
             )
-        if options:  # the untyped form of older code: {"config": preset}
-            unknown = sorted(set(options) - {"config"})
-            if unknown:
-                raise ConfigError(f"{self.name}: unknown options {unknown}; use the card's fields")
-            object.__setattr__(self, "arch", str(options["config"]))
         unknown = sorted(set(self.preprocess) - set(self.modalities))
         if unknown:
             raise ConfigError(f"{self.name}: preprocessing for modalities it lacks: {unknown}")

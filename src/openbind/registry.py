@@ -19,7 +19,6 @@ from openbind.errors import ConfigError, UnknownModel
 __all__ = [
     "BUILDER_PACKAGES",
     "ModelCard",
-    "ModelEntry",
     "WeightFile",
     "aliases_of",
     "check_builder",
@@ -31,10 +30,6 @@ __all__ = [
 
 BUILDER_PACKAGES = ("openbind.zoo", "openbind.encoders", "openbind.space")
 """Packages a builder of the library may live in (tests and plugins may use their own)."""
-
-
-ModelEntry = ModelCard
-"""The former name of `ModelCard` (older code and tests construct entries with it)."""
 
 _REGISTRY: dict[str, ModelCard] = {}
 _DEFAULT_TAGS: dict[str, str] = {}

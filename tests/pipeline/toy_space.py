@@ -68,7 +68,7 @@ def make_space(modalities: tuple[str, ...] = MODALITIES, *, batch_size: int = 4)
     return SpaceModel(MODEL_ID, encoders, DIM, batch_size=batch_size)
 
 
-def build(entry: registry.ModelEntry, *, modalities: Any = None, weights: Any = None) -> SpaceModel:
+def build(entry: registry.ModelCard, *, modalities: Any = None, weights: Any = None) -> SpaceModel:
     return make_space(tuple(m.value for m in modalities) if modalities else MODALITIES)
 
 
@@ -78,7 +78,7 @@ def register(monkeypatch: Any) -> None:
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     monkeypatch.setattr(registry, "_DEFAULT_TAGS", dict(registry._DEFAULT_TAGS))
     registry.register(
-        registry.ModelEntry(
+        registry.ModelCard(
             MODEL_ID, "tests.pipeline.toy_space:build", MODALITIES, DIM, description="test space"
         ),
         aliases=("toyhash",),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,17 +13,17 @@ import torch.nn.functional as F
 from openbind import checkpoint, registry
 from openbind.encoders.imagebind import ImageBindConfig, ImageBindModel
 from openbind.errors import CheckpointMismatch, ConfigError, MissingWeights
-from openbind.registry import ModelEntry
+from openbind.registry import ModelCard
 from openbind.types import Modality
 from openbind.zoo.imagebind import build, imagebind_key_prefixes, key_groups
 from tests.encoders.imagebind_golden import STATE_DICT, load_io
 
-SMALL = ModelEntry(
+SMALL = ModelCard(
     name="imagebind_small.golden",
     builder="openbind.zoo.imagebind:build",
     modalities=tuple(m.value for m in Modality),
     dim=64,
-    options={"config": "small"},
+    arch="small",
 )
 
 
@@ -108,7 +109,7 @@ def test_mismatched_checkpoint_lists_every_problem(tmp_path: Path) -> None:
 def test_build_errors(tmp_path: Path) -> None:
     with pytest.raises(MissingWeights):
         build(SMALL, modalities=(Modality.TEXT,), weights=tmp_path / "absent.pth")
-    other = ModelEntry(**{**SMALL.__dict__, "options": {"config": "giant"}})
+    other = dataclasses.replace(SMALL, arch="giant")
     with pytest.raises(ConfigError, match="giant"):
         build(other, modalities=(Modality.TEXT,), weights=STATE_DICT)
 

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 import openbind
 from openbind import registry
 from openbind.errors import BadInput, MissingModality
-from openbind.registry import ModelEntry
+from openbind.registry import ModelCard
 from openbind.types import Modality
 from openbind.zoo import starter as starter_module
 from tests.space.starter import photos, starter
@@ -127,7 +127,7 @@ def test_an_audio_tower_file_is_picked_up(tmp_path):
     save_file(linear.state_dict(), str(tmp_path / "starter_audio.safetensors"))
     sidecar = {"builder": "tests.zoo.test_starter:toy_audio_tower", "options": {"scale": 2.0}}
     (tmp_path / "starter_audio.json").write_text(json.dumps(sidecar))
-    entry = ModelEntry(
+    entry = ModelCard(
         "starter_base.v1", "openbind.zoo.starter:build", ("text", "image", "video", "audio"), 384
     )
     space = starter_module.build(entry, modalities=(Modality.AUDIO,), weights=tmp_path)
@@ -140,7 +140,7 @@ def test_an_audio_tower_file_is_picked_up(tmp_path):
 
 
 def test_a_missing_audio_tower_file_names_the_towers_there_are(tmp_path):
-    entry = ModelEntry(
+    entry = ModelCard(
         "starter_base.v1", "openbind.zoo.starter:build", ("text", "image", "video", "audio"), 384
     )
     with pytest.raises(

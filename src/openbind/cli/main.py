@@ -30,6 +30,7 @@ SUBCOMMANDS = (
     "index",
     "search",
     "classify",
+    "eval",
     "serve",
     "train",
     "data",
