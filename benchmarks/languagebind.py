@@ -9,7 +9,9 @@ Both run the same random ViT-L/14 weights (LanguageBind Large: width 1024, 24 la
 * audio: (3, 112, 1036) fbank chunks, an 8 x 74 patch grid (593 positions);
   `CLIPVisionModelWithProjection` with its position table replaced by the 593-row one.
 
-The outputs of each pair are compared (max |diff|) so the speeds are measured at equal output.
+The outputs of each pair are compared (max |diff|) so the speeds are measured at equal output;
+the models of a comparison are timed in turn in every round (best round counts), so that a
+shared machine's changing load hits them alike.
 The temporal-attention cost is openbind's video tower over the same tower without the temporal
 branches (8 frames run as 8 images, averaged). Target (issue 13): at most 1.3x.
 
@@ -136,14 +138,19 @@ def _ours(plain: nn.Module, spec, modality: str) -> nn.Module:
 
 
 @torch.inference_mode()
-def _rate(model: nn.Module, x: torch.Tensor, repeats: int) -> tuple[float, torch.Tensor]:
-    out = model(x)  # warm-up
-    best = float("inf")
+def _rates(
+    models: list[nn.Module], x: torch.Tensor, repeats: int
+) -> tuple[list[float], list[torch.Tensor]]:
+    """Clips/s of each model on `x` (best of `repeats`), the models timed in turn in every round
+    so that a shared machine's load changes hit them alike; and each model's output."""
+    outs = [m(x) for m in models]  # warm-up
+    best = [float("inf")] * len(models)
     for _ in range(repeats):
-        start = time.perf_counter()
-        out = model(x)
-        best = min(best, time.perf_counter() - start)
-    return x.shape[0] / best, out
+        for i, m in enumerate(models):
+            start = time.perf_counter()
+            m(x)
+            best[i] = min(best[i], time.perf_counter() - start)
+    return [x.shape[0] / t for t in best], outs
 
 
 def main() -> None:
@@ -164,9 +171,9 @@ def main() -> None:
     ours_video = _ours(plain_video, _spec(args.layers, frames=8, temporal=True), "video")
     no_temporal = ClipVisionTower(_spec(args.layers, frames=8), 768, "video").eval()
     video = torch.randn(args.clips, 3, 8, 224, 224)
-    rate_plain, out_plain = _rate(plain_video, video, args.repeats)
-    rate_ours, out_ours = _rate(ours_video, video, args.repeats)
-    rate_flat, _ = _rate(no_temporal, video, args.repeats)
+    (rate_ours, rate_plain, rate_flat), (out_ours, out_plain, _) = _rates(
+        [ours_video, plain_video, no_temporal], video, args.repeats
+    )
     rows.append(
         ("video (8 x 224^2)", rate_ours, rate_plain, (out_ours - out_plain).abs().max().item())
     )
@@ -175,8 +182,9 @@ def main() -> None:
     plain_audio = PlainAudioTower(args.layers).eval()
     ours_audio = _ours(plain_audio, _spec(args.layers, input_size=(112, 1036)), "audio")
     audio = torch.randn(args.clips * 4, 3, 112, 1036)
-    rate_plain_a, out_plain_a = _rate(plain_audio, audio, args.repeats)
-    rate_ours_a, out_ours_a = _rate(ours_audio, audio, args.repeats)
+    (rate_ours_a, rate_plain_a), (out_ours_a, out_plain_a) = _rates(
+        [ours_audio, plain_audio], audio, args.repeats
+    )
     rows.append(
         (
             "audio (3 x 112 x 1036)",
