@@ -80,9 +80,7 @@ def build_task(
             )
         import openbind
 
-        space = openbind.load(
-            m_cfg.space, modalities=[anchor], weights=m_cfg.space_weights or None
-        )
+        space = openbind.load(m_cfg.space, modalities=[anchor], weights=m_cfg.space_weights or None)
         if space.dim != m_cfg.dim:
             raise ConfigError(f"model.dim is {m_cfg.dim} but space {m_cfg.space} is {space.dim}-d")
         encoder = space.encoder(anchor)
