@@ -122,4 +122,7 @@ def test_kill_during_repeated_commits_leaves_a_complete_generation(tmp_path):
     n = len(lib)
     assert n >= 508
     assert len(lib.records()) == n == lib.manifest.count
-    assert lib.manifest.generation == n - 508 + 3
+    assert len([r for r in lib.records() if r.path.startswith("loop")]) == n - 507
+    # each commit adds one generation; a background compaction (more than MAX_SEGMENTS
+    # segments, reached when the writer is fast) adds generations of its own
+    assert lib.manifest.generation >= n - 508 + 3
