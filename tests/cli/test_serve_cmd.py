@@ -161,6 +161,6 @@ def test_serve_watch_indexes_new_files_for_the_running_app(
                 time.sleep(0.1)
                 body = client.get("/search", params={"q": "red", "k": 10}).json()
                 names = [Path(h["path"]).name for h in body["hits"]]
-            assert "crimson.png" in names and body["total"] == 7
+            assert "crimson.png" in names and body["total"] == 7, [h["path"] for h in body["hits"]]
     finally:
         stop.set()

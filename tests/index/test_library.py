@@ -194,6 +194,19 @@ def test_reload_picks_up_another_writers_commit(lib):
     assert reader.search(unit(9, 8)[0], k=1)[0].id != 0
 
 
+def test_a_reader_that_missed_generations_drops_what_they_removed(lib):
+    # regression: rows removed two generations back are pruned by the writer, so a reader
+    # skipping a generation kept them (a watched server answered 13 items for 7)
+    reader = Library.open(lib.path)
+    lib.remove([0, 1, 2])
+    lib.commit()
+    lib.add(unit(10, 8)[9:], [Record("/data/new.jpg", "image")])
+    lib.commit()
+    assert reader.reload() is True and reader.manifest.generation == 4
+    assert len(reader) == 7 == reader.count()
+    assert {h.id for h in reader.search(unit(9, 8)[0], k=9)}.isdisjoint({0, 1, 2})
+
+
 def test_failed_commit_keeps_previous_generation(lib, monkeypatch):
     import openbind.index.library as library_module
 

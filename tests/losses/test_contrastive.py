@@ -37,9 +37,10 @@ def test_learnable_scale_gets_a_gradient_and_is_clamped():
     assert scale().item() == pytest.approx(1 / 0.07, rel=1e-5)
     x = F.normalize(torch.randn(8, 4), dim=-1)
     info_nce(x, x.flip(0), scale()).backward()
-    assert scale.log_scale.grad is not None and scale.log_scale.grad.abs().item() > 0
+    grad = scale.log_logit_scale.grad
+    assert grad is not None and grad.abs().item() > 0
     assert LogitScale(1000.0)().item() == pytest.approx(100.0)
-    assert not LogitScale(10.0, learnable=False).log_scale.requires_grad
+    assert not LogitScale(10.0, learnable=False).log_logit_scale.requires_grad
 
 
 def _fake_gather(slices: list[torch.Tensor]):

@@ -147,6 +147,8 @@ def test_select_token_and_logit_scale() -> None:
     with torch.no_grad():
         text.log_logit_scale.fill_(math.log(1000.0))
     assert float(text.scale.detach()) == pytest.approx(100.0)  # clipped
-    audio = LogitScale(20.0)
+    audio = LogitScale(
+        20.0, learnable=False
+    )  # one class for heads and losses: learnable by default
     assert "log_logit_scale" in dict(audio.named_buffers())
     torch.testing.assert_close(audio(torch.ones(2)), torch.full((2,), 20.0))

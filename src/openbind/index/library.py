@@ -601,7 +601,10 @@ class Library:
         before = self._manifest.generation
         with self._lock:
             self._meta.generation = manifest.generation
-            gone = self._meta.removed_between(before, manifest.generation)
+            if manifest.generation == before + 1:
+                gone = self._meta.removed_between(before, manifest.generation)
+            else:  # the writer prunes rows removed before its previous generation: diff instead
+                gone = np.setdiff1d(self._index.ids(), self._meta.live_ids())
             for ids, vectors in parts:
                 keep = ~np.isin(ids, gone) & ~np.isin(ids, self._index.ids())
                 if keep.any():

@@ -58,11 +58,6 @@ class LogitScale(nn.Module):
             self.register_buffer("log_logit_scale", log_scale)
 
     @property
-    def log_scale(self) -> torch.Tensor:
-        """`log_logit_scale` (the name the training code used)."""
-        return self.log_logit_scale
-
-    @property
     def scale(self) -> torch.Tensor:
         """The clipped scale as a 0-d tensor."""
         return self.log_logit_scale.exp().clamp(max=self.max_scale)
