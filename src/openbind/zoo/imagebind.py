@@ -34,7 +34,16 @@ from openbind.types import Modality
 CONFIGS = {"huge": ImageBindConfig.huge, "small": ImageBindConfig.small}
 """Values of a registry entry's `options["config"]` -> config factory."""
 
-__all__ = ["CONFIGS", "build", "imagebind_key_prefixes", "key_groups", "load_model", "transforms"]
+__all__ = [
+    "CONFIGS",
+    "build",
+    "imagebind_key_prefixes",
+    "key_groups",
+    "load_model",
+    "space_of",
+    "text_cost",
+    "transforms",
+]
 
 
 def key_groups() -> dict[str, tuple[str, ...]]:
@@ -71,7 +80,33 @@ def build(
         )
     config = CONFIGS[preset]()
     model = load_model(config, hub.resolve_weights(entry, weights), modalities)
-    return SpaceModel(entry.name, model.towers(modalities), transforms(modalities), config.out_dim)
+    return space_of(entry.name, model, modalities)
+
+
+def space_of(model_id: str, model: ImageBindModel, modalities: Iterable[Modality]) -> SpaceModel:
+    """A `SpaceModel` over the towers of `model` serving `modalities`, with their preprocessing.
+
+    Texts are batched longest first (`text_cost`): the text tower cuts each batch after its
+    longest real text, so texts of similar length share a batch.
+    """
+    modalities = tuple(Modality.parse(m) for m in modalities)
+    order = {Modality.TEXT: text_cost} if Modality.TEXT in modalities else {}
+    return SpaceModel(
+        model_id,
+        model.towers(modalities),
+        transforms(modalities),
+        model.config.out_dim,
+        order_keys=order,
+    )
+
+
+def text_cost(item: object) -> int:
+    """Batching order key of a text item: characters of a string, real ids of a token tensor."""
+    if isinstance(item, str):
+        return len(item)
+    if isinstance(item, torch.Tensor):
+        return int(item.count_nonzero())
+    return 0
 
 
 def load_model(

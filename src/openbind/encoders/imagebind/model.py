@@ -19,7 +19,8 @@ from openbind.encoders.imagebind.config import TOWER_NAMES, ImageBindConfig
 from openbind.encoders.imagebind.heads import HEADS, postprocessor
 from openbind.encoders.imagebind.preprocessors import PREPROCESSORS, Stem
 from openbind.errors import MissingModality
-from openbind.nn.heads import LogitScale
+from openbind.nn.fast import is_causal_mask, maybe_pack
+from openbind.nn.heads import LogitScale, SelectToken
 from openbind.nn.transformer import Transformer
 from openbind.types import Modality
 
@@ -69,6 +70,50 @@ def run_tower(pre: nn.Module, trunk: nn.Module, head: nn.Module, x: torch.Tensor
     """Preprocessor -> trunk -> head: (N, *clip_shape) -> (N, out_dim), before normalisation."""
     stem: Stem = pre(x)
     return head(trunk(stem.tokens, stem.attn_mask), **stem.head_kwargs)
+
+
+def run_tower_fast(
+    pre: nn.Module, trunk: nn.Module, head: nn.Module, x: torch.Tensor
+) -> torch.Tensor:
+    """`run_tower` without the work whose result is never read (inference; `openbind.nn.fast`).
+
+    Text: the causal batch is cut after its longest real text and packed (projections and MLPs
+    run on real tokens only), with `is_causal` attention. Every tower: the last block computes
+    only the token the head reads (cls or end-of-text). Outputs equal `run_tower`'s up to float
+    summation order.
+    """
+    stem: Stem = pre(x)
+    tokens, mask, kwargs = stem.tokens, stem.attn_mask, dict(stem.head_kwargs)
+    b = tokens.shape[0]
+    zeros = torch.zeros(b, dtype=torch.long, device=tokens.device)
+    index = kwargs.get("index")
+    packing, is_causal = None, False
+    if stem.causal and index is not None and is_causal_mask(mask):
+        lengths = index + 1  # tokens after the end-of-text token are never seen
+        n = int(lengths.max())
+        tokens, mask, is_causal = tokens[:, :n], None, True  # (B, n, D)
+        packing = maybe_pack(lengths, n)
+        if packing is not None:
+            tokens = packing.pack(tokens)  # (T, D)
+    rows = index if index is not None else zeros if _reads_first_token(head) else None
+    h = trunk(tokens, mask, is_causal=is_causal, packing=packing, rows=rows)
+    if rows is None and packing is not None:
+        h = packing.unpack(h)
+    if rows is not None and index is not None:
+        kwargs["index"] = zeros  # the trunk returned only the read token, (B, 1, D)
+    return head(h, **kwargs)
+
+
+def _reads_first_token(head: nn.Module) -> bool:
+    """Whether `head` is token-wise modules, then `SelectToken(0)`, then anything."""
+    if not isinstance(head, nn.Sequential):
+        return False
+    for module in head:
+        if isinstance(module, SelectToken):
+            return module.index == 0
+        if not isinstance(module, nn.LayerNorm):
+            return False
+    return False
 
 
 class ImageBindModel(nn.Module):
@@ -225,8 +270,13 @@ class ImageBindTower(nn.Module):
         scales = [m.scale for m in self.postprocessor.modules() if isinstance(m, LogitScale)]
         return float(scales[0].detach()) if scales else 1.0
 
+    fast: bool = True
+    """Use `run_tower_fast` when the trunk is in eval mode (same outputs, less work); False
+    always runs `run_tower`."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return run_tower(self.preprocessor, self.trunk, self.head, x)
+        run = run_tower_fast if self.fast and not self.trunk.training else run_tower
+        return run(self.preprocessor, self.trunk, self.head, x)
 
 
 __all__ = [
