@@ -14,6 +14,7 @@ from openbind.cli.embed_cmd import (
     needed_modalities,
     print_summary,
     progress,
+    speed_options,
 )
 from openbind.cli.models_cmd import human_bytes
 
@@ -124,7 +125,11 @@ def run_build(args: argparse.Namespace) -> int:
             "ef_search": args.ef_search,
         }
     space = load_space(
-        args.model, needed_modalities(args.inputs, args.force), args.weights, args.fast_images
+        args.model,
+        needed_modalities(args.inputs, args.force),
+        args.weights,
+        args.fast_images,
+        **speed_options(args),
     )
     runner = LocalRunner(space, batch_size=args.batch_size)
     lib, summary = build_library(
@@ -149,7 +154,11 @@ def run_update(args: argparse.Namespace) -> int:
     try:
         roots = args.inputs or list(lib.manifest.roots)
         space = load_space(
-            lib.model_id, needed_modalities(roots, args.force), args.weights, args.fast_images
+            lib.model_id,
+            needed_modalities(roots, args.force),
+            args.weights,
+            args.fast_images,
+            **speed_options(args),
         )
         runner = LocalRunner(space, batch_size=args.batch_size)
         summary = index_files(

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openbind.cli.embed_cmd import add_load_options, emit_json, load_space
+from openbind.cli.embed_cmd import add_load_options, emit_json, load_space, speed_options
 
 if TYPE_CHECKING:
     from openbind.index import Hit
@@ -85,7 +85,13 @@ def run(args: argparse.Namespace) -> int:
 
     lib = Library.open(resolve_library(args.library))
     try:
-        space = load_space(lib.model_id, [m for m, _ in parts], args.weights, args.fast_images)
+        space = load_space(
+            lib.model_id,
+            [m for m, _ in parts],
+            args.weights,
+            args.fast_images,
+            **speed_options(args),
+        )
         query = compose_query(space, parts, weights)
         hits = lib.search(query, k=args.k, modality=modality)
     finally:

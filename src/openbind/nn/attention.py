@@ -49,6 +49,10 @@ class MultiheadAttention(nn.Module):
             nn.init.xavier_normal_(self.bias_k)
             nn.init.xavier_normal_(self.bias_v)
 
+    def project_in(self, x: torch.Tensor) -> torch.Tensor:
+        """The packed q/k/v projection, (..., D) -> (..., 3D) (int8 models override it)."""
+        return F.linear(x, self.in_proj_weight, self.in_proj_bias)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -73,7 +77,7 @@ class MultiheadAttention(nn.Module):
         Returns:
             (B, L, D); (T, D) when packed; (B, 1, D) for `rows`.
         """
-        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # (B, L, 3D), rows [q; k; v]
+        qkv = self.project_in(x)  # (B, L, 3D), rows [q; k; v]
         if packing is not None:
             qkv = packing.unpack(qkv)  # (T, 3D) -> (B, L, 3D)
         b, n, d3 = qkv.shape

@@ -12,6 +12,7 @@ import torch
 
 from openbind import registry
 from openbind.errors import ConfigError, MissingModality
+from openbind.quantize import optimize
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
@@ -21,9 +22,11 @@ def load(
     *,
     modalities: Sequence[Modality | str] | None = None,
     device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | str = torch.float32,
     weights: str | Path | None = None,
     preprocess: Mapping[str, Mapping[str, Any]] | None = None,
+    int8: bool = False,
+    threads: int | None = None,
 ) -> SpaceModel:
     """Load the space `name` ("family_variant[.tag]", see `openbind models`).
 
@@ -31,11 +34,15 @@ def load(
         name: registry name; the variant alone picks its default tag.
         modalities: towers to load (default: all of the model's); others are never read from disk.
         device: where the towers run.
-        dtype: parameter dtype (float32, or bfloat16/float16 for speed where supported).
+        dtype: parameter dtype: float32, or bfloat16 / float16 where the device computes them
+            natively (else float32 is kept, with a `PrecisionWarning`; see `openbind.quantize`).
         weights: a local weights file or folder to use instead of the cache / download.
         preprocess: per modality, settings that replace the model's stored preprocessing
             settings (fields of that modality's config, e.g. `ImageConfig`):
             `{"image": {"fast": True}}` trades bit-exact image parity for speed.
+        int8: dynamic int8 linear layers in the transformer blocks (x86 CPU; float32 with a
+            warning elsewhere).
+        threads: torch threads for the forward passes (process-wide).
 
     Raises:
         UnknownModel: `name` is not registered (close names are suggested).
@@ -50,7 +57,8 @@ def load(
     space: SpaceModel = build(entry, modalities=wanted, weights=weights)
     for modality, changes in (preprocess or {}).items():
         _override_preprocessing(space, Modality.parse(modality), changes)
-    return space.to(device=device, dtype=dtype).eval()
+    space = space.to(device=device)
+    return optimize(space, dtype=dtype, int8=int8, threads=threads)
 
 
 def _override_preprocessing(space: SpaceModel, m: Modality, changes: Mapping[str, Any]) -> None:
