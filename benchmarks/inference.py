@@ -215,6 +215,14 @@ def case_inputs(case: str, batch: int, cfg: ImageBindConfig, seed: int = 0) -> d
     raise ValueError(case)
 
 
+def top1_agreement(out: torch.Tensor, ref: torch.Tensor, labels: int = 100) -> float:
+    """Fraction of rows whose nearest of `labels` fixed random unit vectors is the same."""
+    bank = F.normalize(
+        torch.randn(labels, ref.shape[1], generator=torch.Generator().manual_seed(1))
+    )
+    return float(((out @ bank.T).argmax(1) == (ref @ bank.T).argmax(1)).float().mean())
+
+
 def plain_call(tower: PlainTower, x: torch.Tensor) -> torch.Tensor:
     """Reference forward: clips of multi-clip items in one pass, per-clip normalised, averaged."""
     with torch.inference_mode():
@@ -287,6 +295,7 @@ def run_case(
                 "peak_mib": peaks[name],
                 "max_abs": float((out - ref).abs().max()),
                 "min_cos": float(F.cosine_similarity(out, ref).min()),
+                "top1_agreement": top1_agreement(out, ref),
                 "tokens": sum(inp["lengths"]),
                 "tokens_plain": sum(inp["full"]),
             }
@@ -396,7 +405,7 @@ def _print_row(r: dict[str, Any], gemm: float) -> None:
 def _table(rows: list[dict[str, Any]]) -> None:
     head = (
         f"{'case':>6} {'batch':>5} {'impl':<16} {'s/batch':>8} {'speed-up':>8} {'GEMM %':>7} "
-        f"{'ref work %':>10} {'peak MiB':>8} {'max |d|':>9} {'min cos':>10}"
+        f"{'ref work %':>10} {'peak MiB':>8} {'max |d|':>9} {'min cos':>10} {'top-1':>6}"
     )
     print(head)
     print("-" * len(head))
@@ -404,7 +413,8 @@ def _table(rows: list[dict[str, Any]]) -> None:
         print(
             f"{r['case']:>6} {r['batch']:>5} {r['impl']:<16} {r['seconds']:8.3f} "
             f"{r['speedup']:7.2f}x {r['gemm_fraction']:7.0%} {r['ref_work_fraction']:10.0%} "
-            f"{r['peak_mib']:8.0f} {r['max_abs']:9.2e} {r['min_cos']:10.7f}"
+            f"{r['peak_mib']:8.0f} {r['max_abs']:9.2e} {r['min_cos']:10.7f} "
+            f"{r['top1_agreement']:6.0%}"
         )
 
 

@@ -25,6 +25,7 @@ from openbind.errors import BadInput
 from openbind.space.convert import check_same_space
 from openbind.space.model import SpaceModel
 from openbind.tasks.templates import templates as stored_templates
+from openbind.tasks.text_cache import text_cache
 from openbind.types import Embeddings, Modality
 
 ScoreKind = Literal["cosine", "logit"]
@@ -72,6 +73,8 @@ def class_embeddings(
 ) -> Embeddings:
     """Text embeddings (C, D) of the classes, averaged over the prompt templates.
 
+    Prompts go through the space's `text_cache`: a label set is embedded once per space.
+
     Args:
         space: a space with a text tower.
         classes: class labels, e.g. ["dog", "cat"].
@@ -89,7 +92,7 @@ def class_embeddings(
     if not prompts or any("{}" not in p for p in prompts):
         raise BadInput(f"templates must be non-empty and each contain '{{}}', got {list(prompts)}")
     sentences = [p.format(c) for c in classes for p in prompts]
-    text = space.encode_items(Modality.TEXT, sentences)
+    text = text_cache(space).encode(sentences)  # prompts seen before are not embedded again
     per_class = text.vectors.view(len(classes), len(prompts), -1).mean(1)  # (C, D)
     return Embeddings(F.normalize(per_class, dim=-1), Modality.TEXT, text.model_id)
 
