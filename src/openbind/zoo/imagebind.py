@@ -115,6 +115,8 @@ def load_model(
     """Build the towers serving `modalities` and load their weights strictly from `path`.
 
     Only the keys of those towers are read; tensors of memory-mapped files stay file-backed.
+    A reduced-precision copy (`openbind convert --dtype float16`) is cast to float32 (resident,
+    no longer file-backed); `openbind.load(dtype=...)` casts again where the device has it.
 
     Args:
         config: model sizes.
@@ -132,6 +134,8 @@ def load_model(
     expected = {k: v.shape for k, v in model.state_dict().items()}
     checkpoint.check_keys(expected, state, source=str(path))
     model.load_state_dict(state, strict=True, assign=True)
+    if any(p.dtype != torch.float32 for p in model.parameters()):
+        model.float()  # a float16 copy (`openbind convert --dtype float16`) computes in float32
     return model.eval()
 
 
