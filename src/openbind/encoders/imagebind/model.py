@@ -270,6 +270,22 @@ class ImageBindTower(nn.Module):
         scales = [m.scale for m in self.postprocessor.modules() if isinstance(m, LogitScale)]
         return float(scales[0].detach()) if scales else 1.0
 
+    def example_input(self, batch: int = 2, seed: int = 0) -> torch.Tensor:
+        """A (batch, *clip_shape) input of this tower (token ids for text, else random clips),
+        e.g. for tracing or export."""
+        pre = self.preprocessor
+        if self.modality is Modality.TEXT:
+            ids = torch.zeros(batch, pre.context_length, dtype=torch.long)
+            ids[:, 0], ids[:, 1], ids[:, 2] = 49406, 320, 49407  # "<start> a <end>"
+            return ids
+        if self.modality is Modality.IMU:
+            shape = pre.shape
+        elif self.modality is Modality.IMAGE:
+            shape = (pre.clip_shape[0], *pre.clip_shape[2:])  # (3, S, S)
+        else:
+            shape = pre.clip_shape
+        return torch.randn(batch, *shape, generator=torch.Generator().manual_seed(seed))
+
     fast: bool = True
     """Use `run_tower_fast` when the trunk is in eval mode (same outputs, less work); False
     always runs `run_tower`."""
