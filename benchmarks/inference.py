@@ -14,8 +14,10 @@ Side by side in one run, on the same random weights of the huge shapes:
 Per case: median seconds per batch over `--repeats` interleaved rounds (after one warm-up each),
 the speed-up over plain, the fraction of the same-run fp32 GEMM rate each reaches (FLOPs it does /
 time / rate; openbind text does fewer FLOPs, so the "ref work" column counts the plain FLOPs),
-the peak RSS increase during a call, and the max |difference| and min cosine of the normalised
-embeddings against plain. The fp32 GEMM rate (square `torch.mm`, 2048) is measured at the start
+the fraction of the rate of the tower's own four linear shapes timed in the same rounds ("shape
+%": the fp32 bound of a tower made of these GEMMs), the peak RSS increase during a call, the max
+|difference| and min cosine of the normalised embeddings against plain, and the top-1 agreement
+with plain on a fixed bank of 100 random label vectors. The fp32 GEMM rate (square `torch.mm`, 2048) is measured at the start
 and end of the run, and the load average is recorded: the machine may be shared.
 
 Usage:
@@ -192,6 +194,26 @@ def trunk_flops(width: int, depth: int, lengths: list[int], last_rows: int | Non
     return (depth - 1) * block + last
 
 
+def block_gemms(width: int, tokens: int) -> Callable[[], float]:
+    """A callable timing one block's four linear layers at the tower's own shapes (M = tokens):
+    the fp32 rate a tower made of them could reach here; returns GFLOP/s."""
+    x, h = torch.randn(tokens, width), torch.randn(tokens, 4 * width)
+    weights = [torch.randn(n, k) for n, k in ((3 * width, width), (width, width))]
+    w1, w2 = torch.randn(4 * width, width), torch.randn(width, 4 * width)
+    flops = 2 * tokens * width * width * 12
+
+    def run() -> float:
+        start = time.perf_counter()
+        for w in weights:
+            F.linear(x, w)
+        F.linear(x, w1)
+        F.linear(h, w2)
+        return flops / (time.perf_counter() - start) / 1e9
+
+    run()
+    return run
+
+
 def case_inputs(case: str, batch: int, cfg: ImageBindConfig, seed: int = 0) -> dict[str, Any]:
     """Inputs of one case: plain tensor, openbind items, token lengths per clip."""
     gen = torch.Generator().manual_seed(seed)
@@ -271,11 +293,14 @@ def run_case(
     outputs = {name: fn() for name, fn in runners.items()}  # warm-up
     times: dict[str, list[float]] = {name: [] for name in runners}
     peaks: dict[str, float] = dict.fromkeys(runners, 0.0)
+    shape_gemm, shape_rates = block_gemms(tcfg.width, sum(inp["full"])), []
     for _ in range(repeats):
+        shape_rates.append(shape_gemm())  # same round, same load as the towers
         for name, fn in runners.items():
             with RssPeak() as mem:
                 times[name].append(_time(fn))
             peaks[name] = max(peaks[name], mem.peak)
+    shape_rate = statistics.median(shape_rates)
     ref = outputs["plain"]
     base = statistics.median(times["plain"])
     rows = []
@@ -292,6 +317,11 @@ def run_case(
                 "speedup": base / t,
                 "flops": ref_flops if name == "plain" else fast_flops,
                 "ref_flops": ref_flops,
+                "shape_gemm_gflops": shape_rate,
+                "shape_gemm_fraction": (ref_flops if name == "plain" else fast_flops)
+                / t
+                / 1e9
+                / shape_rate,
                 "peak_mib": peaks[name],
                 "max_abs": float((out - ref).abs().max()),
                 "min_cos": float(F.cosine_similarity(out, ref).min()),
@@ -324,7 +354,10 @@ def openbind_variants(
         for label, kwargs in extra:
             copy = build(TOWER_OF[case], args.blocks)
             copy.load_state_dict(model.state_dict(), assign=True)
-            optimized = optimize(copy, **kwargs)
+            optimized = optimize(copy, **kwargs)  # warns and keeps float32 where not native
+            got = next(p.dtype for n, p in optimized.named_parameters() if "trunks" in n)
+            if label in ("bfloat16", "float16") and got == torch.float32:
+                label += "(fell back to fp32)"
             out[f"openbind-{label}"] = encoder(space_of("bench", optimized, [m]))
     return out
 
@@ -405,7 +438,8 @@ def _print_row(r: dict[str, Any], gemm: float) -> None:
 def _table(rows: list[dict[str, Any]]) -> None:
     head = (
         f"{'case':>6} {'batch':>5} {'impl':<16} {'s/batch':>8} {'speed-up':>8} {'GEMM %':>7} "
-        f"{'ref work %':>10} {'peak MiB':>8} {'max |d|':>9} {'min cos':>10} {'top-1':>6}"
+        f"{'ref work %':>10} {'shape %':>7} {'peak MiB':>8} {'max |d|':>9} {'min cos':>10} "
+        f"{'top-1':>6}"
     )
     print(head)
     print("-" * len(head))
@@ -413,6 +447,7 @@ def _table(rows: list[dict[str, Any]]) -> None:
         print(
             f"{r['case']:>6} {r['batch']:>5} {r['impl']:<16} {r['seconds']:8.3f} "
             f"{r['speedup']:7.2f}x {r['gemm_fraction']:7.0%} {r['ref_work_fraction']:10.0%} "
+            f"{r['shape_gemm_fraction']:7.0%} "
             f"{r['peak_mib']:8.0f} {r['max_abs']:9.2e} {r['min_cos']:10.7f} "
             f"{r['top1_agreement']:6.0%}"
         )
