@@ -74,3 +74,17 @@ def test_training_mode_runs_the_plain_path(model: ImageBindModel) -> None:
         module.run_tower_fast = real
         model.eval()
     assert calls == [1]
+
+
+def test_clips_beyond_the_token_budget_run_in_several_passes(model: ImageBindModel, io) -> None:
+    tower = model.towers([Modality.VIDEO])[Modality.VIDEO].eval()
+    clips = io["inputs"]["vision_video"].flatten(0, 1)  # (2 videos x S clips, 3, 2, H, W)
+    with torch.no_grad():
+        whole = tower(clips)
+        tower.max_tokens_per_pass = 257 * 3  # 3 clips of 257 tokens per pass
+        calls = []
+        handle = tower.trunk.register_forward_hook(lambda *a: calls.append(a[1][0].shape[0]))
+        parts = tower(clips)
+        handle.remove()
+    assert calls == [3] * (len(clips) // 3) + ([len(clips) % 3] if len(clips) % 3 else [])
+    torch.testing.assert_close(parts, whole, atol=ATOL, rtol=0)

@@ -116,6 +116,13 @@ def _reads_first_token(head: nn.Module) -> bool:
     return False
 
 
+def _clip_tokens(pre: nn.Module) -> int:
+    """Tokens per clip of a preprocessor (its position table's length; text: its context)."""
+    helper = getattr(pre, "pos_embedding_helper", None)
+    table = helper.pos_embed if helper is not None else getattr(pre, "pos_embed", None)
+    return int(table.shape[1]) if table is not None else 1
+
+
 class ImageBindModel(nn.Module):
     """ImageBind towers with the official state-dict layout.
 
@@ -290,9 +297,18 @@ class ImageBindTower(nn.Module):
     """Use `run_tower_fast` when the trunk is in eval mode (same outputs, less work); False
     always runs `run_tower`."""
 
+    max_tokens_per_pass: int = 16384
+    """Clips per forward pass are capped so that a pass holds at most this many tokens (huge
+    vision: 63 clips of 257 tokens, ~4 videos of 15 clip-crops; the MLP activations of a pass
+    are then ~320 MiB). All the clips of a batch up to that run in one pass."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         run = run_tower_fast if self.fast and not self.trunk.training else run_tower
-        return run(self.preprocessor, self.trunk, self.head, x)
+        per_pass = max(1, self.max_tokens_per_pass // _clip_tokens(self.preprocessor))
+        if x.shape[0] <= per_pass:
+            return run(self.preprocessor, self.trunk, self.head, x)
+        chunks = x.split(per_pass)  # (<= per_pass, *clip_shape) each
+        return torch.cat([run(self.preprocessor, self.trunk, self.head, c) for c in chunks])
 
 
 __all__ = [
