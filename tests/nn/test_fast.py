@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from openbind.nn.fast import Packing, causal_mask, is_causal_mask, maybe_pack
+from openbind.nn.fast import Packing, causal_mask, is_causal_mask, maybe_pack, pooled_forward
 from openbind.nn.transformer import Transformer
 
 CAUSAL = torch.full((7, 7), float("-inf")).triu_(1)
@@ -93,3 +93,16 @@ def test_packed_non_causal_masks_padding_keys() -> None:
         short = trunk(x[:1, :2])  # the first sequence alone, unpadded
         packed = trunk(packing.pack(x), packing=packing)
     torch.testing.assert_close(packed[:2], short[0], atol=1e-5, rtol=1e-5)
+
+
+def test_pooled_forward_reads_the_rows_of_the_full_pass() -> None:
+    trunk = _trunk(False)
+    x = torch.randn(3, 7, 32)
+    lengths = torch.tensor([2, 7, 4])
+    with torch.no_grad():
+        full = trunk(x, CAUSAL)
+        text = pooled_forward(trunk, x, lengths - 1, attn_mask=CAUSAL, causal_lengths=lengths)
+        cls = pooled_forward(trunk, x, torch.zeros(3, dtype=torch.long))
+        plain = trunk(x)
+    torch.testing.assert_close(text[:, 0], full[torch.arange(3), lengths - 1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(cls[:, 0], plain[:, 0], atol=1e-5, rtol=1e-5)

@@ -14,8 +14,10 @@ Three kinds of waste in a pooled transformer tower, removed here without changin
 * **Additive float masks.** A causal mask passed as `is_causal` lets
   `F.scaled_dot_product_attention` skip the masked half instead of adding -inf to it.
 
-Used by `openbind.nn.transformer.Transformer` (`forward(..., packing=, rows=, is_causal=)`), so
-every tower built on it (ImageBind, LanguageBind's CLIP towers) gets them.
+Used by `openbind.nn.transformer.Transformer` (`forward(..., packing=, rows=, is_causal=)`);
+`pooled_forward` applies all three for any tower whose head reads one token per sequence
+(ImageBind's towers through `run_tower_fast`; CLIP-style towers built on the same blocks, such as
+LanguageBind's, by calling it in place of `trunk(tokens, mask)`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 PACK_BELOW = 0.9
 """Pack a batch when its real tokens fill less than this fraction of the padded (B, L) grid."""
@@ -79,6 +82,42 @@ def maybe_pack(lengths: torch.Tensor, length: int) -> Packing | None:
     if int(lengths.sum()) < PACK_BELOW * lengths.shape[0] * length:
         return Packing.from_lengths(lengths, length)
     return None
+
+
+def pooled_forward(
+    trunk: nn.Module,
+    tokens: torch.Tensor,
+    rows: torch.Tensor,
+    *,
+    attn_mask: torch.Tensor | None = None,
+    causal_lengths: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Run a `Transformer` trunk for a head that reads one token per sequence, skipping the rest.
+
+    Any tower whose head pools one token (ViT / CLIP vision: cls, `rows` = 0; CLIP text:
+    end-of-text, `rows` = its positions) can call this instead of `trunk(tokens, attn_mask)`.
+
+    Args:
+        trunk: an `openbind.nn.transformer.Transformer` (or a module with its `forward`).
+        tokens: (B, L, D) trunk input.
+        rows: (B,) position of the token the head reads in each sequence.
+        attn_mask: the additive mask the trunk would get (ignored with `causal_lengths`).
+        causal_lengths: (B,) real tokens per sequence under a causal mask (e.g. rows + 1 for
+            right-padded texts): the batch is cut after the longest and packed when padding is
+            large (`maybe_pack`), attention runs with `is_causal`.
+
+    Returns:
+        (B, 1, D): the trunk output at `rows`, equal to `trunk(tokens, attn_mask)[b, rows[b]]`
+        up to float summation order.
+    """
+    packing, is_causal = None, False
+    if causal_lengths is not None:
+        n = int(causal_lengths.max())
+        tokens, attn_mask, is_causal = tokens[:, :n], None, True  # (B, n, D)
+        packing = maybe_pack(causal_lengths, n)
+        if packing is not None:
+            tokens = packing.pack(tokens)  # (T, D)
+    return trunk(tokens, attn_mask, is_causal=is_causal, packing=packing, rows=rows)
 
 
 def pick_rows(x: torch.Tensor, rows: torch.Tensor, packing: Packing | None = None) -> torch.Tensor:

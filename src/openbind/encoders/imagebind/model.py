@@ -19,7 +19,7 @@ from openbind.encoders.imagebind.config import TOWER_NAMES, ImageBindConfig
 from openbind.encoders.imagebind.heads import HEADS, postprocessor
 from openbind.encoders.imagebind.preprocessors import PREPROCESSORS, Stem
 from openbind.errors import MissingModality
-from openbind.nn.fast import is_causal_mask, maybe_pack
+from openbind.nn.fast import is_causal_mask, pooled_forward
 from openbind.nn.heads import LogitScale, SelectToken
 from openbind.nn.transformer import Transformer
 from openbind.types import Modality
@@ -83,23 +83,16 @@ def run_tower_fast(
     summation order.
     """
     stem: Stem = pre(x)
-    tokens, mask, kwargs = stem.tokens, stem.attn_mask, dict(stem.head_kwargs)
-    b = tokens.shape[0]
-    zeros = torch.zeros(b, dtype=torch.long, device=tokens.device)
+    kwargs = dict(stem.head_kwargs)
+    zeros = torch.zeros(stem.tokens.shape[0], dtype=torch.long, device=stem.tokens.device)
     index = kwargs.get("index")
-    packing, is_causal = None, False
-    if stem.causal and index is not None and is_causal_mask(mask):
-        lengths = index + 1  # tokens after the end-of-text token are never seen
-        n = int(lengths.max())
-        tokens, mask, is_causal = tokens[:, :n], None, True  # (B, n, D)
-        packing = maybe_pack(lengths, n)
-        if packing is not None:
-            tokens = packing.pack(tokens)  # (T, D)
     rows = index if index is not None else zeros if _reads_first_token(head) else None
-    h = trunk(tokens, mask, is_causal=is_causal, packing=packing, rows=rows)
-    if rows is None and packing is not None:
-        h = packing.unpack(h)
-    if rows is not None and index is not None:
+    if rows is None:  # a head that reads every token: nothing to skip
+        return head(trunk(stem.tokens, stem.attn_mask), **kwargs)
+    causal = stem.causal and index is not None and is_causal_mask(stem.attn_mask)
+    lengths = index + 1 if causal else None  # tokens after the end-of-text are never seen
+    h = pooled_forward(trunk, stem.tokens, rows, attn_mask=stem.attn_mask, causal_lengths=lengths)
+    if index is not None:
         kwargs["index"] = zeros  # the trunk returned only the read token, (B, 1, D)
     return head(h, **kwargs)
 
