@@ -74,3 +74,15 @@ def test_bad_input() -> None:
         cache.encode(["cat", 3])
     with pytest.raises(BadInput, match="maxsize"):
         TextCache(make_space(), maxsize=0)
+
+
+def test_a_training_step_empties_the_cache() -> None:
+    space = make_space()
+    cache = TextCache(space)
+    before = cache.encode(["cat"]).vectors
+    with torch.no_grad():
+        for p in space.parameters():
+            p.mul_(-1.0)  # in place, as an optimizer step
+    after = cache.encode(["cat"]).vectors
+    assert cache.misses == 2
+    assert not torch.allclose(after, before)

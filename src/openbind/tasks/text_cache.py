@@ -32,8 +32,9 @@ DEFAULT_SIZE = 4096
 class TextCache:
     """LRU cache of one space's text embeddings, keyed by the exact string.
 
-    The cache empties itself when the space's parameters change identity, count or dtype (after
-    `openbind.quantize.optimize`, `.to(...)`, or loading other weights); `clear()` does it by hand.
+    The cache empties itself when the space's parameters change: identity, count, dtype or
+    in-place values (`openbind.quantize.optimize`, `.to(...)`, other weights, a training step);
+    `clear()` does it by hand.
 
     Args:
         space: anything with `encode("text", texts)` (an `openbind.Space`).
@@ -121,13 +122,16 @@ def text_cache(space: object, maxsize: int = DEFAULT_SIZE) -> TextCache:
 
 
 def _signature(space: object) -> tuple:
+    """What identifies the space's current weights: count, first tensor, dtype, and the sum of
+    the parameters' in-place version counters (an optimizer step or `copy_` bumps them)."""
     params = getattr(space, "parameters", None)
     if params is None:
         return ()
     tensors = list(params())
-    first = tensors[0] if tensors else None
-    return (
-        len(tensors),
-        first.data_ptr() if first is not None else 0,
-        first.dtype if first is not None else None,
-    )
+    if not tensors:
+        return (0,)
+    try:
+        versions = sum(t._version for t in tensors)
+    except RuntimeError:  # inference tensors have no version counter
+        versions = -1
+    return (len(tensors), tensors[0].data_ptr(), tensors[0].dtype, versions)
