@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/pip install -q --no-deps open_clip_torch==3.3.0  # only for its CLIP BPE vocabulary file (text tokenizer); never imported
+	$(BIN)/pip install -q --no-deps resemblyzer==0.1.4  # only for the speaker expert's weights (pretrained.pt); never imported
 	touch $(STAMP)
 
 venv: $(STAMP)

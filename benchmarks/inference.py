@@ -342,7 +342,7 @@ def openbind_variants(
 
     def encoder(space: Any) -> Callable[[list[Any]], torch.Tensor]:
         if m is not Modality.TEXT:  # items are decoded clip tensors already
-            space.transforms[m] = _clips
+            space.encoders[m] = dataclasses.replace(space.encoders[m], transform=_clips)
         return lambda items: space.encode(m, items, batch_size=len(items)).vectors
 
     out["openbind"] = encoder(space_of("bench", model, [m]))

@@ -61,6 +61,7 @@ def tiny_space() -> SpaceModel:
 
     import torch
 
+    from openbind.space.encoder import Encoder
     from openbind.space.model import SpaceModel
 
     class HashText(torch.nn.Module):
@@ -83,7 +84,7 @@ def tiny_space() -> SpaceModel:
         x[0, 0] += 1e-3
         return x
 
-    return SpaceModel("tiny_hash.bench", {"text": HashText()}, {"text": bag}, dim=64)
+    return SpaceModel("tiny_hash.bench", {"text": Encoder(HashText(), bag)}, dim=64)
 
 
 def serve(space_name: str, port: int) -> None:

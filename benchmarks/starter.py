@@ -169,18 +169,18 @@ def main() -> None:
                     bare_image(ready[start : start + 16])
 
         ob_text, st_text = rates(
-            lambda: space.encode_items("text", texts, batch_size=32),
+            lambda: space.encode("text", texts, batch_size=32),
             lambda: bare_text.encode(texts, batch_size=32),
             n_text,
             repeats,
         )
         rows.append(("text", "sentences/s", ob_text, st_text))
         ob_img, bare_img = rates(
-            lambda: space.encode_items("image", images, batch_size=16), bare_images, n_img, repeats
+            lambda: space.encode("image", images, batch_size=16), bare_images, n_img, repeats
         )
         rows.append(("image", "images/s", ob_img, bare_img))
         ob_vid, _ = rates(
-            lambda: space.encode_items("video", videos, batch_size=4), None, 5.0 * n_vid, repeats
+            lambda: space.encode("video", videos, batch_size=4), None, 5.0 * n_vid, repeats
         )
         rows.append(("video", "video s/s", ob_vid, None))
 

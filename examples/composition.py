@@ -12,9 +12,9 @@ names = ["chelsea", "coffee", "rocket", "astronaut", "grass", "motorcycle"]
 photos = [getattr(data, name)() for name in names[:-1]] + [data.stereo_motorcycle()[0]]
 
 space = ob.load("starter")
-images = space.encode_items("image", photos)
+images = space.encode("image", photos)
 cat = take(images, names.index("chelsea"))
-text = space.encode_items("text", ["a motorcycle"])
+text = space.encode("text", ["a motorcycle"])
 
 for weight in (0.0, 1.0, 2.0):
     query = ob.tasks.compose([cat, text], weights=[1.0, weight])

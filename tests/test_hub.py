@@ -20,7 +20,7 @@ import pytest
 
 from openbind import hub
 from openbind.errors import ChecksumMismatch, DownloadError, MissingWeights
-from openbind.registry import ModelEntry, WeightFile
+from openbind.registry import ModelCard, WeightFile
 
 pytestmark = pytest.mark.network
 
@@ -364,8 +364,8 @@ def test_file_url_mirror(tmp_path):
     assert hub.fetch(MODEL, wf, progress=False).read_bytes() == DATA
 
 
-def _entry(*files: WeightFile) -> ModelEntry:
-    return ModelEntry(MODEL, "x:build", ("text",), 8, weights=files)
+def _entry(*files: WeightFile) -> ModelCard:
+    return ModelCard(MODEL, "x:build", ("text",), 8, weights=files)
 
 
 def test_resolve_weights_prefers_a_local_path(tmp_path, server):

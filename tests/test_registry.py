@@ -10,7 +10,7 @@ import pytest
 
 from openbind import registry
 from openbind.errors import UnknownModel
-from openbind.registry import ModelEntry, WeightFile
+from openbind.registry import ModelCard, WeightFile
 from openbind.types import Modality
 
 
@@ -21,8 +21,8 @@ def reg():
         yield registry
 
 
-def _entry(name: str) -> ModelEntry:
-    return ModelEntry(name, "m:build", ("text",), 8)
+def _entry(name: str) -> ModelCard:
+    return ModelCard(name, "m:build", ("text",), 8)
 
 
 def test_name_parts():

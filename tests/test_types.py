@@ -82,3 +82,67 @@ def test_matmul_across_spaces_raises_space_mismatch():
         _emb([[1.0, 0.0]]) @ _emb([[1.0, 0.0]], model_id="m_b.v1")
     with pytest.raises(SpaceMismatch, match=r"\(2-d\) with m_a\.v1 \(3-d\)"):
         _emb([[1.0, 0.0]]) @ _emb([[1.0, 0.0, 0.0]])
+
+
+# -- Embeddings behave like an (N, D) array ------------------------------------------------------
+
+
+def _unit(n: int = 5, d: int = 4, seed: int = 0, model: str = "m") -> Embeddings:
+    v = torch.nn.functional.normalize(
+        torch.randn(n, d, generator=torch.Generator().manual_seed(seed)), dim=1
+    )
+    return Embeddings(v, Modality.TEXT, model)
+
+
+def test_numpy_takes_embeddings_directly():
+    e = _unit()
+    a = np.asarray(e)
+    assert a.shape == e.shape == (5, 4) and a.dtype == e.dtype == np.float32 and e.ndim == 2
+    np.testing.assert_array_equal(a, e.vectors.numpy())
+    assert np.asarray(e, dtype=np.float64).dtype == np.float64
+    assert np.asarray(e.T).shape == (4, 5)
+    np.testing.assert_allclose(a @ e.T, a @ a.T, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("rows", "picked"),
+    [
+        (0, [0]),
+        (-1, [4]),
+        (slice(1, 3), [1, 2]),
+        ([4, 0], [4, 0]),
+        (np.array([3, 1]), [3, 1]),
+        (np.array([True, False, True, False, False]), [0, 2]),
+        (torch.tensor([2]), [2]),
+    ],
+)
+def test_indexing_selects_rows_and_stays_embeddings(rows, picked):
+    e = _unit()
+    sub = e[rows]
+    assert isinstance(sub, Embeddings) and (sub.modality, sub.model_id) == (e.modality, e.model_id)
+    torch.testing.assert_close(sub.vectors, e.vectors[picked])
+
+
+def test_indexing_past_the_end_is_an_index_error():
+    with pytest.raises(IndexError, match="row 5 is out of range for 5"):
+        _unit()[5]
+
+
+def test_transpose_product_and_similarity_are_the_cosine_matrix():
+    a, b = _unit(3, seed=1), _unit(2, seed=2)
+    want = a.vectors @ b.vectors.T
+    torch.testing.assert_close(a @ b.T, want)
+    torch.testing.assert_close(a.similarity(b), want)
+    with pytest.raises(SpaceMismatch):
+        a @ _unit(2, model="other").T
+
+
+def test_faiss_and_sklearn_take_embeddings():
+    faiss = pytest.importorskip("faiss")
+    e = _unit(6, seed=3)
+    index = faiss.IndexFlatIP(e.dim)
+    index.add(e)
+    _, top = index.search(e[:2], 1)
+    assert top.flatten().tolist() == [0, 1]
+    sklearn = pytest.importorskip("sklearn.metrics.pairwise")
+    np.testing.assert_allclose(sklearn.cosine_similarity(e), (e @ e.T).numpy(), atol=1e-5)

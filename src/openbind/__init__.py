@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from openbind._version import __version__
 from openbind.errors import OpenbindError
 from openbind.types import Embeddings, Modality
 
-__version__ = "0.1.0"
 __all__ = ["Embeddings", "Modality", "OpenbindError", "Space", "__version__", "list_models", "load"]
 
 if TYPE_CHECKING:
-    from openbind.space.load import load
+    from openbind.api import load
     from openbind.space.protocol import Space
 
 
 def __getattr__(name: str) -> Any:
     if name == "load":
-        from openbind.space.load import load
+        from openbind.api import load
 
         return load
     if name == "Space":

@@ -1,12 +1,14 @@
 """Checkpoint files: loading only the keys a model needs, checking them, and converting to per-tower files.
 
-Three formats load the same way with `load_state_dict`:
+Four formats load the same way with `load_state_dict`:
 
 - `.pth` / `.pt` / `.bin`: a plain state dict saved by `torch.save` (read with `weights_only=True`
   and memory-mapped, so untouched tensors are never read from disk);
 - `.safetensors`: only the requested keys are read;
 - a converted folder: `manifest.json` plus one safetensors file per group (e.g. per ImageBind
-  tower), written by `convert`; only the files holding requested keys are opened.
+  tower), written by `convert`; only the files holding requested keys are opened;
+- a Hugging Face-format folder: `config.json` plus `*.safetensors` (sharded or not) or
+  `pytorch_model*.bin` (`hf_weight_files`); the family's key map translates its keys.
 
 Folder layout (`manifest.json`)::
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     import torch
 
 MANIFEST = "manifest.json"
+HF_CONFIG = "config.json"
 FORMAT = "openbind.checkpoint"
 VERSION = 1
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
@@ -50,8 +53,8 @@ def load_state_dict(
     """Read the tensors of a checkpoint whose keys start with one of `prefixes`.
 
     Args:
-        path: a `.pth`/`.pt`/`.bin`/`.ckpt` file, a `.safetensors` file, or a folder written by
-            `convert`.
+        path: a `.pth`/`.pt`/`.bin`/`.ckpt` file, a `.safetensors` file, a folder written by
+            `convert`, or a Hugging Face-format folder.
         prefixes: keep only keys starting with one of these (None keeps all).
         mmap: memory-map `.pth` files instead of reading them whole (safetensors always are).
 
@@ -59,7 +62,8 @@ def load_state_dict(
         Key -> tensor (on the CPU).
 
     Raises:
-        MissingWeights: `path` does not exist.
+        MissingWeights: `path` does not exist, or a Hugging Face folder lacks `config.json` or
+            its weight files (the message names what is missing).
         WeightsError: the file is truncated, corrupted, of an unknown format, or not a plain state
             dict; the message names the file and says to delete / re-download it.
 
@@ -74,6 +78,8 @@ def load_state_dict(
         return prefixes is None or key.startswith(tuple(prefixes))
 
     if path.is_dir():
+        if not (path / MANIFEST).exists() and _looks_like_hf(path):
+            return _load_hf_folder(path, wanted)
         return _load_folder(path, wanted)
     try:
         if path.suffix == ".safetensors":
@@ -284,6 +290,82 @@ def read_manifest(folder: str | Path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise WeightsError(f"{path}: not an openbind checkpoint manifest")
     return manifest
+
+
+def hf_weight_files(folder: str | Path) -> list[Path]:
+    """The weight files of a Hugging Face-format folder (`config.json` + weights).
+
+    Safetensors files win over `pytorch_model*.bin`; a sharded checkpoint's index
+    (`*.index.json`) must have all its shards.
+
+    Raises:
+        MissingWeights: the folder lacks `config.json`, any weight file, or shards listed in its
+            index; the message names each missing file.
+    """
+    folder = Path(folder)
+    missing = [] if (folder / HF_CONFIG).is_file() else [HF_CONFIG]
+    files: list[Path] = []
+    for pattern in ("*.safetensors", "pytorch_model*.bin"):
+        index = next(iter(sorted(folder.glob(pattern + ".index.json"))), None)
+        if index is not None:
+            try:
+                shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+            except (OSError, ValueError, KeyError, AttributeError) as e:
+                raise _damaged(index, e) from e
+            missing += [
+                f"{s} (listed in {index.name})" for s in shards if not (folder / s).is_file()
+            ]
+            files = [folder / s for s in shards]
+        else:
+            files = sorted(folder.glob(pattern))
+        if files:
+            break
+    if not files:
+        missing.append("a weight file (*.safetensors or pytorch_model.bin)")
+    if missing:
+        raise MissingWeights(
+            f"{folder} is not a complete Hugging Face model folder: missing " + ", ".join(missing)
+        )
+    return files
+
+
+def read_hf_config(folder: str | Path) -> dict:
+    """The parsed `config.json` of a Hugging Face-format folder.
+
+    Raises:
+        MissingWeights: no `config.json` (or no weight files) in the folder.
+        WeightsError: `config.json` is not a JSON object.
+    """
+    hf_weight_files(folder)
+    path = Path(folder) / HF_CONFIG
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise _damaged(path, e) from e
+    if not isinstance(config, dict):
+        raise WeightsError(f"{path}: not a JSON object")
+    return config
+
+
+def _looks_like_hf(folder: Path) -> bool:
+    return (folder / HF_CONFIG).exists() or any(
+        next(folder.glob(p), None) for p in ("*.safetensors", "pytorch_model*.bin")
+    )
+
+
+def _load_hf_folder(folder: Path, wanted: Callable[[str], bool]) -> dict[str, torch.Tensor]:
+    state: dict[str, torch.Tensor] = {}
+    for file in hf_weight_files(folder):
+        try:
+            if file.suffix == ".safetensors":
+                state.update(_load_safetensors(file, wanted))
+            else:
+                state.update(_load_torch(file, wanted, mmap=True))
+        except WeightsError:
+            raise
+        except Exception as e:
+            raise _damaged(file, e) from e
+    return state
 
 
 def _load_folder(folder: Path, wanted: Callable[[str], bool]) -> dict[str, torch.Tensor]:

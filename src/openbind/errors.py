@@ -48,6 +48,35 @@ class DecodeError(BadInput):
     """A media file or buffer is corrupt, empty, truncated or of an unsupported format."""
 
 
+class LimitExceeded(DecodeError):
+    """An input goes over one of openbind's cost limits (`openbind.limits`): pixels per image or
+    video frame, audio duration, labels per request, parts per query, ...
+
+    Attributes:
+        setting: the name of the setting that holds the limit (e.g. "max_pixels").
+        limit: its value.
+    """
+
+    def __init__(
+        self, message: str, *, setting: str, limit: object, source: object | None = None
+    ) -> None:
+        self.setting = setting
+        self.limit = limit
+        super().__init__(message, source=source)
+
+
+class RequestTimeout(OpenbindError, TimeoutError):
+    """A request went over its time budget (the server's `--timeout`); others kept running.
+
+    Attributes:
+        seconds: the budget.
+    """
+
+    def __init__(self, seconds: float, what: str = "the request") -> None:
+        self.seconds = seconds
+        super().__init__(f"{what} took longer than its time budget of {seconds:g} s")
+
+
 class UnknownModel(OpenbindError, KeyError):
     """A model name is not in the registry; the message suggests close matches."""
 

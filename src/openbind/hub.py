@@ -24,12 +24,12 @@ import shutil
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from openbind.cards import HfRepo, LocalFolder, ModelCard, Parts, WeightFile
 from openbind.errors import ChecksumMismatch, DownloadError, MissingWeights
-from openbind.registry import ModelEntry, WeightFile
 
 _CHUNK = 1 << 20
 _ATTEMPTS = 3
@@ -38,6 +38,7 @@ _TIMEOUT = 30.0  # seconds without data before a connection counts as dropped
 _TRUE = ("1", "true", "yes", "on")
 _PART, _LOCK, _SIDECAR = ".part", ".lock", ".sha256"
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_WEIGHTS_OPTION = "`--weights PATH`, or openbind.load(..., weights=PATH)"
 
 
 @dataclass(frozen=True)
@@ -133,35 +134,81 @@ def fetch(
 
 
 def resolve_weights(
-    entry: ModelEntry, weights: str | Path | None, *, offline: bool | None = None
+    entry: ModelCard,
+    weights: str | Path | None,
+    *,
+    offline: bool | None = None,
+    parts: Iterable[str] | None = None,
 ) -> Path:
-    """The weights of `entry` to load: the user's `weights` path, else the cached/downloaded files.
+    """The weights of `entry` to load: the user's `weights` path, else those of its card's source.
 
     Args:
-        entry: the registered model.
+        entry: the model card.
         weights: a local file or folder given by the user (`--weights PATH`), or None.
         offline: passed to `fetch`.
+        parts: for a `Parts` source, the parts to fetch (default: all).
 
     Returns:
-        `weights` itself if given; else the single weight file of the entry, or the model's cache
-        folder when the entry has several files (all fetched).
+        `weights` itself if given; else for URL files the single file, or the model's cache folder
+        when there are several (all fetched); for a Hugging Face repository the cache folder with
+        its fetched files; for `Parts` the cache folder with one subfolder per fetched part; for
+        a local folder that folder.
 
     Raises:
-        MissingWeights: `weights` does not exist, or the entry has no downloadable weights and
-            none were given, or a file is not cached while offline.
+        MissingWeights: `weights` or the card's local folder does not exist, the card has no
+            downloadable weights and none were given, or files are not cached while offline (the
+            message names the card, its source and the `--weights` alternative).
     """
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.exists():
             raise MissingWeights(f"weights for {entry.name} not found: {path} does not exist")
         return path
-    if not entry.weights:
+    source = entry.weights
+    if isinstance(source, LocalFolder):
+        path = Path(source.path).expanduser()
+        if not path.exists():
+            raise MissingWeights(
+                f"{entry.name}: its weight source, {source.describe()}, does not exist; create "
+                f"it, or pass the weights with {_WEIGHTS_OPTION}"
+            )
+        return path
+    if not len(source):
         raise MissingWeights(
             f"{entry.name} has no downloadable weights; pass a local file or folder "
-            "(`--weights PATH`, or openbind.load(..., weights=PATH))"
+            f"({_WEIGHTS_OPTION})"
         )
-    paths = [fetch(entry.name, wf, offline=offline) for wf in entry.weights]
+    if isinstance(source, HfRepo):
+        _fetch_repo(entry.name, source, source.files, offline=offline)
+        return model_dir(entry.name)
+    if isinstance(source, Parts):
+        unknown = sorted(set(parts or ()) - set(source.parts))
+        if unknown:
+            raise MissingWeights(
+                f"{entry.name} has no weight parts {unknown}; it has {list(source.parts)}"
+            )
+        for name in source.parts if parts is None else parts:
+            part = source.parts[name]
+            if isinstance(part, HfRepo):
+                _fetch_repo(entry.name, part, source.part_files(name), offline=offline)
+            else:
+                for wf in source.part_files(name):
+                    fetch(entry.name, wf, offline=offline)
+        return model_dir(entry.name)
+    paths = [fetch(entry.name, wf, offline=offline) for wf in source]
     return paths[0] if len(paths) == 1 else model_dir(entry.name)
+
+
+def _fetch_repo(
+    model_name: str, repo: HfRepo, files: Iterable[WeightFile], *, offline: bool | None
+) -> None:
+    """Fetch `files` of `repo`; offline, a missing file names the repository and `--weights`."""
+    files = tuple(files)
+    try:
+        for wf in files:
+            fetch(model_name, wf, offline=offline)
+    except MissingWeights:
+        raise MissingWeights(_offline_repo_message(model_name, repo, files)) from None
 
 
 def cached_models() -> list[CachedModel]:
@@ -378,4 +425,19 @@ def _offline_message(model_name: str, wf: WeightFile, path: Path) -> str:
         f"  It would be cached at: {path}\n"
         f"  On a connected machine, download {wf.url}{sha}{size} and copy it there,\n"
         "  or pass the file with --weights PATH (openbind.load(..., weights=PATH))."
+    )
+
+
+def _offline_repo_message(model_name: str, source: HfRepo, files: tuple[WeightFile, ...]) -> str:
+    missing = [wf.filename for wf in files if not (model_dir(model_name) / wf.filename).exists()]
+    size = sum(wf.download_size for wf in files)
+    total = f" ({size / 1e9:.2f} GB)" if size else ""
+    return (
+        f"{model_name}: its weights, from {source.describe()}{total}, are not cached and "
+        "downloads are off (OPENBIND_OFFLINE / HF_HUB_OFFLINE or offline=True).\n"
+        f"  Missing in {model_dir(model_name)}: {', '.join(missing)}\n"
+        "  On a connected machine, load the model once (or download those files from "
+        f"https://huggingface.co/{source.repo_id}/tree/{source.revision}) and copy the folder there,\n"
+        "  or pass a Hugging Face folder (config.json + *.safetensors) with --weights PATH "
+        "(openbind.load(..., weights=PATH))."
     )

@@ -1,7 +1,9 @@
-"""Model registry: `family_variant.tag` names mapped to builders and weight files.
+"""Model registry: `family_variant.tag` names mapped to model cards (`openbind.cards`).
 
 The registry is a static table; listing it imports nothing heavy and reads no files. A builder is
-named by a dotted path ("openbind.zoo.starter:build") and imported only when a model is loaded.
+named by a dotted path ("openbind.zoo.starter:build") and imported only when a model is loaded; it
+must live in a package of the model layer (`BUILDER_PACKAGES`), so loading a model by name never
+imports the layers on top (train, fusion, serve, cli, pipeline, eval).
 """
 
 from __future__ import annotations
@@ -10,91 +12,72 @@ import contextlib
 import difflib
 import fnmatch
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
-from openbind.errors import UnknownModel
+from openbind.cards import ModelCard, WeightFile
+from openbind.errors import ConfigError, UnknownModel
 
+__all__ = [
+    "BUILDER_PACKAGES",
+    "ModelCard",
+    "WeightFile",
+    "aliases_of",
+    "check_builder",
+    "get",
+    "isolated",
+    "list_models",
+    "register",
+]
 
-@dataclass(frozen=True)
-class WeightFile:
-    """One downloadable file of a model's weights.
+BUILDER_PACKAGES = ("openbind.zoo", "openbind.encoders", "openbind.space")
+"""Packages a builder of the library may live in (tests and plugins may use their own)."""
 
-    Attributes:
-        filename: name in the cache folder of the model.
-        url: where `hub.fetch` downloads it from (https, or file:// for local mirrors).
-        sha256: expected checksum (hex); None only for files that openbind builds itself.
-        size: expected size in bytes, for the progress bar and a disk-space check (0 if unknown).
-    """
-
-    filename: str
-    url: str
-    sha256: str | None = None
-    size: int = 0
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """A registered space model.
-
-    Attributes:
-        name: `family_variant.tag`, e.g. "imagebind_huge.official".
-        builder: dotted path "module:function" of `build(entry, **options) -> SpaceModel`.
-        modalities: the modalities the model can embed (values of `Modality`).
-        dim: dimension of the shared space.
-        weights: files to fetch; empty when weights ship inside installed packages.
-        license: licence of the weights.
-        description: one line for `openbind models`.
-    """
-
-    name: str
-    builder: str
-    modalities: tuple[str, ...]
-    dim: int
-    weights: tuple[WeightFile, ...] = ()
-    license: str = ""
-    description: str = ""
-    options: dict = field(default_factory=dict)
-
-    @property
-    def family(self) -> str:
-        return self.name.split("_", 1)[0]
-
-    @property
-    def variant(self) -> str:
-        return self.name.split(".", 1)[0]
-
-    @property
-    def tag(self) -> str:
-        return self.name.split(".", 1)[1] if "." in self.name else ""
-
-
-_REGISTRY: dict[str, ModelEntry] = {}
+_REGISTRY: dict[str, ModelCard] = {}
 _DEFAULT_TAGS: dict[str, str] = {}
 
 
 def register(
-    entry: ModelEntry, *, default: bool = False, aliases: tuple[str, ...] = ()
-) -> ModelEntry:
-    """Add `entry`.
+    entry: ModelCard, *, default: bool = False, aliases: tuple[str, ...] = ()
+) -> ModelCard:
+    """Add the card `entry`.
 
     Args:
         entry: the model.
         default: its variant name alone (no tag) resolves to it (the first registered tag of a
             variant is its default unless another says `default=True`).
-        aliases: short names that also resolve to it (e.g. "starter").
+        aliases: short names that also resolve to it, besides the card's own `aliases`.
     """
     if "." not in entry.name:
         raise ValueError(f"model names are family_variant.tag, got {entry.name!r}")
     _REGISTRY[entry.name] = entry
     if default or entry.variant not in _DEFAULT_TAGS:
         _DEFAULT_TAGS[entry.variant] = entry.name
-    for alias in aliases:
+    for alias in (*entry.aliases, *aliases):
         _DEFAULT_TAGS[alias] = entry.name
     return entry
 
 
-def get(name: str) -> ModelEntry:
-    """The entry for `name` ("variant.tag" or just "variant" for its default tag).
+def aliases_of(name: str) -> tuple[str, ...]:
+    """The short names that resolve to the card `name` (its variant if default, and aliases), sorted."""
+    _ensure_builtin()
+    return tuple(sorted(a for a, full in _DEFAULT_TAGS.items() if full == name))
+
+
+def check_builder(path: str, packages: tuple[str, ...] = BUILDER_PACKAGES) -> None:
+    """Check that the builder `path` ("module:function") lives in one of `packages`.
+
+    Raises:
+        ConfigError: a malformed path, or a module outside `packages` (a core loader must not
+            import the layers on top through a builder named by string).
+    """
+    module, sep, func = path.partition(":")
+    if not (sep and module and func.isidentifier()):
+        raise ConfigError(f"builder {path!r}: expected 'module:function'")
+    if not any(module == p or module.startswith(p + ".") for p in packages):
+        raise ConfigError(f"builder {path!r} is outside the model layer ({', '.join(packages)})")
+
+
+def get(name: str) -> ModelCard:
+    """The card for `name` ("variant.tag", "variant" for its default tag, or an alias).
 
     Raises:
         UnknownModel: no such model; the message suggests close names.
@@ -109,7 +92,7 @@ def get(name: str) -> ModelEntry:
     raise UnknownModel(f"unknown model {name!r}{hint} (see `openbind models`)")
 
 
-def list_models(pattern: str = "*") -> list[ModelEntry]:
+def list_models(pattern: str = "*") -> list[ModelCard]:
     """Registered models whose name matches the glob `pattern`, sorted by name."""
     _ensure_builtin()
     return [e for n, e in sorted(_REGISTRY.items()) if fnmatch.fnmatch(n, pattern)]
@@ -121,7 +104,7 @@ def isolated() -> Iterator[None]:
 
     Example:
         >>> with isolated():
-        ...     register(ModelEntry("toy_tiny.test", "tests.toy:build", ("text",), 8))
+        ...     register(ModelCard("toy_tiny.test", "tests.toy:build", ("text",), 8))
     """
     _ensure_builtin()  # the builtin entries belong to the saved state
     saved = [(table, dict(table)) for table in (_REGISTRY, _DEFAULT_TAGS)]

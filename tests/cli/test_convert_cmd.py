@@ -15,7 +15,7 @@ from openbind import registry
 from openbind.checkpoint import load_state_dict
 from openbind.cli.main import main
 from openbind.encoders.imagebind.model import imagebind_key_prefixes
-from openbind.registry import ModelEntry
+from openbind.registry import ModelCard
 
 TOWERS = ("vision", "audio")
 
@@ -42,8 +42,8 @@ def src(tmp_path):
     path = tmp_path / "tiny.pth"
     torch.save(_state(), path)
     with registry.isolated():
-        registry.register(ModelEntry("zzconv_tiny.v1", f"{__name__}:build", ("image", "audio"), 16))
-        registry.register(ModelEntry("zzflat_tiny.v1", "openbind.registry:get", ("text",), 16))
+        registry.register(ModelCard("zzconv_tiny.v1", f"{__name__}:build", ("image", "audio"), 16))
+        registry.register(ModelCard("zzflat_tiny.v1", "openbind.registry:get", ("text",), 16))
         yield path
 
 

@@ -9,7 +9,7 @@ import pytest
 from openbind import registry
 from openbind.cli.main import main
 from openbind.cli.models_cmd import human_bytes
-from openbind.registry import ModelEntry, WeightFile
+from openbind.registry import ModelCard, WeightFile
 
 
 @pytest.fixture
@@ -29,13 +29,13 @@ def models(monkeypatch, tmp_path):
     )
     with registry.isolated():
         registry.register(
-            ModelEntry("zzbig_huge.v1", "m:build", ("image", "audio"), 1024, files, "CC-BY-NC-4.0")
+            ModelCard("zzbig_huge.v1", "m:build", ("image", "audio"), 1024, files, "CC-BY-NC-4.0")
         )
         registry.register(
-            ModelEntry("zzbig_small.v1", "m:build", ("text",), 512, files[:1], "MIT"),
+            ModelCard("zzbig_small.v1", "m:build", ("text",), 512, files[:1], "MIT"),
             aliases=("tiny",),
         )
-        registry.register(ModelEntry("zzpkg_base.v1", "m:build", ("text",), 384, (), "Apache-2.0"))
+        registry.register(ModelCard("zzpkg_base.v1", "m:build", ("text",), 384, (), "Apache-2.0"))
         yield
 
 

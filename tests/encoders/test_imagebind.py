@@ -19,6 +19,7 @@ from openbind.encoders.imagebind import (
     imagebind_key_prefixes,
 )
 from openbind.errors import BadInput, ConfigError, MissingModality
+from openbind.space.encoder import Encoder
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 from tests.encoders.imagebind_golden import (
@@ -155,11 +156,10 @@ def test_space_pooling_has_the_reference_direction(
 ) -> None:
     """openbind renormalises clip means; the reference does not. Directions agree to 1e-6."""
     modality = Modality.VIDEO if case == "vision_video" else Modality.AUDIO
-    space = SpaceModel(
-        "imagebind_small.golden", model.towers([modality]), {modality: lambda x: x}, 64
-    )
+    encoders = {modality: Encoder(model.towers([modality])[modality], lambda x: x)}
+    space = SpaceModel("imagebind_small.golden", encoders, 64)
     items = list(io["inputs"][case])  # one (S, *clip_shape) tensor per item
-    ours = space.encode_items(modality, items).vectors
+    ours = space.encode(modality, items).vectors
     reference = io["outputs"][case]
     cosine = F.cosine_similarity(ours, reference, dim=-1)
     torch.testing.assert_close(cosine, torch.ones_like(cosine), atol=1e-6, rtol=0)

@@ -43,10 +43,10 @@ def test_embed_actor_embeds_batches_and_reports_errors(tmp_path):
     assert out["row"].tolist() == [7, 8, 9]
     assert out["error"].tolist() == ["", "corrupt toy file", ""]
     np.testing.assert_allclose(
-        out["vector"][0], space.encode_items("text", ["a dog barking"]).numpy()[0], rtol=1e-5
+        out["vector"][0], space.encode("text", ["a dog barking"]).numpy()[0], rtol=1e-5
     )
     np.testing.assert_allclose(
-        out["vector"][2], space.encode_items("image", [tmp_path / "c.jpg"]).numpy()[0], rtol=1e-5
+        out["vector"][2], space.encode("image", [tmp_path / "c.jpg"]).numpy()[0], rtol=1e-5
     )
     assert not out["vector"][1].any()
 

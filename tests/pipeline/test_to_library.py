@@ -38,7 +38,7 @@ def test_build_then_search_by_text(space, folder, tmp_path):
     lib, summary = build_library(space, tmp_path / "lib", [folder], progress=False)
     assert (summary.embedded, summary.total, len(summary.skipped)) == (3, 3, 1)
     assert lib.manifest.model_id == MODEL_ID and lib.manifest.roots == (str(folder.resolve()),)
-    query = space.encode_items("text", ["a dog barking"])
+    query = space.encode("text", ["a dog barking"])
     hits = Library.open(tmp_path / "lib", model_id=MODEL_ID).search(query, k=2)
     assert os.path.basename(hits[0].path) == "dog.txt" and hits[0].score == pytest.approx(
         1.0, abs=1e-5
@@ -69,7 +69,7 @@ def test_update_uses_roots_and_handles_changes(space, folder, tmp_path):
     again = Library.open(tmp_path / "lib")
     assert names(again) == ["cat.txt", "dog.txt", "moved.jpg", "new.txt"]
     assert next(r.id for r in again.records() if r.path.endswith("dog.txt")) == dog_id
-    hit = again.search(space.encode_items("text", ["a cat awake"]), k=1)[0]
+    hit = again.search(space.encode("text", ["a cat awake"]), k=1)[0]
     assert hit.path.endswith("cat.txt") and hit.score == pytest.approx(1.0, abs=1e-5)
 
 

@@ -50,7 +50,7 @@ def test_fresh_run_writes_rows_and_reports_skips(space, folder, tmp_path):
     assert table.modalities == [Modality.TEXT, Modality.TEXT, Modality.IMAGE]
     assert table.vectors.shape == (3, DIM)
     np.testing.assert_allclose(np.linalg.norm(table.vectors, axis=1), 1.0, rtol=1e-5)
-    expect = space.encode_items("text", ["a dog barking"]).numpy()[0]
+    expect = space.encode("text", ["a dog barking"]).numpy()[0]
     np.testing.assert_allclose(table.vectors[0], expect, rtol=1e-5)
     assert table.sizes[0] == len("a dog barking") and len(table.hashes[0]) == 32
     meta = pq.read_schema(out).metadata
@@ -84,7 +84,7 @@ def test_second_run_embeds_only_added_and_changed(space, folder, tmp_path):
     names = [os.path.basename(p) for p in table.paths]
     assert names == ["b.txt", "g.txt", "c.jpg", "copy.jpg"]
     np.testing.assert_array_equal(table.vectors[2], table.vectors[3])
-    expect = space.encode_items("text", ["a cat sleeping on a cold mat"]).numpy()[0]
+    expect = space.encode("text", ["a cat sleeping on a cold mat"]).numpy()[0]
     np.testing.assert_allclose(table.vectors[0], expect, rtol=1e-5)
 
     third = CountingRunner(space)
@@ -98,7 +98,7 @@ def test_interrupted_run_resumes_from_parts(space, folder, tmp_path):
     class Crash(LocalRunner):
         def run(self, todo, sink, *, progress=None):
             inputs, good = model_inputs(todo[:1], [])
-            sink(good, self.space.encode_items(good[0].modality, inputs).numpy())
+            sink(good, self.space.encode(good[0].modality, inputs).numpy())
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -154,5 +154,5 @@ def test_text_files_are_read_and_bad_utf8_is_skipped(space, tmp_path):
     assert "UTF-8" in summary.skipped[0].reason
     table = read_embeddings(tmp_path / "o.parquet")
     np.testing.assert_allclose(
-        table.vectors[0], space.encode_items("text", ["a dog barking"]).numpy()[0], rtol=1e-5
+        table.vectors[0], space.encode("text", ["a dog barking"]).numpy()[0], rtol=1e-5
     )

@@ -16,6 +16,7 @@ import torch
 
 from openbind import registry
 from openbind.errors import BadInput, DecodeError
+from openbind.space.encoder import Encoder
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
@@ -60,16 +61,14 @@ class Tower(torch.nn.Module):
 def make_space(modalities: tuple[str, ...] = MODALITIES, *, batch_size: int = 4) -> SpaceModel:
     """The toy space; all towers share one projection, so modalities are comparable."""
     mods = [Modality.parse(m) for m in modalities]
-    return SpaceModel(
-        MODEL_ID,
-        {m: Tower(m, seed=0) for m in mods},
-        {m: text_transform if m is Modality.TEXT else file_transform for m in mods},
-        DIM,
-        batch_size=batch_size,
-    )
+    encoders = {
+        m: Encoder(Tower(m, seed=0), text_transform if m is Modality.TEXT else file_transform)
+        for m in mods
+    }
+    return SpaceModel(MODEL_ID, encoders, DIM, batch_size=batch_size)
 
 
-def build(entry: registry.ModelEntry, *, modalities: Any = None, weights: Any = None) -> SpaceModel:
+def build(entry: registry.ModelCard, *, modalities: Any = None, weights: Any = None) -> SpaceModel:
     return make_space(tuple(m.value for m in modalities) if modalities else MODALITIES)
 
 
@@ -79,7 +78,7 @@ def register(monkeypatch: Any) -> None:
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     monkeypatch.setattr(registry, "_DEFAULT_TAGS", dict(registry._DEFAULT_TAGS))
     registry.register(
-        registry.ModelEntry(
+        registry.ModelCard(
             MODEL_ID, "tests.pipeline.toy_space:build", MODALITIES, DIM, description="test space"
         ),
         aliases=("toyhash",),

@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from openbind.errors import DecodeError
 from openbind.index import Library, Record
 from openbind.serve.service import Service
+from openbind.space.encoder import Encoder
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
@@ -101,8 +102,8 @@ def colour_space() -> SpaceModel:
         Modality.AUDIO: audio_to_rgb,
         Modality.VIDEO: video_to_rgb,
     }
-    towers = {m: RecordingTower(m) for m in transforms}
-    return SpaceModel("toy_colour.test", towers, transforms, dim=3)
+    encoders = {m: Encoder(RecordingTower(m), t) for m, t in transforms.items()}
+    return SpaceModel("toy_colour.test", encoders, dim=3)
 
 
 def wav(hz: float, seconds: float = 0.5, rate: int = 16000) -> bytes:
@@ -168,8 +169,8 @@ def make_library(path: Path, space: SpaceModel, media: Path) -> Library:
     lib = Library.create(path, model_id=space.model_id, dim=3, roots=[media])
     images = sorted(media.glob("*.png"))
     notes = sorted((media / "notes").glob("*.txt"))
-    img = space.encode_items("image", [p.read_bytes() for p in images])
-    txt = space.encode_items("text", [p.read_text() for p in notes])
+    img = space.encode("image", [p.read_bytes() for p in images])
+    txt = space.encode("text", [p.read_text() for p in notes])
     lib.add(img.numpy(), [Record(str(p), Modality.IMAGE) for p in images])
     lib.add(txt.numpy(), [Record(str(p), Modality.TEXT) for p in notes])
     lib.commit()

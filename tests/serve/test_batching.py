@@ -20,7 +20,7 @@ def _batcher(space: SpaceModel, **kw) -> Batcher:
 
 def test_concurrent_requests_are_merged_and_each_gets_its_own_rows(space: SpaceModel) -> None:
     words = ["red", "green", "blue", "yellow", "cyan", "magenta"] * 4
-    expected = space.encode_items("text", words).vectors
+    expected = space.encode("text", words).vectors
     space.tower("text").calls.clear()
 
     async def main() -> tuple[list[torch.Tensor], int]:
@@ -88,7 +88,7 @@ def test_a_missing_tower_fails_the_request_and_the_batcher_keeps_working(space: 
         return emb.vectors
 
     vectors = asyncio.run(main())
-    torch.testing.assert_close(vectors[0], space.encode_items("text", ["green"]).vectors[0])
+    torch.testing.assert_close(vectors[0], space.encode("text", ["green"]).vectors[0])
 
 
 def test_empty_request_is_refused(space: SpaceModel) -> None:

@@ -48,11 +48,11 @@ def server(space: SpaceModel, library: Library, media_dir: Path) -> Iterator[str
     (media_dir / "hum.wav").write_bytes(wav(220))
     (media_dir / "blue.mp4").write_bytes(mp4((10, 10, 230)))
     library.add(
-        space.encode_items("audio", [media_dir / "hum.wav"]).numpy(),
+        space.encode("audio", [media_dir / "hum.wav"]).numpy(),
         [Record(str(media_dir / "hum.wav"), Modality.AUDIO)],
     )
     library.add(
-        space.encode_items("video", [media_dir / "blue.mp4"]).numpy(),
+        space.encode("video", [media_dir / "blue.mp4"]).numpy(),
         [Record(str(media_dir / "blue.mp4"), Modality.VIDEO)],
     )
     library.commit()

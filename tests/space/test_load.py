@@ -13,8 +13,8 @@ from tests.space.starter import photos, starter
 
 def test_fast_images_stay_close_to_exact_on_real_photos() -> None:
     fast = openbind.load("starter", modalities=["image"], preprocess={"image": {"fast": True}})
-    assert fast.transforms[Modality.IMAGE].config.fast
-    assert not starter().transforms[Modality.IMAGE].config.fast
+    assert fast.encoder(Modality.IMAGE).transform.config.fast
+    assert not starter().encoder(Modality.IMAGE).transform.config.fast
     images = list(photos().values())
     a = starter().encode({"image": images})["image"]
     b = fast.encode({"image": images})["image"]

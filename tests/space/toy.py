@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from openbind.errors import DecodeError
+from openbind.space.encoder import Encoder
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
@@ -72,12 +73,10 @@ def make_space(
     model_id: str = "toy_space.v1", *, batch_size: int = 4, ordered: bool = False
 ) -> SpaceModel:
     """Image + text toy space (no audio tower); `ordered` batches text longest first."""
-    return SpaceModel(
-        model_id,
-        {"image": ImageTower(), "text": TextTower()},
-        {"image": image_transform, "text": text_transform},
-        DIM,
-        batch_size=batch_size,
-        collates={"text": pad},
-        order_keys={"text": len} if ordered else None,
-    )
+    encoders = {
+        "image": Encoder(ImageTower(), image_transform),
+        "text": Encoder(
+            TextTower(), text_transform, collate=pad, order_key=len if ordered else None
+        ),
+    }
+    return SpaceModel(model_id, encoders, DIM, batch_size=batch_size)

@@ -40,8 +40,8 @@ def test_errors_are_typed():
 def test_starter_image_plus_text_moves_the_query_towards_the_text():
     space = starter()
     names = ["chelsea", "coffee", "rocket", "motorcycle", "astronaut", "grass"]
-    images = space.encode_items("image", [photos()[n] for n in names])
-    cat, motorcycle = take(images, 0), space.encode_items("text", ["a motorcycle"])
+    images = space.encode("image", [photos()[n] for n in names])
+    cat, motorcycle = take(images, 0), space.encode("text", ["a motorcycle"])
     ranks = []
     for weight in (0.0, 1.0, 2.0):
         ranked = retrieve(compose([cat, motorcycle], [1.0, weight]), images, k=6)

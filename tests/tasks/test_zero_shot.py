@@ -19,12 +19,12 @@ def toy():
 
 def test_class_embeddings_average_the_prompt_vectors(toy):
     got = class_embeddings(toy, ["cat", "dog"], "image", templates=["{}", "a {}"])
-    prompts = toy.encode_items("text", ["cat", "a cat", "dog", "a dog"]).vectors.view(2, 2, -1)
+    prompts = toy.encode("text", ["cat", "a cat", "dog", "a dog"]).vectors.view(2, 2, -1)
     assert torch.allclose(got.vectors, F.normalize(prompts.mean(1), dim=-1), atol=1e-6)
 
 
 def test_scores_are_cosines_or_logits_with_the_space_scale(toy):
-    images = toy.encode_items("image", [0.5, 2.0])
+    images = toy.encode("image", [0.5, 2.0])
     classes = class_embeddings(toy, ["cat", "dog", "owl"], "image", templates=["{}"])
     cosine = zero_shot(
         toy, images, ["cat", "dog", "owl"], "image", templates=["{}"], score="cosine"
@@ -82,7 +82,7 @@ def test_missing_tower_and_other_space(toy):
         zero_shot(toy, ["x.wav"], ["cat"], "audio")
     other = make_space("toy_other.v1")
     with pytest.raises(SpaceMismatch, match=r"toy_other\.v1"):
-        zero_shot(toy, other.encode_items("image", [1.0]), ["cat"], "image")
+        zero_shot(toy, other.encode("image", [1.0]), ["cat"], "image")
 
 
 def test_starter_labels_real_photos():

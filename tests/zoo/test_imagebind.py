@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,17 +13,17 @@ import torch.nn.functional as F
 from openbind import checkpoint, registry
 from openbind.encoders.imagebind import ImageBindConfig, ImageBindModel
 from openbind.errors import CheckpointMismatch, ConfigError, MissingWeights
-from openbind.registry import ModelEntry
+from openbind.registry import ModelCard
 from openbind.types import Modality
 from openbind.zoo.imagebind import build, imagebind_key_prefixes, key_groups
 from tests.encoders.imagebind_golden import STATE_DICT, load_io
 
-SMALL = ModelEntry(
+SMALL = ModelCard(
     name="imagebind_small.golden",
     builder="openbind.zoo.imagebind:build",
     modalities=tuple(m.value for m in Modality),
     dim=64,
-    options={"config": "small"},
+    arch="small",
 )
 
 
@@ -83,7 +84,7 @@ def test_per_tower_folder_reads_only_needed_files(tmp_path: Path, io: dict) -> N
     }
     (folder / "vision.safetensors").unlink()  # text must not need it
     space = build(SMALL, modalities=(Modality.TEXT,), weights=folder)
-    emb = space.encode_items("text", io["texts"][:2])
+    emb = space.encode("text", io["texts"][:2])
     torch.testing.assert_close(emb.vectors, _unit(io["outputs"]["text"][:2]), atol=1e-5, rtol=0)
 
 
@@ -108,18 +109,18 @@ def test_mismatched_checkpoint_lists_every_problem(tmp_path: Path) -> None:
 def test_build_errors(tmp_path: Path) -> None:
     with pytest.raises(MissingWeights):
         build(SMALL, modalities=(Modality.TEXT,), weights=tmp_path / "absent.pth")
-    other = ModelEntry(**{**SMALL.__dict__, "options": {"config": "giant"}})
+    other = dataclasses.replace(SMALL, arch="giant")
     with pytest.raises(ConfigError, match="giant"):
         build(other, modalities=(Modality.TEXT,), weights=STATE_DICT)
 
 
 def test_every_modality_is_wired_to_its_preprocessing() -> None:
     space = build(SMALL, modalities=tuple(Modality), weights=STATE_DICT)
-    assert set(space.transforms) == set(Modality)
+    assert set(space.encoders) == set(Modality)
     # Preprocessed tensors pass through the depth, thermal and IMU transforms unchanged.
     io = load_io()
     for modality in (Modality.DEPTH, Modality.THERMAL, Modality.IMU):
-        emb = space.encode_items(modality, list(io["inputs"][modality.value])).vectors
+        emb = space.encode(modality, list(io["inputs"][modality.value])).vectors
         expected = _unit(io["outputs"][modality.value])
         torch.testing.assert_close(emb, expected, atol=1e-5, rtol=0)
     media = Path(__file__).parents[1] / "golden" / "media"
@@ -134,7 +135,7 @@ def test_every_modality_is_wired_to_its_preprocessing() -> None:
     for modality, (name, tower, clips) in cases.items():
         x = space.preprocess(modality, media / name)
         assert x.shape[0] == clips
-        emb = space.encode_items(modality, [media / name]).vectors  # (1, 64)
+        emb = space.encode(modality, [media / name]).vectors  # (1, 64)
         with torch.no_grad():
             ref = model.forward_reference({tower: x.unsqueeze(0)})[tower]  # clips axis
         torch.testing.assert_close(emb, _unit(ref), atol=1e-6, rtol=0)

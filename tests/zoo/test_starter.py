@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 import openbind
 from openbind import registry
 from openbind.errors import BadInput, MissingModality
-from openbind.registry import ModelEntry
+from openbind.registry import ModelCard
 from openbind.types import Modality
 from openbind.zoo import starter as starter_module
 from tests.space.starter import photos, starter
@@ -65,7 +65,7 @@ def test_stored_class_bank_is_minilm_of_the_class_names(space):
     assert len(names) == 1000 and names[281] == "tabby cat" and names[967] == "espresso"
     bank = space.tower("image").bank
     picked = [0, 281, 409, 967, 999]
-    text = space.encode_items("text", [names[i] for i in picked]).vectors
+    text = space.encode("text", [names[i] for i in picked]).vectors
     assert (text - bank[picked]).abs().max().item() < 1e-5
 
 
@@ -75,7 +75,7 @@ def test_every_kind_of_image_input_gives_the_same_vector(space, tmp_path):
     Image.fromarray(array).save(path)
     ready = space.preprocess("image", array)
     items = [array, str(path), path, path.read_bytes(), Image.fromarray(array), ready]
-    vectors = space.encode_items("image", items).vectors
+    vectors = space.encode("image", items).vectors
     assert torch.allclose(vectors, vectors[:1].expand_as(vectors), atol=1e-6)
 
 
@@ -127,7 +127,7 @@ def test_an_audio_tower_file_is_picked_up(tmp_path):
     save_file(linear.state_dict(), str(tmp_path / "starter_audio.safetensors"))
     sidecar = {"builder": "tests.zoo.test_starter:toy_audio_tower", "options": {"scale": 2.0}}
     (tmp_path / "starter_audio.json").write_text(json.dumps(sidecar))
-    entry = ModelEntry(
+    entry = ModelCard(
         "starter_base.v1", "openbind.zoo.starter:build", ("text", "image", "video", "audio"), 384
     )
     space = starter_module.build(entry, modalities=(Modality.AUDIO,), weights=tmp_path)
@@ -140,7 +140,7 @@ def test_an_audio_tower_file_is_picked_up(tmp_path):
 
 
 def test_a_missing_audio_tower_file_names_the_towers_there_are(tmp_path):
-    entry = ModelEntry(
+    entry = ModelCard(
         "starter_base.v1", "openbind.zoo.starter:build", ("text", "image", "video", "audio"), 384
     )
     with pytest.raises(

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def key_groups(entry: registry.ModelEntry) -> Mapping[str, Sequence[str]]:
+def key_groups(entry: registry.ModelCard) -> Mapping[str, Sequence[str]]:
     """Group name -> key prefixes for `entry`, from its family module's `key_groups()`.
 
     Raises:

@@ -15,15 +15,19 @@ import html
 import io
 import time
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
+from string import Template
 from typing import TYPE_CHECKING, Any
+
+from openbind.types import Modality
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from openbind.data.samples import SampleSet
     from openbind.index import Library
-    from openbind.space.model import SpaceModel
+    from openbind.space.protocol import Space
 
 DEFAULT_REPORT = Path("artifacts/demo/report.html")
 LABELS = ("cat", "dog", "cup of coffee", "rocket", "motorcycle", "astronaut", "bouncing ball")
@@ -187,7 +191,7 @@ def _say_samples(console: Console, samples: SampleSet) -> None:
         console.print(f"[yellow]  not made[/]: {file} ({reason})")
 
 
-def _library(space: SpaceModel, samples: SampleSet, name: str, console: Console) -> Library:
+def _library(space: Space, samples: SampleSet, name: str, console: Console) -> Library:
     from openbind.index import library_path
     from openbind.pipeline import build_library
 
@@ -223,8 +227,8 @@ def _query_input(samples: SampleSet, q: Query) -> Any:
     return str(samples.path(q.item))
 
 
-def _search(space: SpaceModel, library: Library, samples: SampleSet, q: Query, k: int) -> Outcome:
-    vector = space.encode_items(q.modality, [_query_input(samples, q)]).numpy()
+def _search(space: Space, library: Library, samples: SampleSet, q: Query, k: int) -> Outcome:
+    vector = space.encode(q.modality, [_query_input(samples, q)]).numpy()
     rows = []
     for h in library.search(vector, k, modality=q.only):
         rows.append(
@@ -239,16 +243,16 @@ def _search(space: SpaceModel, library: Library, samples: SampleSet, q: Query, k
     return Outcome(q, rows)
 
 
-def _classify(space: SpaceModel, samples: SampleSet) -> dict[str, list[Row]]:
+def _classify(space: Space, samples: SampleSet) -> dict[str, list[Row]]:
     from openbind.tasks import zero_shot
 
     out: dict[str, list[Row]] = {}
     for name in CLASSIFY:
-        modality = name.split("/")[0].rstrip("s")
-        if modality not in {m.value for m in space.modalities}:
+        modality = samples.get(name).modality
+        if modality not in space.modalities:
             continue
         result = zero_shot(space, [str(samples.path(name))], list(LABELS), modality)
-        out[name] = [Row(label, modality, p) for label, p in result.top(3)[0]]
+        out[name] = [Row(label, modality.value, p) for label, p in result.top(3)[0]]
     return out
 
 
@@ -323,26 +327,15 @@ def _write_report(
         + "</td></tr>"
         for n, rows in labels.items()
     )
-    hits = sum(o.hit for o in outcomes)
-    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>openbind demo</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #1d2330; background: #f6f7f9; }}
-h1 {{ color: #3b5bdb; }} section {{ background: #fff; border: 1px solid #e3e6eb; border-radius: 10px; padding: 1rem; margin: 1rem 0; }}
-h2 {{ margin: 0 0 .5rem; font-size: 1.05rem; }} .ok {{ color: #2b8a3e; font-size: .85rem; }} .miss {{ color: #c92a2a; font-size: .85rem; }}
-.grid {{ display: flex; gap: .8rem; flex-wrap: wrap; margin-top: .6rem; }}
-.card {{ width: 190px; border: 1px solid #e3e6eb; border-radius: 8px; overflow: hidden; font-size: .8rem; }}
-.card.expected {{ border: 2px solid #3b5bdb; }} .card div {{ padding: .4rem; }}
-img.thumb {{ width: 100%; height: 130px; object-fit: cover; display: block; background: #eef0f4; }}
-.query img.thumb {{ width: 160px; }} audio {{ width: 100%; }} table {{ border-collapse: collapse; }} td {{ padding: .4rem .8rem; border-top: 1px solid #e3e6eb; vertical-align: middle; }}
-td img.thumb {{ width: 120px; height: 80px; }} .muted {{ color: #6b7280; }}
-</style></head><body>
-<h1>openbind demo</h1>
-<p class="muted">space: {html.escape(model)} · samples: {html.escape(str(samples.root))} · {hits}/{len(outcomes)} queries put the expected file first</p>
-{"".join(sections)}
-<section><h2>zero-shot labels</h2><table>{label_rows}</table></section>
-<p class="muted">Browse the same library: <code>openbind serve --index demo</code>, then open http://127.0.0.1:8000/</p>
-</body></html>
-"""
+    template = files("openbind.cli").joinpath("templates/demo_report.html").read_text("utf-8")
+    page = Template(template).substitute(
+        model=html.escape(model),
+        root=html.escape(str(samples.root)),
+        hits=sum(o.hit for o in outcomes),
+        total=len(outcomes),
+        sections="".join(sections),
+        label_rows=label_rows,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
 
@@ -356,14 +349,14 @@ def _card(samples: SampleSet, r: Row, expected: bool) -> str:
 
 
 def _media_html(samples: SampleSet, name: str, path: Path) -> str:
-    kind = name.split("/")[0]
-    if kind == "audio":
+    kind = samples.get(name).modality
+    if kind is Modality.AUDIO:
         return (
             f'<audio controls preload="none" src="{html.escape(path.resolve().as_uri())}"></audio>'
         )
-    if kind == "notes":
+    if kind is Modality.TEXT:
         return f"<div><i>{html.escape(path.read_text(encoding='utf-8').strip())}</i></div>"
-    thumb = _thumbnail(path, video=kind == "videos")
+    thumb = _thumbnail(path, video=kind is Modality.VIDEO)
     return f'<img class="thumb" alt="{html.escape(name)}" src="data:image/jpeg;base64,{thumb}">'
 
 

@@ -78,6 +78,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--ef-search", type=int, default=64, metavar="N", help="HNSW search breadth (default 64)"
     )
+    build.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="also index files whose symbolic links lead out of the indexed folders",
+    )
     add_model_options(build)
     build.set_defaults(run=run_build)
 
@@ -96,6 +101,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     update.add_argument(
         "--batch-size", type=int, default=None, metavar="N", help="items per forward pass"
+    )
+    update.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="also index files whose symbolic links lead out of the indexed folders",
     )
     add_load_options(update)
     update.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -140,6 +150,7 @@ def run_build(args: argparse.Namespace) -> int:
         params=params,
         force=args.force,
         progress=progress(args),
+        follow_symlinks=args.follow_symlinks,
     )
     lib.close()
     print_summary(summary, args.json, target=str(path))
@@ -162,7 +173,12 @@ def run_update(args: argparse.Namespace) -> int:
         )
         runner = LocalRunner(space, batch_size=args.batch_size)
         summary = index_files(
-            runner, lib, args.inputs or None, force=args.force, progress=progress(args)
+            runner,
+            lib,
+            args.inputs or None,
+            force=args.force,
+            progress=progress(args),
+            follow_symlinks=args.follow_symlinks,
         )
     finally:
         lib.close()

@@ -31,8 +31,10 @@ SUBCOMMANDS = (
     "index",
     "search",
     "classify",
+    "eval",
     "serve",
     "train",
+    "fuse",
     "data",
     "demo",
 )

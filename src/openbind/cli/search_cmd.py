@@ -134,7 +134,7 @@ def compose_query(
     """One normalised query vector from the parts (`openbind.tasks.compose`)."""
     from openbind.tasks import compose
 
-    embedded = [space.encode_items(m, [value]) for m, value in parts]
+    embedded = [space.encode(m, [value]) for m, value in parts]
     return compose(embedded, weights)
 
 

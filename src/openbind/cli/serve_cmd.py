@@ -63,6 +63,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=5.0,
         help="how long a request waits for company (default: %(default)s)",
     )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="time budget of one request; past it the answer is 503 (default: %(default)s)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=run)
 
@@ -128,6 +135,7 @@ def build(args: argparse.Namespace) -> tuple[FastAPI, ServeSettings]:
         label_sets=labels,
         max_batch_items=args.batch_items,
         max_wait_ms=args.batch_wait_ms,
+        timeout_s=args.timeout,
     )
     settings = ServeSettings(
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,10 +26,9 @@ import torch
 from torch.utils.data import Dataset
 
 from openbind.errors import BadInput
+from openbind.preprocess.common import Collate, Transform
 from openbind.types import Modality
 
-Transform = Callable[[Any], torch.Tensor]
-Collate = Callable[[list[torch.Tensor]], torch.Tensor]
 Row = dict[str, Any]
 
 

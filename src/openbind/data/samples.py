@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from openbind.errors import require
+from openbind.errors import UnknownId, require
 from openbind.types import Modality
 
 VERSION = "v1"
@@ -71,6 +71,17 @@ class SampleSet:
     def path(self, name: str) -> Path:
         """The absolute path of the sample called `name`."""
         return self.root / name
+
+    def get(self, name: str) -> Sample:
+        """The sample called `name` (e.g. "images/chelsea.png").
+
+        Raises:
+            UnknownId: no sample has that name.
+        """
+        for s in self.samples:
+            if s.name == name:
+                return s
+        raise UnknownId(name, where=str(self.root))
 
     def by_modality(self, modality: Modality | str) -> list[Sample]:
         m = Modality.parse(modality)

@@ -10,6 +10,7 @@ right-pads a batch with the pad id 0, and the tower derives the attention mask f
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import torch
 from torch import nn
 
 from openbind.errors import BadInput, require
+from openbind.io.text import read_text
+from openbind.limits import DEFAULT_MAX_TEXT_CHARS
 from openbind.types import Modality
 
 PAD_ID = 0
@@ -37,8 +40,10 @@ def minilm_path() -> Path:
 class TokenizeText:
     """Transform of the text modality: one string -> (1, L) int64 token ids (at most 256).
 
-    A 1-D or (1, L) integer tensor is taken as ready token ids. Thread-safe (a fast tokenizer
-    called with truncation from two threads at once can fail with "Already borrowed").
+    Items are strings or paths of UTF-8 text files (`openbind.io.text.read_text`), cut to `max_chars` characters before tokenising (the cut is recorded, see
+    `openbind.limits`). A 1-D or (1, L) integer tensor is taken as ready token ids. Thread-safe
+    (a fast tokenizer called with truncation from two threads at once can fail with "Already
+    borrowed").
 
     Example:
         >>> tok = TokenizeText()
@@ -46,21 +51,29 @@ class TokenizeText:
         [[101, 1037, 4937, 102]]
     """
 
-    def __init__(self, path: str | Path | None = None, max_tokens: int = MAX_TOKENS) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        max_tokens: int = MAX_TOKENS,
+        max_chars: int | None = DEFAULT_MAX_TEXT_CHARS,
+    ) -> None:
         transformers = require("transformers", "starter")
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path or minilm_path()))
         self.max_tokens = max_tokens
+        self.max_chars = max_chars
         self._lock = threading.Lock()
 
     def __call__(self, item: Any) -> torch.Tensor:
         if isinstance(item, torch.Tensor) and not item.is_floating_point() and item.ndim in (1, 2):
             return item.reshape(1, -1).long()
-        if not isinstance(item, str):
+        if not isinstance(item, (str, os.PathLike)):
             raise BadInput(
-                f"text items must be strings, got {type(item).__name__}", source=_short(item)
+                f"text items must be strings or text file paths, got {type(item).__name__}",
+                source=_short(item),
             )
+        text = read_text(item, max_chars=self.max_chars)
         with self._lock:
-            ids = self.tokenizer(item, truncation=True, max_length=self.max_tokens)["input_ids"]
+            ids = self.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"]
         return torch.tensor([ids], dtype=torch.long)  # (1, L)
 
 

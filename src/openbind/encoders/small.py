@@ -28,9 +28,8 @@ from torch import nn
 
 from openbind.config import from_dict
 from openbind.errors import WeightsError
+from openbind.preprocess.common import Transform
 from openbind.types import Modality
-
-Transform = Callable[[Any], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -154,7 +153,79 @@ class TokenTrunk(nn.Module):
         return self.mlp(x)
 
 
-KINDS = ("mel_audio", "wave_audio", "conv_image", "token_text")
+def _image_transform(cfg: TowerConfig) -> Transform:
+    from openbind.preprocess.image import ImageConfig, ImageTransform
+
+    size = cfg.image_size
+    return ImageTransform(
+        ImageConfig(size=size, crop_size=size, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    )
+
+
+def _text_transform(cfg: TowerConfig) -> Transform:
+    from openbind.preprocess.text import TextConfig, TextTransform
+
+    return TextTransform(TextConfig(context_length=32))
+
+
+def _waveform_transform(cfg: TowerConfig) -> Transform:
+    from openbind.data.audio import WaveformTransform
+
+    return WaveformTransform(cfg.sample_rate, cfg.seconds)
+
+
+def _mel_transform(cfg: TowerConfig) -> Transform:
+    from openbind.preprocess.audio import AudioConfig, AudioTransform
+
+    return AudioTransform(
+        AudioConfig(
+            sample_rate=cfg.sample_rate,
+            clip_duration_s=cfg.seconds,
+            clips=1,
+            num_mel_bins=cfg.mel_bins,
+            target_length=cfg.frames,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class TowerKind:
+    """One small-tower architecture: how to build its module and its preprocessing.
+
+    Attributes:
+        tower: (modality, config, dim) -> randomly initialised tower.
+        transform: config -> item -> (S, *input) clips (decoding included).
+    """
+
+    tower: Callable[[Modality, TowerConfig, int], SmallTower]
+    transform: Callable[[TowerConfig], Transform]
+
+
+KINDS: dict[str, TowerKind] = {
+    "mel_audio": TowerKind(
+        lambda m, cfg, dim: SmallTower(m, ConvTrunk(1, cfg.widths, dim), dim), _mel_transform
+    ),
+    "wave_audio": TowerKind(
+        lambda m, cfg, dim: SmallTower(
+            m, ConvTrunk(1, cfg.widths, dim), dim, stem=LogSpectrogram()
+        ),
+        _waveform_transform,
+    ),
+    "conv_image": TowerKind(
+        lambda m, cfg, dim: SmallTower(m, ConvTrunk(3, cfg.widths, dim), dim), _image_transform
+    ),
+    "token_text": TowerKind(
+        lambda m, cfg, dim: SmallTower(m, TokenTrunk(cfg.vocab_size, cfg.widths[-1], dim), dim),
+        _text_transform,
+    ),
+}
+"""The small-tower kinds by name; add an entry to add a kind."""
+
+
+def _kind(cfg: TowerConfig) -> TowerKind:
+    if cfg.kind not in KINDS:
+        raise ValueError(f"unknown tower kind {cfg.kind!r}; valid: {', '.join(KINDS)}")
+    return KINDS[cfg.kind]
 
 
 def build_tower(modality: Modality | str, cfg: TowerConfig, dim: int) -> SmallTower:
@@ -163,52 +234,16 @@ def build_tower(modality: Modality | str, cfg: TowerConfig, dim: int) -> SmallTo
     Raises:
         ValueError: unknown kind (the valid ones are listed).
     """
-    m = Modality.parse(modality)
-    if cfg.kind == "mel_audio":
-        return SmallTower(m, ConvTrunk(1, cfg.widths, dim), dim)
-    if cfg.kind == "wave_audio":
-        return SmallTower(m, ConvTrunk(1, cfg.widths, dim), dim, stem=LogSpectrogram())
-    if cfg.kind == "conv_image":
-        return SmallTower(m, ConvTrunk(3, cfg.widths, dim), dim)
-    if cfg.kind == "token_text":
-        return SmallTower(m, TokenTrunk(cfg.vocab_size, cfg.widths[-1], dim), dim)
-    raise ValueError(f"unknown tower kind {cfg.kind!r}; valid: {', '.join(KINDS)}")
+    return _kind(cfg).tower(Modality.parse(modality), cfg, dim)
 
 
 def build_transform(cfg: TowerConfig) -> Transform:
-    """Item -> (S, *input) clips for a tower of `cfg.kind` (decoding included)."""
-    if cfg.kind == "conv_image":
-        from openbind.preprocess.image import ImageConfig, ImageTransform
+    """Item -> (S, *input) clips for a tower of `cfg.kind` (decoding included).
 
-        return ImageTransform(
-            ImageConfig(
-                size=cfg.image_size,
-                crop_size=cfg.image_size,
-                mean=(0.5, 0.5, 0.5),
-                std=(0.25, 0.25, 0.25),
-            )
-        )
-    if cfg.kind == "token_text":
-        from openbind.preprocess.text import TextConfig, TextTransform
-
-        return TextTransform(TextConfig(context_length=32))
-    if cfg.kind == "wave_audio":
-        from openbind.data.audio import WaveformTransform
-
-        return WaveformTransform(cfg.sample_rate, cfg.seconds)
-    if cfg.kind == "mel_audio":
-        from openbind.preprocess.audio import AudioConfig, AudioTransform
-
-        return AudioTransform(
-            AudioConfig(
-                sample_rate=cfg.sample_rate,
-                clip_duration_s=cfg.seconds,
-                clips=1,
-                num_mel_bins=cfg.mel_bins,
-                target_length=cfg.frames,
-            )
-        )
-    raise ValueError(f"unknown tower kind {cfg.kind!r}; valid: {', '.join(KINDS)}")
+    Raises:
+        ValueError: unknown kind (the valid ones are listed).
+    """
+    return _kind(cfg).transform(cfg)
 
 
 def save_tower(

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from openbind import __version__
+from openbind._version import __version__
 from openbind.atomic import fsync_dir, write_atomic, write_text_atomic
 from openbind.errors import BadInput, VectorIndexError
 from openbind.index.base import as_ids, as_matrix

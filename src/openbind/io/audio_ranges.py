@@ -3,6 +3,14 @@
 WAV / FLAC / AIFF files seek exactly (`openbind.io.audio.open_seekable`); Ogg, mp3 and the files
 PyAV reads do not, so `decode_ranges` decodes them in pieces and keeps only given sample ranges:
 memory is bounded by the clips, not the recording. The samples are the ones `load_audio` gives.
+
+Long Ogg and mp3 files (more than `SEEK_ABOVE_BYTES` of decoded samples) are not decoded front
+to back at all: libsndfile seeks to each range and decodes only it, so an hour of mp3 costs what
+its clips cost (about 1 s, against 20 s and 1.3 GB for the whole file). Each range is decoded
+from 8 mp3 frames before it (the first frames after a seek are wrong); the samples then equal a
+whole read's, except that libsndfile's float conversion can differ by one unit in the last
+place (6e-8) on some samples. Recordings longer than `max_seconds` raise
+`LimitExceeded` from the header, or as soon as decoding passes the limit when the header lies.
 """
 
 from __future__ import annotations
@@ -19,12 +27,21 @@ from openbind.io.audio_decoders import (
     Header,
     av_pieces,
     ogg_truncation,
+    reason,
     soundfile_pieces,
     target,
 )
 from openbind.io.sources import Source, to_source
+from openbind.limits import check_limit
 
-__all__ = ["DecodedRanges", "decode_ranges", "merge_ranges"]
+__all__ = ["SEEK_ABOVE_BYTES", "DecodedRanges", "decode_ranges", "merge_ranges"]
+
+SEEK_ABOVE_BYTES = 32 << 20
+"""Ogg and mp3 files whose float32 samples would take more than this are read by seeking."""
+# Samples decoded before each range and thrown away: mp3 frames borrow bits from the frames
+# before them (the bit reservoir) and overlap them (MDCT), so the first frames after a seek come
+# out wrong (by up to 0.35 without this; 4 frames of 1,152 samples were enough in tests).
+_PRE_ROLL = 8 * 1152
 
 
 class DecodedRanges:
@@ -90,7 +107,11 @@ Decoder = Callable[[Source], Iterator[Any]]
 
 
 def decode_ranges(
-    item: Any, needed: Callable[[int, int], list[tuple[int, int]]], *, mix: bool
+    item: Any,
+    needed: Callable[[int, int], list[tuple[int, int]]],
+    *,
+    mix: bool,
+    max_seconds: float | None = None,
 ) -> DecodedRanges | None:
     """Decode an Ogg or mp3 file (libsndfile) or a file PyAV reads front to back, keeping only
     the sample ranges `needed(frames, sample_rate)` returns (long recordings need only their
@@ -106,6 +127,7 @@ def decode_ranges(
         item: a path, bytes or a binary file object (arrays and tuples give None).
         needed: the [lo, hi) sample ranges wanted from a file of `frames` samples at a rate.
         mix: keep the channel average (`channel_mean`) instead of every channel.
+        max_seconds: longer recordings raise `LimitExceeded` (None: no limit).
 
     Returns:
         The kept ranges, or None for items to decode with `load_audio`: arrays, WAV / FLAC / ...
@@ -113,6 +135,7 @@ def decode_ranges(
         files.
 
     Raises:
+        LimitExceeded: the recording is longer than `max_seconds`.
         DecodeError: the file is truncated, corrupt, or has no samples. `load_audio` may still
             decode with FFmpeg a file libsndfile fails on mid-way: callers fall back to it.
     """
@@ -128,9 +151,15 @@ def decode_ranges(
         return None
     if cut:
         raise DecodeError(f"truncated file: {cut}", source=source.name)
-    decoder = av_pieces if source.suffix in AV_SUFFIXES else _soundfile_decoder(source)
+    if source.suffix in AV_SUFFIXES:
+        decoder: Decoder | None = av_pieces
+    else:
+        decoder, seekable = _soundfile_decoder(source, max_seconds)
+        if seekable:
+            return _seek_ranges(source, needed, mix)
     if decoder is None:
         return None
+    decoder = _limited(decoder, max_seconds)
 
     def widened(declared: int, rate: int) -> list[tuple[int, int]]:
         margin = rate + declared // 1000
@@ -183,18 +212,80 @@ def _keep(
     return DecodedRanges(kept, pos, header.sample_rate, name), bool(declared)
 
 
-def _soundfile_decoder(source: Source) -> Decoder | None:
-    """The decoder of an Ogg (Vorbis, Opus, FLAC in Ogg) or mp3 file libsndfile reads, else None."""
+def _soundfile_decoder(source: Source, max_seconds: float | None) -> tuple[Decoder | None, bool]:
+    """The decoder of an Ogg (Vorbis, Opus, FLAC in Ogg) or mp3 file libsndfile reads (else
+    None), and whether the file is long enough to be read by seeking instead."""
     import soundfile as sf
 
     if source.suffix and source.suffix not in SOUNDFILE_SUFFIXES:
-        return None
+        return None, False
     try:
         with sf.SoundFile(target(source)) as f:
-            kind = f.format
-    except Exception:  # load_audio will name the problem
-        return None
-    return {"OGG": _ogg_decode, "MP3": _mp3_decode}.get(kind)
+            kind, frames, rate, channels = f.format, f.frames, f.samplerate, f.channels
+    except Exception:  # maybe FFmpeg reads it (as load_audio tries next); else it names the problem
+        return av_pieces, False
+    decoder = {"OGG": _ogg_decode, "MP3": _mp3_decode}.get(kind)
+    if decoder is not None and rate > 0:
+        _check_seconds(frames / rate, max_seconds, source.name)
+    long = decoder is not None and frames * max(channels, 1) * 4 > SEEK_ABOVE_BYTES
+    return decoder, long
+
+
+def _check_seconds(seconds: float, max_seconds: float | None, name: str) -> None:
+    check_limit(seconds, max_seconds, "max_duration_s", f"{seconds:,.0f} s of audio", name)
+
+
+def _limited(decoder: Decoder, max_seconds: float | None) -> Decoder:
+    """`decoder` refusing recordings over `max_seconds`: from the header, else while decoding."""
+    if max_seconds is None:
+        return decoder
+
+    def limited(source: Source) -> Iterator[Any]:
+        pieces = decoder(source)
+        header: Header = next(pieces)
+        if header.declared:
+            _check_seconds(header.declared / header.sample_rate, max_seconds, source.name)
+        yield header
+        pos = 0
+        for piece in pieces:
+            pos += piece.shape[1]
+            _check_seconds(pos / header.sample_rate, max_seconds, source.name)
+            yield piece
+
+    return limited
+
+
+def _seek_ranges(
+    source: Source, needed: Callable[[int, int], list[tuple[int, int]]], mix: bool
+) -> DecodedRanges:
+    """The `needed` ranges of a long Ogg or mp3 file, each decoded alone after a seek."""
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(target(source)) as f:
+            frames, rate = f.frames, f.samplerate
+            segments = []
+            for lo, hi in merge_ranges(needed(frames, rate)):
+                lo, hi = max(lo, 0), min(hi, frames)
+                if hi <= lo:
+                    continue
+                start = max(lo - _PRE_ROLL, 0)
+                f.seek(start)
+                data = f.read(hi - start, dtype="float32", always_2d=True)[lo - start :]
+                if data.shape[0] != hi - lo:
+                    raise DecodeError(
+                        f"truncated file: {data.shape[0]} of {hi - lo} samples read at {lo}",
+                        source=source.name,
+                    )
+                part = np.ascontiguousarray(data.T)  # (channels, n)
+                if not np.isfinite(part).all():
+                    raise DecodeError("decoded samples contain NaN or infinity", source=source.name)
+                segments.append((lo, channel_mean(part) if mix else part))
+    except DecodeError:
+        raise
+    except Exception as e:  # libsndfile reports corrupt data with several exception types
+        raise DecodeError(f"cannot decode audio ({reason(e)})", source=source.name) from None
+    return DecodedRanges(segments, frames, rate, source.name)
 
 
 def _ogg_decode(source: Source) -> Iterator[Any]:

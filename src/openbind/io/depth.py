@@ -21,8 +21,9 @@ import numpy as np
 from PIL import Image
 
 from openbind.errors import BadInput, DecodeError
-from openbind.io.image import DEFAULT_MAX_PIXELS, open_image
+from openbind.io.image import open_image
 from openbind.io.sources import NPY_MAGIC, NPZ_MAGIC, Source, describe, load_arrays, to_source
+from openbind.limits import DEFAULT_MAX_MAP_PIXELS
 
 __all__ = ["MILLIMETRES", "load_depth"]
 
@@ -34,7 +35,7 @@ def load_depth(
     item: Any,
     *,
     unit_scale: float = MILLIMETRES,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_pixels: int | None = DEFAULT_MAX_MAP_PIXELS,
 ) -> np.ndarray:
     """Decode a depth map to float32 metres (H, W).
 

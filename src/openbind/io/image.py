@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from openbind.errors import BadInput, DecodeError
+from openbind.errors import BadInput, DecodeError, LimitExceeded
 from openbind.io.sources import Source, to_source
 
 __all__ = ["DEFAULT_MAX_PIXELS", "array_to_image", "load_image", "open_image", "to_rgb"]
@@ -214,9 +214,11 @@ def _check_size(size: tuple[int, int], max_pixels: int | None, name: str) -> Non
     if w < 1 or h < 1:
         raise DecodeError(f"image has no pixels ({w}x{h})", source=name)
     if max_pixels is not None and w * h > max_pixels:
-        raise DecodeError(
+        raise LimitExceeded(
             f"image too large: {w}x{h} = {w * h} pixels > max_pixels={max_pixels} "
             "(possible decompression bomb)",
+            setting="max_pixels",
+            limit=max_pixels,
             source=name,
         )
 

@@ -25,8 +25,9 @@ import numpy as np
 from PIL import Image
 
 from openbind.errors import BadInput
-from openbind.io.image import DEFAULT_MAX_PIXELS, open_image
+from openbind.io.image import open_image
 from openbind.io.sources import describe, to_source
+from openbind.limits import DEFAULT_MAX_MAP_PIXELS
 
 __all__ = ["HIGH_BIT_DEPTH", "load_thermal"]
 
@@ -38,7 +39,7 @@ def load_thermal(
     item: Any,
     *,
     high_bit_depth: str = "minmax",
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_pixels: int | None = DEFAULT_MAX_MAP_PIXELS,
 ) -> Image.Image:
     """Decode a thermal image to one channel: a PIL image in mode "L" or "F" (0..255).
 
@@ -54,8 +55,8 @@ def load_thermal(
     """
     if high_bit_depth not in HIGH_BIT_DEPTH:
         raise BadInput(f"high_bit_depth must be one of {HIGH_BIT_DEPTH}, got {high_bit_depth!r}")
-    if isinstance(item, Image.Image):
-        name, im = describe(item), item
+    if isinstance(item, Image.Image):  # checked for size like a decoded file
+        name, im = describe(item), open_image(item, exif_transpose=False, max_pixels=max_pixels)
     else:
         src = to_source(item)
         name = src.name

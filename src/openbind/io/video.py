@@ -30,6 +30,10 @@ Frame timing (`frame_timing`):
   5%, so 29.97 fps stored with millisecond timestamps still counts), else "pts". The two agree
   on constant-frame-rate videos, so the default keeps parity there.
 
+Pixel limit: frames larger than `max_pixels` (default `openbind.limits.DEFAULT_MAX_VIDEO_PIXELS`,
+16.8 MP) raise `LimitExceeded` from the stream header, before any decoding, and FFmpeg's own
+`max_pixels` option makes the decoder refuse larger frames when the header understates them.
+
 Rotation: phone videos store a display matrix; with `apply_rotation=True` (default) frames are
 turned and mirrored the way FFmpeg's autorotate shows them (multiples of 90 degrees, horizontal
 and vertical flips).
@@ -51,7 +55,9 @@ import numpy as np
 import torch
 
 from openbind.errors import BadInput, DecodeError
+from openbind.io.clips import clip_spans
 from openbind.io.sources import Source, to_source
+from openbind.limits import DEFAULT_MAX_VIDEO_PIXELS, check_limit
 
 __all__ = [
     "FRAME_TIMINGS",
@@ -67,9 +73,13 @@ __all__ = [
 
 FRAME_TIMINGS = ("auto", "index", "pts")
 _NO_PROTOCOL = "none"  # a name no FFmpeg protocol has: nested opens are refused
+_MAX_STREAMS = 64  # per-stream probing options are given for this many streams
 # Below this many frames to decode (summed over keyframe groups), a helper thread costs more
 # than it saves.
 _HELPER_MIN_FRAMES = 120
+# Above this many pixels a frame, no helper thread: its decoder's reference frames would double
+# the memory of the largest videos (4K: about 12 MB a frame).
+_HELPER_MAX_PIXELS = 1920 * 1080
 
 
 @dataclass(frozen=True)
@@ -117,16 +127,11 @@ class VideoClips:
 def clip_timepoints(
     duration: float, clip_duration: float = 2, clips: int = 5
 ) -> tuple[tuple[Fraction, Fraction], ...]:
-    """Start and end (seconds) of `clips` clips spread evenly over the video.
+    """Start and end (seconds) of `clips` clips spread evenly over the video (`clip_spans`).
 
-    Clip k starts at `k * max(duration - clip_duration, 0) / max(clips - 1, 1)` and lasts
-    `clip_duration` (pytorchvideo's `ConstantClipsPerVideoSampler`, exact `Fraction`s of the
-    float duration). Videos shorter than one clip get `clips` identical clips `[0, clip_duration]`.
+    Videos shorter than one clip get `clips` identical clips `[0, clip_duration]`.
     """
-    span = Fraction(max(duration - clip_duration, 0))
-    step = Fraction(span, max(clips - 1, 1))
-    length = Fraction(clip_duration)
-    return tuple((step * k, step * k + length) for k in range(clips))
+    return clip_spans(duration, Fraction(clip_duration), clips)
 
 
 def clip_frame_indices(
@@ -181,6 +186,7 @@ def load_video_clips(
     frames_per_clip: int = 2,
     frame_timing: str = "auto",
     apply_rotation: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_VIDEO_PIXELS,
 ) -> VideoClips:
     """Decode the frames of evenly spread clips of a video (defaults: ImageBind's 5 x 2 s, 2 frames).
 
@@ -191,8 +197,10 @@ def load_video_clips(
         frames_per_clip: frames uniformly subsampled from each clip (first and last for 2).
         frame_timing: "auto", "index" or "pts" (see the module docstring).
         apply_rotation: turn frames as the display matrix says.
+        max_pixels: larger frames raise `LimitExceeded` (None: no limit).
 
     Raises:
+        LimitExceeded: the frames have more than `max_pixels` pixels.
         DecodeError: corrupt or truncated file, no video stream, no decodable frames.
         BadInput: missing file, unsupported item type or bad arguments.
     """
@@ -202,7 +210,7 @@ def load_video_clips(
             f"{clip_duration}, {clips_per_video}, {frames_per_clip}"
         )
     src = to_source(item)
-    with _Video(src) as video:
+    with _Video(src, max_pixels=max_pixels) as video:
         timepoints = clip_timepoints(video.info.duration, clip_duration, clips_per_video)
         indices = clip_frame_indices(video.info, timepoints, frames_per_clip, frame_timing)
         frames = video.read([i for clip in indices for i in clip], apply_rotation)
@@ -245,12 +253,16 @@ class _Video:
     """An open container with its demux index; a context manager (closes the container).
 
     `index_of`: another `_Video` of the same source whose index is reused (no demux pass).
+    `max_pixels`: larger frames raise `LimitExceeded` (from the header) or fail to decode.
     """
 
-    def __init__(self, src: Source, index_of: _Video | None = None) -> None:
+    def __init__(
+        self, src: Source, index_of: _Video | None = None, *, max_pixels: int | None = None
+    ) -> None:
         self.src = src
+        self.max_pixels = max_pixels
         self.helpers: list[_Video] = []  # containers opened for helper threads
-        self.file, self.container = _open_container(src)
+        self.file, self.container = _open_container(src, max_pixels)
         try:
             streams = self.container.streams.video
             if not streams:
@@ -259,6 +271,7 @@ class _Video:
             if self.stream.codec_context is None:
                 raise DecodeError("unsupported or unknown video codec", source=src.name)
             _one_thread(self.stream)
+            self._limit_pixels()
             if index_of is None:
                 self._index()
             else:
@@ -274,6 +287,20 @@ class _Video:
         except BaseException:
             self.close()
             raise
+
+    def _limit_pixels(self) -> None:
+        if self.max_pixels is None:
+            return
+        ctx = self.stream.codec_context
+        w, h = int(ctx.width or 0), int(ctx.height or 0)
+        check_limit(
+            w * h,
+            self.max_pixels,
+            "max_pixels",
+            f"{w}x{h} = {w * h:,} pixels a frame",
+            self.src.name,
+        )
+        ctx.options = {**ctx.options, "max_pixels": str(self.max_pixels)}
 
     def __enter__(self) -> _Video:
         return self
@@ -366,7 +393,12 @@ class _Video:
         except DecodeError:
             raise
         except Exception as e:
-            raise DecodeError(f"corrupt video ({_reason(e)})", source=self.src.name) from None
+            what = "corrupt video"
+            if self.max_pixels is not None and not self.info.width * self.info.height:
+                what = (
+                    f"corrupt video, or frames over max_pixels={self.max_pixels:,} (unstated size)"
+                )
+            raise DecodeError(f"{what} ({_reason(e)})", source=self.src.name) from None
         assert out is not None  # indices is never empty
         return out
 
@@ -390,7 +422,8 @@ class _Video:
             - bisect.bisect_left(self.pts, self.keyframe_pts[k])
             for k, g in groups.items()
         }
-        if len(groups) < 2 or sum(work.values()) < _HELPER_MIN_FRAMES:
+        big = self.info.width * self.info.height > _HELPER_MAX_PIXELS  # a second decoder's memory
+        if len(groups) < 2 or sum(work.values()) < _HELPER_MIN_FRAMES or big:
             return self._decode_groups(groups, skip)
         # Two shares of about equal work (largest first, each to the lighter share): this
         # thread decodes one while a helper thread decodes the other on its own container.
@@ -398,7 +431,7 @@ class _Video:
         for k in sorted(work, key=work.__getitem__, reverse=True):
             lighter = min(shares, key=lambda share: sum(work[j] for j in share))
             lighter[k] = groups[k]
-        helper = _Video(self.src, index_of=self)
+        helper = _Video(self.src, index_of=self, max_pixels=self.max_pixels)
         self.helpers.append(helper)
         with ThreadPoolExecutor(max_workers=1) as pool:
             theirs = pool.submit(helper._decode_groups, dict(sorted(shares[1].items())), skip)
@@ -487,9 +520,10 @@ class _Video:
     def _sequential_decode(self, targets: list[int]) -> dict[int, Any]:
         """Decode from the start in order; match frames by pts, or by position without pts."""
         self.close()  # reopen rather than trust seeking back to the start
-        self.file, self.container = _open_container(self.src)
+        self.file, self.container = _open_container(self.src, self.max_pixels)
         self.stream = self.container.streams.video[0]
         _one_thread(self.stream)
+        self._limit_pixels()
         wanted = set(targets)
         by_position = {p: i for i, p in enumerate(self.pts)}
         index_of_target = {by_position[p]: p for p in targets}
@@ -546,12 +580,14 @@ def _evenly_spaced(steps: list[int]) -> bool:
     return steps[-1] - steps[0] <= max(1, steps[len(steps) // 2] // 20)
 
 
-def _open_container(src: Source) -> tuple[IO[bytes], Any]:
+def _open_container(src: Source, max_pixels: int | None = None) -> tuple[IO[bytes], Any]:
     """The open file and a PyAV container reading it.
 
     Files are always read through a Python file object and FFmpeg may open nothing else: no
     protocol is whitelisted, so playlists and concat scripts (HLS `.m3u8`, `ffconcat`) cannot
-    make it read other local files or URLs named inside an untrusted upload.
+    make it read other local files or URLs named inside an untrusted upload. With `max_pixels`
+    the frames FFmpeg decodes while probing the streams are limited too (an 8K H.264 file took
+    6 s to open without it, 0.2 s with it).
     """
     import av
 
@@ -559,7 +595,9 @@ def _open_container(src: Source) -> tuple[IO[bytes], Any]:
         raise BadInput("videos must be files or bytes, not arrays", source=src.name)
     f = src.open()  # missing / empty / unreadable file -> BadInput or DecodeError
     try:
-        return f, av.open(f, mode="r", options={"protocol_whitelist": _NO_PROTOCOL})
+        limit = [] if max_pixels is None else [{"max_pixels": str(max_pixels)}] * _MAX_STREAMS
+        options = {"protocol_whitelist": _NO_PROTOCOL}
+        return f, av.open(f, mode="r", options=options, stream_options=limit)
     except Exception as e:
         f.close()
         raise DecodeError(f"not a readable video ({_reason(e)})", source=src.name) from None

@@ -12,18 +12,20 @@ References:
     Girdhar et al., "ImageBind: One Embedding Space To Bind Them All", CVPR 2023 (image-anchored pairs).
     Zhu et al., "LanguageBind", ICLR 2024 (language-anchored pairs, frozen text tower).
 
-The temperature is either fixed (a float) or learnable: `LogitScale` keeps log(s) as a parameter,
-initialised at log(1 / 0.07) and clamped at 100 as in CLIP.
+The temperature is either fixed (a float) or learnable: `LogitScale` (`openbind.nn.heads`, the one
+home of the module) keeps log(s) as a parameter, initialised at log(1 / 0.07) and clamped at 100
+as in CLIP.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
 
 from openbind.losses.gather import AllGather, gather_with_grad
+from openbind.nn.heads import LogitScale
+
+__all__ = ["LogitScale", "clip_loss", "info_nce"]
 
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, logit_scale: float | torch.Tensor) -> torch.Tensor:
@@ -76,23 +78,3 @@ def clip_loss(
     a_all = gather_with_grad(a, rank=rank, world_size=world_size, all_gather=all_gather)  # (W*B, D)
     b_all = gather_with_grad(b, rank=rank, world_size=world_size, all_gather=all_gather)  # (W*B, D)
     return info_nce(a_all, b_all, logit_scale)
-
-
-class LogitScale(torch.nn.Module):
-    """A learnable (or fixed) inverse temperature s = exp(log_s), clamped at `max_scale`.
-
-    Args:
-        init: initial s (CLIP: 1 / 0.07).
-        learnable: whether log(s) is trained.
-        max_scale: upper clamp of s (CLIP: 100).
-    """
-
-    def __init__(
-        self, init: float = 1 / 0.07, *, learnable: bool = True, max_scale: float = 100.0
-    ) -> None:
-        super().__init__()
-        self.log_scale = torch.nn.Parameter(torch.tensor(math.log(init)), requires_grad=learnable)
-        self.max_scale = max_scale
-
-    def forward(self) -> torch.Tensor:
-        return self.log_scale.exp().clamp(max=self.max_scale)

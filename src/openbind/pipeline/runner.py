@@ -1,6 +1,6 @@
 """Run files through a space in chunks, handing each chunk's vectors to a sink as it finishes.
 
-`LocalRunner` uses the space in this process: `SpaceModel.encode_report` decodes the next batch
+`LocalRunner` uses the space in this process: `Space.encode_report` decodes the next batch
 in worker threads while the model runs the current one, and skips corrupt files. Files are
 grouped by modality (text files are read into strings first) and fed in chunks of `chunk_size`, so results reach disk as they come (an
 interrupted run keeps what it finished) and the progress bar (tqdm: files, rate, ETA) moves.
@@ -36,20 +36,20 @@ class Runner(Protocol):
 
 
 class LocalRunner:
-    """Embed with a `SpaceModel` in this process.
+    """Embed with an `openbind.Space` in this process.
 
     Args:
         space: the space (`openbind.load(...)`).
-        batch_size: items per forward pass (default: the space's).
-        chunk_size: files per sink call (default: 8 batches).
+        batch_size: items per forward pass (default: the space's own).
+        chunk_size: files per sink call (default: 8 batches, or 128 files).
     """
 
     def __init__(
         self, space: Any, *, batch_size: int | None = None, chunk_size: int | None = None
     ) -> None:
         self.space = space
-        self.batch_size = batch_size or space.batch_size
-        self.chunk_size = chunk_size or 8 * self.batch_size
+        self.batch_size = batch_size
+        self.chunk_size = chunk_size or (8 * batch_size if batch_size else 128)
         self.dim = int(space.dim)
         self.model_id = str(space.model_id)
         self.modalities = tuple(space.modalities)

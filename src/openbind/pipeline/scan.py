@@ -1,8 +1,12 @@
 """Find the files to embed: walk folders, stat, detect modalities, hash contents.
 
 Folders are walked recursively in sorted order; hidden files and folders (names starting with
-".") are skipped, symbolic links to files are followed, links to folders are not. Files named
-directly are always taken. Paths are stored absolute and resolved.
+".") are skipped, links to folders are not followed. A symbolic link to a file is followed only
+when its target lies inside one of the inputs (the indexed roots): a link pointing out of them
+would put an outside file, its path and its text into the library and the server's answers.
+`follow_symlinks=True` (CLI `--follow-symlinks`) takes such files too, under the link's own path,
+so the outside location is still never stored. Files named directly are always taken. Paths are
+stored absolute and resolved.
 """
 
 from __future__ import annotations
@@ -38,18 +42,28 @@ class FileEntry:
     mtime: float
 
 
-def list_files(inputs: Sequence[str | Path]) -> list[Path]:
+def list_files(inputs: Sequence[str | Path], *, follow_symlinks: bool = False) -> list[Path]:
     """Files under `inputs` (folders walked, files kept), absolute, without duplicates.
+
+    Args:
+        inputs: folders and files (the roots).
+        follow_symlinks: also take files whose links lead out of the roots (under the link's
+            path); by default they are left out.
 
     Raises:
         BadInput: an input does not exist.
     """
     seen: dict[Path, None] = {}
+    roots = [Path(item).expanduser().resolve() for item in inputs]
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
             for f in _walk(path):
-                seen.setdefault(f.resolve(), None)
+                real = f.resolve()
+                if any(real.is_relative_to(root) for root in roots):
+                    seen.setdefault(real, None)
+                elif follow_symlinks:
+                    seen.setdefault(f.absolute(), None)
         elif path.is_file():
             seen.setdefault(path.resolve(), None)
         else:
@@ -58,11 +72,19 @@ def list_files(inputs: Sequence[str | Path]) -> list[Path]:
 
 
 def scan(
-    inputs: Sequence[str | Path], *, force: Modality | str | None = None, workers: int = 4
+    inputs: Sequence[str | Path],
+    *,
+    force: Modality | str | None = None,
+    workers: int = 4,
+    follow_symlinks: bool = False,
 ) -> list[FileEntry]:
-    """Every file under `inputs` with its size, mtime and modality (`detect`, or `force`)."""
+    """Every file under `inputs` with its size, mtime and modality (`detect`, or `force`).
+
+    Symbolic links leading out of `inputs` are left out unless `follow_symlinks` (see
+    `list_files`).
+    """
     forced = Modality.parse(force) if force is not None else None
-    files = list_files(inputs)
+    files = list_files(inputs, follow_symlinks=follow_symlinks)
 
     def entry(path: Path) -> FileEntry | None:
         try:

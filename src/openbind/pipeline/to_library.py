@@ -33,6 +33,7 @@ def build_library(
     params: dict[str, Any] | None = None,
     force: Modality | str | None = None,
     progress: bool | None = None,
+    follow_symlinks: bool = False,
 ) -> tuple[Library, RunSummary]:
     """Create a library in `path` and index `inputs` into it (see `index_files`).
 
@@ -47,7 +48,9 @@ def build_library(
         lib = Library.create(
             path, model_id=runner.model_id, dim=runner.dim, kind=kind, params=params, roots=roots
         )
-    summary = index_files(runner, lib, roots, force=force, progress=progress)
+    summary = index_files(
+        runner, lib, roots, force=force, progress=progress, follow_symlinks=follow_symlinks
+    )
     return lib, summary
 
 
@@ -59,16 +62,19 @@ def index_files(
     force: Modality | str | None = None,
     progress: bool | None = None,
     commit_every: int = 2000,
+    follow_symlinks: bool = False,
 ) -> RunSummary:
     """Bring `lib` in line with the files under `inputs` (default: the library's roots).
 
     Args:
-        space: a `SpaceModel` or a `Runner`.
+        space: an `openbind.Space` or a `Runner`.
         lib: an open library of the same space.
         inputs: folders and files; they become the library's roots.
         force: embed every file as this modality instead of detecting it.
         progress: show a progress bar (None: when stderr is a terminal).
         commit_every: commit after this many embedded files (and at the end).
+        follow_symlinks: also index files whose symbolic links lead out of the roots (under
+            the link's path); by default they are left out (and dropped from the library).
 
     Raises:
         IndexMismatch: the library was built with another space.
@@ -89,7 +95,8 @@ def index_files(
     stored = [
         Stored(r.id, r.path, r.modality, r.content_hash, r.size, r.mtime) for r in lib.records()
     ]
-    plan = make_plan(scan(roots, force=force), stored, runner.modalities)
+    found = scan(roots, force=force, follow_symlinks=follow_symlinks)
+    plan = make_plan(found, stored, runner.modalities)
 
     reuse_vectors = lib.vectors([k for _, k in plan.reuse]) if plan.reuse else None
     lib.remove(plan.remove)

@@ -35,7 +35,7 @@ def embed_to_parquet(
     """Embed every supported file under `inputs` into `out`.
 
     Args:
-        space: a `SpaceModel`, or a `Runner` (e.g. `LocalRunner(space, batch_size=32)`).
+        space: an `openbind.Space`, or a `Runner` (e.g. `LocalRunner(space, batch_size=32)`).
         inputs: folders (walked recursively) and files.
         out: the Parquet file to create or update.
         force: embed every file as this modality instead of detecting it.

@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -34,12 +33,14 @@ import torch
 from openbind.errors import ConfigError, DecodeError
 from openbind.io.audio import SeekableAudio, channel_mean, load_audio, open_seekable
 from openbind.io.audio_ranges import DecodedRanges, decode_ranges, merge_ranges
+from openbind.io.clips import ClipSpan, clip_spans, sample_slices
 from openbind.io.sources import to_source
+from openbind.limits import DEFAULT_MAX_AUDIO_SECONDS, check_limit
 from openbind.preprocess.common import check_clips
 from openbind.preprocess.fbank import log_mel_fbank
 from openbind.preprocess.resample import input_range, output_length, resample, resample_range
 
-ClipTime = tuple[Fraction, Fraction]
+ClipTime = ClipSpan
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class AudioConfig:
             leak between overlapping clips.
         array_sample_rate: sample rate of bare array items (None: arrays must come as
             `(array, sample_rate)`).
+        max_duration_s: longer recordings raise `LimitExceeded` (`openbind.limits`; None: no
+            limit). Long Ogg and mp3 files are read by seeking to the clips, other compressed
+            files are decoded in pieces, so time, not memory, is what this bounds.
     """
 
     sample_rate: int = 16000
@@ -79,6 +83,7 @@ class AudioConfig:
     std: float = 9.138
     parity: bool = False
     array_sample_rate: int | None = None
+    max_duration_s: float | None = DEFAULT_MAX_AUDIO_SECONDS
 
     def __post_init__(self) -> None:
         checks = {
@@ -92,6 +97,7 @@ class AudioConfig:
             "frame_length_ms": self.sample_rate * self.frame_length_ms >= 2000,
             "frame_shift_ms": self.sample_rate * self.frame_shift_ms >= 1000,
             "std": self.std > 0,
+            "max_duration_s": self.max_duration_s is None or self.max_duration_s > 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -106,27 +112,17 @@ class AudioConfig:
 def clip_times(duration: float, config: AudioConfig) -> list[ClipTime]:
     """Start and end (seconds, exact) of each clip of a recording of `duration` seconds.
 
-    Evenly spaced clips follow pytorchvideo's `ConstantClipsPerVideoSampler`: clip k starts at
-    `k * Fraction(max(duration - clip, 0)) / (clips - 1)`. Recordings shorter than a clip get
-    clips [0, clip] (the caller pads).
+    `openbind.io.clips.clip_spans` with the config's clip length, count, stride and cap.
     """
-    clip = Fraction(str(config.clip_duration_s))
-    last_start = Fraction(max(duration - clip, 0))  # float arithmetic, as the reference
-    count = config.clips
-    if config.clip_stride_s is not None:
-        stride = Fraction(str(config.clip_stride_s))
-        count = 1 + math.ceil(last_start / stride)
-        if config.max_clips is None or count <= config.max_clips:
-            starts = [min(k * stride, last_start) for k in range(count)]
-            return [(s, s + clip) for s in starts]
-        count = config.max_clips
-    step = Fraction(last_start, max(count - 1, 1))
-    return [(step * k, step * k + clip) for k in range(count)]
-
-
-def sample_slices(times: list[ClipTime], sample_rate: int) -> list[tuple[int, int]]:
-    """Sample index ranges `[int(start * rate), int(end * rate))` of clip time points."""
-    return [(int(s * sample_rate), int(e * sample_rate)) for s, e in times]
+    stride = None if config.clip_stride_s is None else Fraction(str(config.clip_stride_s))
+    spans = clip_spans(
+        duration,
+        Fraction(str(config.clip_duration_s)),
+        config.clips,
+        stride=stride,
+        max_clips=config.max_clips,
+    )
+    return list(spans)
 
 
 class AudioTransform:
@@ -151,7 +147,7 @@ class AudioTransform:
         WAV, AIFF, FLAC and other seekable files are read only where the clips are (plus the
         resampling filter's context), so long recordings cost what their clips cost; Ogg, mp3
         and PyAV files are decoded front to back keeping only those samples (`decode_ranges`),
-        so their memory is bounded (mp3: one copy of the samples). A tensor of
+        so their memory is bounded (long Ogg and mp3 files are read by seeking to the clips). A tensor of
         3 or more dimensions is taken as preprocessed clips, (1, mels, frames) or
         (S, 1, mels, frames), and passed through after a shape check.
 
@@ -169,13 +165,23 @@ class AudioTransform:
             with reader:
                 return self.from_reader(reader)
         try:  # compressed files: decoded front to back, keeping only what the clips need
-            ranges = decode_ranges(source, self._input_ranges, mix=not self.config.parity)
+            ranges = decode_ranges(
+                source,
+                self._input_ranges,
+                mix=not self.config.parity,
+                max_seconds=self.config.max_duration_s,
+            )
         except DecodeError:  # load_audio raises the same, or decodes it with FFmpeg
             ranges = None
         if ranges is not None:
             return self.from_reader(ranges)
         wav = load_audio(source, sample_rate=self.config.array_sample_rate)
+        self._check_duration(wav.duration_s, wav.name)
         return self.from_waveform(torch.from_numpy(wav.samples), wav.sample_rate)
+
+    def _check_duration(self, seconds: float, name: str) -> None:
+        limit = self.config.max_duration_s
+        check_limit(seconds, limit, "max_duration_s", f"{seconds:,.0f} s of audio", name)
 
     def waveform(self, samples: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """The (channels', n) waveform at `config.sample_rate`: channels averaged, unless parity."""
@@ -194,6 +200,7 @@ class AudioTransform:
         """Preprocess a seekable file (or the kept ranges of a compressed one), reading only the
         samples the clips need."""
         rate = self.config.sample_rate
+        self._check_duration(reader.frames / reader.sample_rate, reader.name)
         total = output_length(reader.frames, reader.sample_rate, rate)
         slices = self._slices(total)
 

@@ -31,7 +31,7 @@ from PIL import Image
 
 from openbind.errors import ConfigError
 from openbind.io.depth import MILLIMETRES, load_depth
-from openbind.io.image import DEFAULT_MAX_PIXELS
+from openbind.limits import DEFAULT_MAX_MAP_PIXELS
 from openbind.preprocess.common import check_clips
 from openbind.preprocess.image import INTERPOLATIONS, resize_crop
 
@@ -76,7 +76,7 @@ class DepthConfig:
     interpolation: str = "bicubic"
     mean: float = 0.0
     std: float = 1.0
-    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_pixels: int | None = DEFAULT_MAX_MAP_PIXELS
 
     def __post_init__(self) -> None:
         if self.representation not in REPRESENTATIONS:

@@ -37,6 +37,7 @@ from openbind.preprocess.common import (
     center_crop_offset,
     check_clips,
     normalize,
+    short_side_size,
     uint8_to_float,
 )
 
@@ -49,7 +50,6 @@ __all__ = [
     "resize_crop",
     "resize_crop_fast",
     "resize_short_side",
-    "short_side_size",
     "to_normalized_tensor",
 ]
 
@@ -121,11 +121,6 @@ class ImageConfig:
     def clip_shape(self) -> tuple[int, int, int]:
         """Shape of one model-ready image: (3, crop_size, crop_size)."""
         return (3, self.crop_size, self.crop_size)
-
-
-def short_side_size(w: int, h: int, size: int) -> tuple[int, int]:
-    """(width, height) with the short side `size` and the long side `int(size * long / short)`."""
-    return (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
 
 
 def resize_short_side(im: Image.Image, size: int, interpolation: str = "bicubic") -> Image.Image:

@@ -23,14 +23,15 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import torch
 
 from openbind.errors import BadInput, ConfigError
+from openbind.io.clips import clip_spans
 from openbind.io.imu import TIME_UNITS, ImuRecording, load_imu
-from openbind.io.video import clip_timepoints
 from openbind.preprocess.common import check_clips
 
 __all__ = ["PADS", "ImuConfig", "ImuTransform", "preprocess_imu", "resample_window"]
@@ -126,7 +127,7 @@ def preprocess_imu(recording: ImuRecording, config: ImuConfig) -> torch.Tensor:
     else:
         step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
         duration = float(times[-1]) + step
-        starts = [float(s) for s, _ in clip_timepoints(duration, c.window_seconds, c.clips)]
+        starts = [float(s) for s, _ in clip_spans(duration, Fraction(c.window_seconds), c.clips)]
         windows = np.stack(
             [
                 resample_window(data, times, s, c.window_seconds, c.num_samples, c.pad)

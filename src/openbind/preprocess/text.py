@@ -19,6 +19,7 @@ import torch
 
 from openbind.errors import BadInput, ConfigError
 from openbind.io.text import read_text
+from openbind.limits import DEFAULT_MAX_TEXT_CHARS
 from openbind.preprocess.tokenizer import ClipTokenizer, clip_tokenizer
 
 
@@ -33,16 +34,21 @@ class TextConfig:
         unescape_html: unescape HTML entities twice before tokenising (ImageBind / OpenAI CLIP
             do; Hugging Face `CLIPTokenizer` does not).
         vocab_path: a `bpe_simple_vocab_16e6.txt.gz` to use instead of the installed one.
+        max_chars: texts are cut to this many characters before tokenising, and the cut is
+            recorded (`openbind.limits`); None: no cut (a 20 MB text then costs seconds).
     """
 
     context_length: int = 77
     pad_id: int = 0
     unescape_html: bool = True
     vocab_path: str | None = None
+    max_chars: int | None = DEFAULT_MAX_TEXT_CHARS
 
     def __post_init__(self) -> None:
         if self.context_length < 2:
             raise ConfigError(f"TextConfig.context_length must be >= 2, got {self.context_length}")
+        if self.max_chars is not None and self.max_chars < 1:
+            raise ConfigError(f"TextConfig.max_chars must be >= 1 or None, got {self.max_chars}")
 
 
 class TextTransform:
@@ -77,7 +83,8 @@ class TextTransform:
         """
         if isinstance(item, torch.Tensor):  # already tokenised
             return self._checked_ids(item)
-        return torch.tensor([self.ids(read_text(item))], dtype=torch.int64)
+        text = read_text(item, max_chars=self.config.max_chars)
+        return torch.tensor([self.ids(text)], dtype=torch.int64)
 
     def _checked_ids(self, ids: torch.Tensor) -> torch.Tensor:
         n = self.config.context_length
@@ -108,5 +115,5 @@ def tokenize(texts: Sequence[Any], config: TextConfig | None = None) -> torch.Te
         BadInput: an item cannot be read as text.
     """
     transform = TextTransform(config)
-    rows = [transform.ids(read_text(t)) for t in texts]
+    rows = [transform.ids(read_text(t, max_chars=transform.config.max_chars)) for t in texts]
     return torch.tensor(rows, dtype=torch.int64).reshape(len(rows), transform.config.context_length)

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from openbind.errors import ConfigError
-from openbind.io.image import DEFAULT_MAX_PIXELS
 from openbind.io.thermal import HIGH_BIT_DEPTH, load_thermal
+from openbind.limits import DEFAULT_MAX_MAP_PIXELS
 from openbind.preprocess.common import check_clips
 from openbind.preprocess.image import INTERPOLATIONS, resize_crop
 
@@ -47,7 +47,7 @@ class ThermalConfig:
     mean: float = 0.0
     std: float = 1.0
     high_bit_depth: str = "minmax"
-    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_pixels: int | None = DEFAULT_MAX_MAP_PIXELS
 
     def __post_init__(self) -> None:
         if self.interpolation not in INTERPOLATIONS or min(self.size, self.crop_size) < 1:

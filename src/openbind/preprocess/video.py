@@ -27,7 +27,17 @@ import torch.nn.functional as F
 
 from openbind.errors import ConfigError
 from openbind.io.video import FRAME_TIMINGS, load_video_clips
-from openbind.preprocess.common import CLIP_MEAN, CLIP_STD, check_clips, normalize, uint8_to_float
+from openbind.limits import DEFAULT_MAX_VIDEO_PIXELS
+from openbind.preprocess.common import (
+    CLIP_MEAN,
+    CLIP_STD,
+    check_clips,
+    normalize,
+    short_side_size,
+    uint8_to_float,
+)
+
+_PLANE_PIXELS = 1920 * 1080  # larger frames are resized one plane at a time (less memory)
 
 __all__ = [
     "VideoConfig",
@@ -36,7 +46,6 @@ __all__ = [
     "preprocess_clips",
     "scale_frames",
     "short_side_scale",
-    "short_side_size",
     "spatial_crops",
 ]
 
@@ -56,6 +65,8 @@ class VideoConfig:
         std: per-channel RGB standard deviation.
         frame_timing: "auto", "index" (reference) or "pts" (see `openbind.io.video`).
         apply_rotation: turn frames as the display matrix says (the reference does not).
+        max_pixels: frames with more pixels raise `LimitExceeded` before decoding (None: no
+            limit of openbind's; `openbind.limits`).
     """
 
     clip_duration: float = 2.0
@@ -68,6 +79,7 @@ class VideoConfig:
     std: tuple[float, float, float] = CLIP_STD
     frame_timing: str = "auto"
     apply_rotation: bool = True
+    max_pixels: int | None = DEFAULT_MAX_VIDEO_PIXELS
 
     def __post_init__(self) -> None:
         if self.clip_duration <= 0 or min(self.clips_per_video, self.frames_per_clip) < 1:
@@ -103,20 +115,13 @@ class VideoConfig:
         return self.clips_per_video * self.spatial_crops
 
 
-def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:
-    """(new_h, new_w) with the short side `size` and the long side `floor(long / short * size)`."""
-    if width < height:
-        return math.floor(height / width * size), size
-    return size, math.floor(width / height * size)
-
-
 def short_side_scale(x: torch.Tensor, size: int) -> torch.Tensor:
     """Bilinear resize of (N, C, T, H, W) clips so the short side is `size` (pytorchvideo rule).
 
     `align_corners=False`, no antialias; every (H, W) plane is resized on its own.
     """
     n, c, t, h, w = x.shape
-    new_h, new_w = short_side_size(h, w, size)
+    new_w, new_h = short_side_size(w, h, size, ratio_first=True)
     planes = x.reshape(n * c, t, h, w)  # (N*C, T, H, W)
     out = F.interpolate(planes, size=(new_h, new_w), mode="bilinear", align_corners=False)
     return out.reshape(n, c, t, new_h, new_w)
@@ -127,12 +132,26 @@ def scale_frames(frames: np.ndarray, size: int) -> torch.Tensor:
 
     Clips are converted and resized one at a time into the output, so a 4K video never holds
     more than one clip in float. Each call has the reference's shape (3, T, H, W): the CPU
-    bilinear kernel's rounding depends on the layout, and this keeps it bit-identical.
+    bilinear kernel's rounding depends on the layout, and this keeps it bit-identical. Frames
+    larger than `_PLANE_PIXELS` are resized one (H, W) plane at a time instead (bit-identical
+    too: each plane is computed alone in either case), so a 4K clip holds one 33 MB float plane
+    rather than 200 MB.
     """
     s, t, h, w, _ = frames.shape
-    new_h, new_w = short_side_size(h, w, size)
+    new_w, new_h = short_side_size(w, h, size, ratio_first=True)
     out = torch.empty(s, 3, t, new_h, new_w)
     for i in range(s):
+        if h * w > _PLANE_PIXELS:
+            for k in range(t):
+                for c in range(3):
+                    plane = torch.from_numpy(np.ascontiguousarray(frames[i, k, :, :, c]))
+                    out[i, c, k] = F.interpolate(
+                        uint8_to_float(plane)[None, None],
+                        size=(new_h, new_w),
+                        mode="bilinear",
+                        align_corners=False,
+                    )[0, 0]
+            continue
         clip = torch.from_numpy(frames[i]).permute(3, 0, 1, 2).contiguous()  # (3, T, H, W)
         out[i] = F.interpolate(
             uint8_to_float(clip), size=(new_h, new_w), mode="bilinear", align_corners=False
@@ -193,6 +212,7 @@ class VideoTransform:
             frames_per_clip=c.frames_per_clip,
             frame_timing=c.frame_timing,
             apply_rotation=c.apply_rotation,
+            max_pixels=c.max_pixels,
         )
         return preprocess_clips(clips.frames, c)
 

@@ -1,26 +1,47 @@
 """Dynamic batching: concurrent embedding requests of one modality share one forward pass.
 
-Each modality has an asyncio queue. A worker takes the first waiting request, then keeps
+Each lane has an asyncio queue. A worker takes the first waiting request, then keeps
 collecting for at most `max_wait_ms` or until `max_items` items are gathered, encodes all of
-them in one call on a single model thread, and hands every request its own rows. A bad item
-fails only the request it came from; the others of the batch still get their embeddings.
+them in one call off the event loop, and hands every request its own rows. A bad item fails
+only the request it came from; the others of the batch still get their embeddings.
+
+No request starves the others. Requests are sorted into two kinds of lanes:
+
+* the light lane of a modality: short texts (at most `light_chars` characters in all) and
+  ready tensors, run on one model thread at normal priority;
+* heavy lanes: everything that must be decoded (image, video, audio, ... files) and long texts,
+  one lane per modality, run on a bounded pool of `heavy_workers` threads at a lower CPU
+  priority (`heavy_nice`), so a 30 s video decode never sits in front of a one-line text, and
+  the model thread gets the CPU first when both want it.
+
+Every request has a time budget (`timeout_s`): past it the caller gets `RequestTimeout`
+(the work already started finishes in the background; its result is dropped). `run` puts any
+other expensive call (zero-shot label embeddings) on the heavy pool under the same budget.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from openbind.errors import BadInput
+import torch
+
+from openbind.errors import BadInput, RequestTimeout
 from openbind.space.model import EncodeReport
 from openbind.types import Embeddings, Modality
 
 EncodeFn = Callable[[Modality, list[Any]], EncodeReport]
 """Encode items of one modality, skipping bad ones (like `SpaceModel.encode_report`)."""
+
+T = TypeVar("T")
+Lane = tuple[Modality, bool]  # (modality, heavy)
 
 
 @dataclass
@@ -37,11 +58,13 @@ class BatchStats:
         requests: requests answered (with embeddings or an error).
         batches: encode calls made; `requests / batches` is the merge factor.
         items: items encoded.
+        timeouts: requests (and `run` calls) that went over their time budget.
     """
 
     requests: int = 0
     batches: int = 0
     items: int = 0
+    timeouts: int = 0
 
 
 @dataclass
@@ -49,10 +72,14 @@ class Batcher:
     """Merge concurrent `submit` calls into batched encode calls.
 
     Args:
-        encode: runs one batch of one modality (called on the model thread).
+        encode: runs one batch of one modality (called on the model thread or the heavy pool).
         max_items: stop collecting once a batch has this many items (a larger single request
             still runs, alone).
         max_wait_ms: how long the first request of a batch waits for company.
+        timeout_s: time budget of one request, from `submit` to its rows (None: none).
+        heavy_workers: threads that decode and encode heavy requests.
+        heavy_nice: how much lower the heavy threads' CPU priority is (Linux nice increment).
+        light_chars: text requests of at most this many characters in all share the light lane.
 
     Example:
         >>> batcher = Batcher(lambda m, items: space.encode_report(m, items))
@@ -62,9 +89,14 @@ class Batcher:
     encode: EncodeFn
     max_items: int = 64
     max_wait_ms: float = 5.0
-    _queues: dict[Modality, asyncio.Queue[_Request]] = field(default_factory=dict, init=False)
+    timeout_s: float | None = 60.0
+    heavy_workers: int = 1
+    heavy_nice: int = 10
+    light_chars: int = 4096
+    _queues: dict[Lane, asyncio.Queue[_Request]] = field(default_factory=dict, init=False)
     _workers: list[asyncio.Task[None]] = field(default_factory=list, init=False)
     _executor: ThreadPoolExecutor | None = field(default=None, init=False)
+    _heavy: ThreadPoolExecutor | None = field(default=None, init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _stats: BatchStats = field(default_factory=BatchStats, init=False)
 
@@ -79,13 +111,33 @@ class Batcher:
             BadInput: one of `items` cannot be embedded; the message starts with its position
                 ("input 2: ...").
             MissingModality: the space has no tower for `modality`.
+            RequestTimeout: no answer within `timeout_s`.
         """
         if not items:
             raise BadInput("no items to embed")
         loop = asyncio.get_running_loop()
         request = _Request(list(items), loop.create_future())
-        self._queue(modality).put_nowait(request)
-        return await request.future
+        self._queue((modality, self._is_heavy(request.items))).put_nowait(request)
+        try:
+            return await asyncio.wait_for(request.future, self.timeout_s)
+        except TimeoutError:
+            self._timed_out()
+            raise RequestTimeout(self.timeout_s or 0.0) from None
+
+    async def run(self, fn: Callable[..., T], *args: Any, what: str = "the request") -> T:
+        """`fn(*args)` on the heavy pool, within the time budget.
+
+        Raises:
+            RequestTimeout: it took longer than `timeout_s` (it finishes in the background).
+        """
+        future = asyncio.get_running_loop().run_in_executor(
+            self._heavy_pool(), functools.partial(fn, *args)
+        )
+        try:
+            return await asyncio.wait_for(future, self.timeout_s)
+        except TimeoutError:
+            self._timed_out()
+            raise RequestTimeout(self.timeout_s or 0.0, what) from None
 
     async def close(self) -> None:
         """Stop the workers and the model thread; waiting requests are cancelled."""
@@ -99,25 +151,50 @@ class Batcher:
             while not queue.empty():
                 queue.get_nowait().future.cancel()
         self._queues.clear()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        for pool in (self._executor, self._heavy):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._heavy = None
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _queue(self, modality: Modality) -> asyncio.Queue[_Request]:
+    def _is_heavy(self, items: list[Any]) -> bool:
+        """Whether items need decoding (anything but strings and tensors) or are long texts."""
+        chars = 0
+        for item in items:
+            if isinstance(item, str):
+                chars += len(item)
+            elif not isinstance(item, torch.Tensor):
+                return True
+        return chars > self.light_chars
+
+    def _heavy_pool(self) -> ThreadPoolExecutor:
+        if self._heavy is None:
+            self._heavy = ThreadPoolExecutor(
+                max_workers=self.heavy_workers,
+                thread_name_prefix="openbind-heavy",
+                initializer=_lower_priority,
+                initargs=(self.heavy_nice,),
+            )
+        return self._heavy
+
+    def _timed_out(self) -> None:
+        s = self._stats
+        self._stats = BatchStats(s.requests, s.batches, s.items, s.timeouts + 1)
+
+    def _queue(self, lane: Lane) -> asyncio.Queue[_Request]:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # queues and workers belong to one event loop
             self._loop = loop
             self._queues.clear()
             self._workers.clear()
-        queue = self._queues.get(modality)
+        queue = self._queues.get(lane)
         if queue is None:
-            queue = self._queues[modality] = asyncio.Queue()
-            self._workers.append(asyncio.create_task(self._work(modality, queue)))
+            queue = self._queues[lane] = asyncio.Queue()
+            self._workers.append(asyncio.create_task(self._work(lane, queue)))
         return queue
 
-    async def _work(self, modality: Modality, queue: asyncio.Queue[_Request]) -> None:
+    async def _work(self, lane: Lane, queue: asyncio.Queue[_Request]) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await queue.get()]
@@ -139,21 +216,26 @@ class Batcher:
                 batch.append(request)
                 count += len(request.items)
             try:
-                await self._run(modality, batch)
+                await self._run(lane, batch)
             except Exception as e:  # never let one batch stop the worker
                 for r in batch:
                     _resolve(r, error=e)
 
-    async def _run(self, modality: Modality, batch: list[_Request]) -> None:
-        live = [r for r in batch if not r.future.done()]  # a cancelled client costs nothing
+    async def _run(self, lane: Lane, batch: list[_Request]) -> None:
+        live = [r for r in batch if not r.future.done()]  # a timed-out client costs nothing
         if not live:
             return
+        modality, heavy = lane
         items = [item for r in live for item in r.items]
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openbind-model")
+        if heavy:
+            pool = self._heavy_pool()
+        else:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="openbind-model")
+            pool = self._executor
         loop = asyncio.get_running_loop()
         try:
-            report = await loop.run_in_executor(self._executor, self.encode, modality, items)
+            report = await loop.run_in_executor(pool, self.encode, modality, items)
         except Exception as e:  # the whole batch failed (missing tower, model error)
             for r in live:
                 _resolve(r, error=e)
@@ -164,7 +246,14 @@ class Batcher:
 
     def _count(self, requests: int, items: int) -> None:
         s = self._stats
-        self._stats = BatchStats(s.requests + requests, s.batches + 1, s.items + items)
+        self._stats = BatchStats(s.requests + requests, s.batches + 1, s.items + items, s.timeouts)
+
+
+def _lower_priority(increment: int) -> None:
+    """Lower this thread's CPU priority (Linux threads have their own nice value)."""
+    with contextlib.suppress(AttributeError, OSError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + increment)
 
 
 def _distribute(requests: list[_Request], report: EncodeReport) -> None:

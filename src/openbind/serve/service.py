@@ -18,6 +18,7 @@ import torch
 
 from openbind.errors import BadInput, MissingModality
 from openbind.index import Hit, Library
+from openbind.limits import MAX_LABELS, MAX_QUERY_PARTS
 from openbind.serve.batching import Batcher, BatchStats
 from openbind.serve.inputs import InputError, QueryPart
 from openbind.space.model import EncodeReport, SpaceModel
@@ -40,6 +41,8 @@ DEFAULT_LABELS = (
     "noise",
 )
 """The label set used when a classify request gives none."""
+MAX_WEIGHT = 1e6
+"""Largest weight (in absolute value) of a query part: larger ones overflow float32 sums."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,10 @@ class Service:
         label_sets: named label lists for `classify`; "default" is used when none is named.
         max_batch_items: items per merged forward pass.
         max_wait_ms: how long a request waits for others to share its forward pass.
+        timeout_s: time budget of one embedding (and of one label list's embeddings); past it
+            the request gets `RequestTimeout` (see `openbind.serve.batching`).
+        max_labels: labels per `classify` request (`openbind.limits.MAX_LABELS`).
+        max_query_parts: parts per `search` query (`openbind.limits.MAX_QUERY_PARTS`).
 
     Example:
         >>> service = Service(openbind.load("starter"))
@@ -132,6 +139,9 @@ class Service:
         label_sets: Mapping[str, Sequence[str]] | None = None,
         max_batch_items: int = 64,
         max_wait_ms: float = 5.0,
+        timeout_s: float | None = 60.0,
+        max_labels: int = MAX_LABELS,
+        max_query_parts: int = MAX_QUERY_PARTS,
     ) -> None:
         self.space = space
         self.library = library
@@ -139,7 +149,10 @@ class Service:
             "default": tuple(DEFAULT_LABELS),
             **{k: tuple(v) for k, v in (label_sets or {}).items()},
         }
-        self._batcher = Batcher(self._encode, max_items=max_batch_items, max_wait_ms=max_wait_ms)
+        self._batcher = Batcher(
+            self._encode, max_items=max_batch_items, max_wait_ms=max_wait_ms, timeout_s=timeout_s
+        )
+        self.max_labels, self.max_query_parts = max_labels, max_query_parts
         self._label_cache: dict[tuple[Modality | str, ...], Embeddings] = {}
 
     @property
@@ -179,6 +192,10 @@ class Service:
             raise InputError("index", "this server has no index to search; start it with --index")
         if not parts:
             raise InputError("text", "give a text query and/or a file to search with")
+        if len(parts) > self.max_query_parts:
+            raise InputError(
+                "file", f"has {len(parts)} query parts; at most {self.max_query_parts}"
+            )
         if not 1 <= k <= 1000:
             raise InputError("k", f"must be between 1 and 1000, got {k}")
         only = self._filter_modality(modality)
@@ -281,6 +298,8 @@ class Service:
         names = list(dict.fromkeys(x.strip() for x in labels if x.strip()))
         if len(names) < 2:
             raise InputError("labels", "give at least two distinct non-empty labels")
+        if len(names) > self.max_labels:
+            raise InputError("labels", f"has {len(names)} labels; at most {self.max_labels}")
         return names
 
     async def _embed_part(self, part: QueryPart) -> Embeddings:
@@ -300,8 +319,10 @@ class Service:
 
     async def _compose(self, parts: Sequence[QueryPart]) -> Embeddings:
         for p in parts:
-            if not math.isfinite(p.weight):
-                raise InputError("weights", f"weight of {p.field} is not a finite number")
+            if not math.isfinite(p.weight) or abs(p.weight) > MAX_WEIGHT:
+                raise InputError(
+                    "weights", f"weight of {p.field} is not a number between -1e6 and 1e6"
+                )
         embeddings = await asyncio.gather(*(self._embed_part(p) for p in parts))
         try:
             return compose(embeddings, [p.weight for p in parts])
@@ -313,7 +334,9 @@ class Service:
         key = (modality, *labels)
         cached = self._label_cache.get(key)
         if cached is None:
-            cached = await asyncio.to_thread(class_embeddings, self.space, labels, modality)
+            cached = await self._batcher.run(
+                class_embeddings, self.space, labels, modality, what="embedding the labels"
+            )
             if len(self._label_cache) >= 256:
                 self._label_cache.pop(next(iter(self._label_cache)))
             self._label_cache[key] = cached

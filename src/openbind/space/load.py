@@ -1,9 +1,12 @@
-"""`openbind.load`: build a registered space, with only the towers asked for."""
+"""`openbind.load`: build a registered space from its model card, with only the towers asked for.
+
+The card (`openbind.registry.get(name)`) names the builder of its family; every builder follows
+the shared build path of `openbind.space.build`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ import torch
 from openbind import registry
 from openbind.errors import ConfigError, MissingModality
 from openbind.quantize import optimize
+from openbind.space.build import import_path
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 
@@ -36,10 +40,11 @@ def load(
         device: where the towers run.
         dtype: parameter dtype: float32, or bfloat16 / float16 where the device computes them
             natively (else float32 is kept, with a `PrecisionWarning`; see `openbind.quantize`).
-        weights: a local weights file or folder to use instead of the cache / download.
-        preprocess: per modality, settings that replace the model's stored preprocessing
-            settings (fields of that modality's config, e.g. `ImageConfig`):
-            `{"image": {"fast": True}}` trades bit-exact image parity for speed.
+        weights: a local weights file or folder (a checkpoint, a converted folder, or a Hugging
+            Face folder) to use instead of the card's weight source.
+        preprocess: per modality, settings that replace those of the model's card (fields of
+            that modality's config, e.g. `ImageConfig`): `{"image": {"fast": True}}` trades
+            bit-exact image parity for speed.
         int8: dynamic int8 linear layers in the transformer blocks (x86 CPU; float32 with a
             warning elsewhere).
         threads: torch threads for the forward passes (process-wide).
@@ -47,38 +52,47 @@ def load(
     Raises:
         UnknownModel: `name` is not registered (close names are suggested).
         MissingModality: a requested modality is not one the model has.
-        MissingWeights: weights are not cached and cannot be downloaded.
+        MissingWeights: weights are not cached and cannot be downloaded (the message names the
+            card, its source and the `weights=` / `--weights` alternative).
         ConfigError: `preprocess` names a modality that is not loaded or an unknown setting.
     """
     entry = registry.get(name)
     wanted = _check_modalities(entry, modalities)
-    module_name, func = entry.builder.split(":")
-    build = getattr(importlib.import_module(module_name), func)
-    space: SpaceModel = build(entry, modalities=wanted, weights=weights)
-    for modality, changes in (preprocess or {}).items():
-        _override_preprocessing(space, Modality.parse(modality), changes)
+    card = _with_overrides(entry, wanted, preprocess or {})
+    space: SpaceModel = import_path(card.builder)(card, modalities=wanted, weights=weights)
     space = space.to(device=device)
     return optimize(space, dtype=dtype, int8=int8, threads=threads)
 
 
-def _override_preprocessing(space: SpaceModel, m: Modality, changes: Mapping[str, Any]) -> None:
-    """Rebuild `m`'s transform from its config with `changes` applied."""
-    transform = space.transforms.get(m)
-    config = getattr(transform, "config", None)
-    if config is None or not dataclasses.is_dataclass(config):
-        raise ConfigError(f"preprocess: {space.model_id} has no configurable {m.value} transform")
-    fields = {f.name for f in dataclasses.fields(config)}
-    unknown = sorted(set(changes) - fields)
-    if unknown:
-        raise ConfigError(
-            f"preprocess.{m.value}: unknown setting(s) {unknown}; "
-            f"{type(config).__name__} has {sorted(fields)}"
-        )
-    space.transforms[m] = type(transform)(dataclasses.replace(config, **changes))
+def _with_overrides(
+    card: registry.ModelCard,
+    wanted: Sequence[Modality],
+    preprocess: Mapping[str, Mapping[str, Any]],
+) -> registry.ModelCard:
+    """`card` with the settings `preprocess` changes merged into its preprocessing (checked here,
+    before anything is loaded; the build path then builds the transforms from them)."""
+    if not preprocess:
+        return card
+    specs = dict(card.preprocess)
+    for modality, changes in preprocess.items():
+        m = Modality.parse(modality)
+        spec = specs.get(m.value)
+        if m not in wanted or spec is None or not spec.config:
+            raise ConfigError(f"preprocess: {card.name} has no configurable {m.value} transform")
+        config = import_path(spec.config)
+        fields = {f.name for f in dataclasses.fields(config)}
+        unknown = sorted(set(changes) - fields)
+        if unknown:
+            raise ConfigError(
+                f"preprocess.{m.value}: unknown setting(s) {unknown}; "
+                f"{config.__name__} has {sorted(fields)}"
+            )
+        specs[m.value] = dataclasses.replace(spec, settings={**spec.settings, **changes})
+    return dataclasses.replace(card, preprocess=specs)
 
 
 def _check_modalities(
-    entry: registry.ModelEntry, modalities: Sequence[Modality | str] | None
+    entry: registry.ModelCard, modalities: Sequence[Modality | str] | None
 ) -> tuple[Modality, ...]:
     have = tuple(Modality(m) for m in entry.modalities)
     if modalities is None:

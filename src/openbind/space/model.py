@@ -1,12 +1,13 @@
-"""`SpaceModel`: modality towers in one embedding space, and batched encoding of any input.
+"""`SpaceModel`: one `Encoder` per modality in one embedding space, and batched encoding of any input.
 
 Data flow per modality: input item -> transform (decode + preprocess, in worker threads) ->
-(S, *clip_shape) tensor -> clips of a batch concatenated -> tower -> (clips, D) -> pooled per
-item -> L2-normalised `Embeddings`.
+clips (S, ...) -> clips of a batch collated -> tower -> (clips, D) -> pooled per item ->
+L2-normalised `Embeddings`. `SpaceModel` is one implementation of `openbind.Space`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -15,64 +16,65 @@ from typing import Any
 import torch
 
 from openbind.errors import BadInput, MissingModality
-from openbind.space.pooling import clip_sums, pool_clips
+from openbind.limits import Truncation, recording
+from openbind.space.encoder import Clips, Encoder, Pool, clip_count
+from openbind.space.pooling import clip_sums
 from openbind.space.protocol import EncodeReport, ItemError, pick, split_call
 from openbind.types import Embeddings, Modality
 
-Transform = Callable[[Any], torch.Tensor]
-"""Decode + preprocess one input item into a (S, *clip_shape) tensor (S clips, S >= 1)."""
-
-Collate = Callable[[list[torch.Tensor]], torch.Tensor]
-"""Join the (S_i, ...) clips of a batch's items into one tower input (sum S_i, ...), e.g. padding
-token ids of different lengths. The default concatenates clips of equal shape."""
-
-OrderKey = Callable[[Any], float]
-"""Cost of one raw item (e.g. the length of a string): items are batched longest first so that
-items of similar size share a batch (less padding), and results return in input order."""
-
 
 class SpaceModel(torch.nn.Module):
-    """Towers of several modalities that embed into one space.
+    """Encoders of several modalities that embed into one space.
 
     Args:
         model_id: registry name of the space (`family_variant.tag`).
-        towers: one tower per modality (see `openbind.encoders.base.Tower`).
-        transforms: for each tower, how to turn an input item into model-ready clips.
+        encoders: one `Encoder` (tower, transform, collate, order key, pooling) per modality.
         dim: dimension of the space.
         batch_size: items per forward pass when `encode` is not told otherwise.
         workers: threads that decode the next batch while the model runs the current one (0: inline).
-        collates: per modality, how the clips of a batch are joined (default: concatenated,
-            all of one shape); text towers pad token ids here.
-        order_keys: per modality, the cost of a raw item; batches are then formed longest first.
+
+    The towers are registered as submodules under `towers.<modality>` (state-dict keys are
+    `towers.image.…`), so `.to()`, `.half()` and `state_dict()` cover them.
 
     Example:
         >>> space = openbind.load("starter")
         >>> emb = space.encode({"text": ["a cat"], "image": ["cat.jpg"]})
-        >>> (emb["image"] @ emb["text"]).item()  # cosine similarity
+        >>> (emb["image"] @ emb["text"].T).item()  # cosine similarity
     """
 
     def __init__(
         self,
         model_id: str,
-        towers: Mapping[Modality | str, torch.nn.Module],
-        transforms: Mapping[Modality | str, Transform],
+        encoders: Mapping[Modality | str, Encoder],
         dim: int,
         *,
         batch_size: int = 16,
         workers: int = 2,
-        collates: Mapping[Modality | str, Collate] | None = None,
-        order_keys: Mapping[Modality | str, OrderKey] | None = None,
     ) -> None:
         super().__init__()
         self.model_id = model_id
         self.dim = dim
         self.batch_size = batch_size
         self.workers = workers
-        self.towers = torch.nn.ModuleDict({Modality.parse(m).value: t for m, t in towers.items()})
-        self.transforms = {Modality.parse(m): t for m, t in transforms.items()}
-        self.collates = {Modality.parse(m): c for m, c in (collates or {}).items()}
-        self.order_keys = {Modality.parse(m): k for m, k in (order_keys or {}).items()}
+        self.encoders = {Modality.parse(m): e for m, e in encoders.items()}
+        self.towers = torch.nn.ModuleDict({m.value: e.tower for m, e in self.encoders.items()})
         self.eval()
+
+    def encoder(self, modality: Modality | str) -> Encoder:
+        """The `Encoder` of `modality` (with the tower as currently registered).
+
+        Raises:
+            MissingModality: the space has no tower for it; the message lists those it has.
+        """
+        m = Modality.parse(modality)
+        tower = self.tower(m)
+        enc = self.encoders[m]
+        return enc if enc.tower is tower else dataclasses.replace(enc, tower=tower)
+
+    def set_transform(self, modality: Modality | str, transform: Callable[[Any], Clips]) -> None:
+        """Replace how items of `modality` are preprocessed (e.g. other preprocessing settings)."""
+        m = Modality.parse(modality)
+        self.encoders[m] = dataclasses.replace(self.encoder(m), transform=transform)
 
     # -- what the space has ------------------------------------------------------------------
 
@@ -138,17 +140,6 @@ class SpaceModel(torch.nn.Module):
         }
         return pick(out, single)
 
-    def encode_items(
-        self,
-        modality: Modality | str,
-        items: Any,
-        *,
-        batch_size: int | None = None,
-        progress: bool | None = None,
-    ) -> Embeddings:
-        """`encode(modality, items)`: embed items of one modality; raise on the first bad item."""
-        return self.encode(modality, items, batch_size=batch_size, progress=progress)
-
     def encode_report(
         self,
         inputs: Mapping[Modality | str, Any] | Modality | str,
@@ -189,10 +180,11 @@ class SpaceModel(torch.nn.Module):
         }
         return pick(out, single)
 
-    def preprocess(self, modality: Modality | str, item: Any) -> torch.Tensor:
-        """The model-ready clips (S, *clip_shape) of one item."""
-        m = Modality.parse(modality)
-        return self._transform(m, item, 0)
+    def preprocess(self, modality: Modality | str, item: Any) -> Clips:
+        """The model-ready clips (S, *clip_shape) of one item (named tensors for mapping transforms)."""
+        clips = self.encoder(modality).transform(item)
+        clip_count(clips)
+        return clips
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -204,37 +196,42 @@ class SpaceModel(torch.nn.Module):
         progress: bool | None,
         *,
         skip_bad: bool,
-        pool: Callable[[torch.Tensor, list[int]], torch.Tensor] = pool_clips,
+        pool: Pool | None = None,
     ) -> EncodeReport:
         """Batch, decode (prefetched), run and pool `items`; longest first, results in input order.
 
         `pool` turns a batch's (clips, D) tower output into one row per item: normalised
         embeddings by default, the clip mean of raw features for `features`.
         """
-        self.tower(m)  # fail early for a missing tower
+        enc = self.encoder(m)  # fails early for a missing tower
+        pool = pool or enc.pool
         size = self.batch_size if batch_size is None else batch_size
         if size < 1:
             raise BadInput(f"batch_size must be >= 1, got {size}")
         vectors: list[torch.Tensor] = []
         kept: list[int] = []
         errors: list[ItemError] = []
+        truncated: list[ItemError] = []
         bar = _progress_bar(len(items), m.value, progress)
         order = list(range(len(items)))
-        key = self.order_keys.get(m)
+        key = enc.order_key
         if key is not None:
             order.sort(key=lambda i: key(items[i]), reverse=True)
         indexed = [(i, items[i]) for i in order]
         for batch in _prefetch(self._decode_batch, m, indexed, size, self.workers):
-            good = [(i, t) for i, t in batch if isinstance(t, torch.Tensor)]
-            for i, err in batch:
-                if not isinstance(err, torch.Tensor):
+            good = [(i, c) for i, c, _ in batch if not isinstance(c, BadInput)]
+            for i, err, cuts in batch:
+                if isinstance(err, BadInput):
                     if not skip_bad:
                         raise err.at(i, m.value)
                     errors.append(ItemError(i, _describe(items[i]), str(err)))
+                else:
+                    truncated.extend(ItemError(i, _describe(items[i]), c.reason) for c in cuts)
             if good:
-                clips, counts = self._collate(m, [t for _, t in good])
+                clips = [c for _, c in good]
+                batch_input = enc.collate(clips)
                 with torch.inference_mode():
-                    vectors.append(pool(self._forward(m, clips), counts))
+                    vectors.append(pool(enc.run(batch_input), [clip_count(c) for c in clips]))
                 kept.extend(i for i, _ in good)
             if bar is not None:
                 bar.update(len(batch))
@@ -245,52 +242,29 @@ class SpaceModel(torch.nn.Module):
             rows = sorted(range(len(kept)), key=kept.__getitem__)
             data, kept = data[rows], [kept[r] for r in rows]
             errors.sort(key=lambda e: e.index)
-        return EncodeReport(Embeddings(data, m, self.model_id), kept, errors)
+            truncated.sort(key=lambda e: e.index)
+        return EncodeReport(Embeddings(data, m, self.model_id), kept, errors, truncated)
 
     def _decode_batch(
         self, m: Modality, indexed: list[tuple[int, Any]]
-    ) -> list[tuple[int, torch.Tensor | BadInput]]:
-        out: list[tuple[int, torch.Tensor | BadInput]] = []
+    ) -> list[tuple[int, Clips | BadInput, list[Truncation]]]:
+        """Each item's clips (or its error), and what its transform cut (noted in this thread)."""
+        transform = self.encoder(m).transform
+        out: list[tuple[int, Clips | BadInput, list[Truncation]]] = []
         for index, item in indexed:
-            try:
-                out.append((index, self._transform(m, item, index)))
-            except BadInput as e:
-                out.append((index, e))
+            with recording() as cuts:
+                try:
+                    clips = transform(item)
+                    clip_count(clips)
+                    out.append((index, clips, cuts))
+                except BadInput as e:
+                    out.append((index, e, cuts))
         return out
-
-    def _transform(self, m: Modality, item: Any, index: int) -> torch.Tensor:
-        transform = self.transforms.get(m)
-        if transform is None:
-            raise MissingModality(f"{self.model_id} has no preprocessing for {m.value}")
-        x = transform(item)
-        if not isinstance(x, torch.Tensor) or x.ndim < 1 or x.shape[0] < 1:
-            raise BadInput("preprocessing gave no clips")
-        return x
-
-    def _collate(self, m: Modality, tensors: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
-        collate = self.collates.get(m, _concat)
-        return collate(tensors), [t.shape[0] for t in tensors]
-
-    def _forward(self, m: Modality, clips: torch.Tensor) -> torch.Tensor:
-        tower = self.tower(m)
-        p = next(tower.parameters(), None)
-        if p is not None:
-            clips = clips.to(p.device)
-            if clips.is_floating_point():
-                clips = clips.to(p.dtype)
-        return tower(clips).float().cpu()
 
 
 def _mean_clips(clips: torch.Tensor, counts: list[int]) -> torch.Tensor:
     """Mean of each item's raw clip features (what `features` returns)."""
     return clip_sums(clips, counts) / torch.tensor(counts, dtype=clips.dtype)[:, None]
-
-
-def _concat(tensors: list[torch.Tensor]) -> torch.Tensor:
-    shapes = {tuple(t.shape[1:]) for t in tensors}
-    if len(shapes) > 1:
-        raise BadInput(f"items preprocess to different clip shapes {sorted(shapes)}")
-    return torch.cat(tensors)
 
 
 def _prefetch(

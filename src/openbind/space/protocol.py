@@ -50,11 +50,14 @@ class EncodeReport:
         embeddings: one row per kept item, in input order.
         kept: input positions of the rows of `embeddings`.
         errors: the items that were skipped and why.
+        truncated: kept items that were embedded only in part, and what was cut (e.g. a text over
+            the `max_chars` limit; see `openbind.limits`).
     """
 
     embeddings: Embeddings
     kept: list[int]
     errors: list[ItemError] = field(default_factory=list)
+    truncated: list[ItemError] = field(default_factory=list)
 
 
 @runtime_checkable
@@ -116,8 +119,20 @@ def is_space(obj: object) -> bool:
 def _is_atom(x: Any) -> bool:
     if isinstance(x, (str, bytes, bytearray, memoryview, os.PathLike, Mapping)):
         return True
+    if _is_waveform_pair(x):  # (samples, sample_rate): one audio item
+        return True
     # arrays, tensors and images are single items even though they iterate
     return hasattr(x, "shape") or hasattr(x, "getpixel") or hasattr(x, "__array__")
+
+
+def _is_waveform_pair(x: Any) -> bool:
+    return (
+        isinstance(x, tuple)
+        and len(x) == 2
+        and hasattr(x[0], "shape")
+        and isinstance(x[1], (int, float))
+        and not isinstance(x[1], bool)
+    )
 
 
 def split_call(inputs: Any, items: Any = None) -> tuple[dict[Modality, list[Any]], Modality | None]:

@@ -3,8 +3,8 @@
 Example:
     >>> import openbind as ob
     >>> space = ob.load("starter")
-    >>> images = space.encode_items("image", ["cat.jpg", "coffee.jpg"])
-    >>> hits = retrieve(space.encode_items("text", ["a cup of coffee"]), images, k=1)
+    >>> images = space.encode("image", ["cat.jpg", "coffee.jpg"])
+    >>> hits = retrieve(space.encode("text", ["a cup of coffee"]), images, k=1)
     >>> hits.indices.tolist()
     [[1]]
 """

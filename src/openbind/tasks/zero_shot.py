@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from openbind.errors import BadInput
 from openbind.space.convert import check_same_space
-from openbind.space.model import SpaceModel
+from openbind.space.protocol import Space
 from openbind.tasks.templates import templates as stored_templates
 from openbind.tasks.text_cache import text_cache
 from openbind.types import Embeddings, Modality
@@ -66,7 +66,7 @@ class ZeroShotResult:
 
 
 def class_embeddings(
-    space: SpaceModel,
+    space: Space,
     classes: Sequence[str],
     modality: Modality | str = Modality.IMAGE,
     templates: str | Sequence[str] = "default",
@@ -92,13 +92,13 @@ def class_embeddings(
     if not prompts or any("{}" not in p for p in prompts):
         raise BadInput(f"templates must be non-empty and each contain '{{}}', got {list(prompts)}")
     sentences = [p.format(c) for c in classes for p in prompts]
-    text = text_cache(space).encode(sentences)  # prompts seen before are not embedded again
+    text = _encode_prompts(space, sentences)
     per_class = text.vectors.view(len(classes), len(prompts), -1).mean(1)  # (C, D)
     return Embeddings(F.normalize(per_class, dim=-1), Modality.TEXT, text.model_id)
 
 
 def zero_shot(
-    space: SpaceModel,
+    space: Space,
     inputs: Sequence[Any] | Embeddings,
     classes: Sequence[str] | Embeddings,
     modality: Modality | str = Modality.IMAGE,
@@ -139,13 +139,23 @@ def zero_shot(
     if not isinstance(inputs, Embeddings):
         if len(inputs) == 0:
             raise BadInput(f"no {m.value} inputs to classify")
-        inputs = space.encode_items(m, inputs)
+        inputs = space.encode(m, inputs)
     if len(inputs) == 0:
         raise BadInput(f"no {m.value} inputs to classify")
     check_same_space(inputs, class_emb)
     scale = space.logit_scale(m) if score == "logit" else 1.0
     scores = (inputs.vectors @ class_emb.vectors.T) * scale  # (N, C)
     return ZeroShotResult(names, scores, scores.softmax(dim=1), score, scale)
+
+
+def _encode_prompts(space: Space, sentences: list[str]) -> Embeddings:
+    """Through the space's `text_cache` (prompts seen before are not embedded again), or directly
+    for a space that cannot be weakly referenced."""
+    try:
+        cache = text_cache(space)
+    except TypeError:
+        return space.encode(Modality.TEXT, sentences)
+    return cache.encode(sentences)
 
 
 def _check_classes(classes: Sequence[str]) -> list[str]:

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import torch
 
-from openbind.data.paired import Collate, DataReport, PairedDataset, Transform
+from openbind.data.paired import DataReport, PairedDataset
 from openbind.data.sources import read_source
 from openbind.encoders.small import KINDS, build_tower, build_transform, save_tower
 from openbind.errors import BadInput, ConfigError
 from openbind.losses import LogitScale
+from openbind.preprocess.common import Collate, Transform
 from openbind.train.checkpointing import BEST, LAST, load_checkpoint
 from openbind.train.config import TrainConfig, to_yaml
 from openbind.train.distributed import SINGLE_PROCESS, DistContext, init_distributed, shutdown
@@ -82,10 +83,9 @@ def build_task(
         space = openbind.load(m_cfg.space, modalities=[anchor])
         if space.dim != m_cfg.dim:
             raise ConfigError(f"model.dim is {m_cfg.dim} but space {m_cfg.space} is {space.dim}-d")
-        towers[anchor] = space.tower(anchor)
-        transforms[anchor] = space.transforms[Modality(anchor)]
-        if Modality(anchor) in space.collates:
-            collates[anchor] = space.collates[Modality(anchor)]
+        encoder = space.encoder(anchor)
+        towers[anchor], transforms[anchor] = encoder.tower, encoder.transform
+        collates[anchor] = encoder.collate
     if m_cfg.init:
         _init_from(towers, Path(m_cfg.init))
     trainable = [_modality(m, "model.trainable") for m in m_cfg.trainable] or [

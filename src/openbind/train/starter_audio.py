@@ -55,25 +55,21 @@ def evaluate(n: int = 240, seed: int = 1, weights: Path | None = None) -> SoundR
     """Measure the starter audio tower in `weights` (default: the packaged one) on `n` sounds."""
     import openbind
     from openbind.registry import get
+    from openbind.space.encoder import Encoder
     from openbind.space.model import SpaceModel
     from openbind.zoo import starter
 
     folder = weights or starter.DATA
     text_space = openbind.load("starter", modalities=["text"])
     audio, audio_transform = starter.optional_tower(Modality.AUDIO, folder, get("starter"))
-    space = SpaceModel(
-        "starter_base.v1",
-        {"text": text_space.tower("text"), "audio": audio},
-        {"text": text_space.transforms[Modality.TEXT], "audio": audio_transform},
-        text_space.dim,
-        collates=text_space.collates,
-    )
+    encoders = {"text": text_space.encoder("text"), "audio": Encoder(audio, audio_transform)}
+    space = SpaceModel("starter_base.v1", encoders, text_space.dim)
     names = [c.name for c in CATEGORIES]
     with tempfile.TemporaryDirectory() as tmp:
         rows = list(csv.DictReader(write_sounds(tmp, n, seed=seed).open()))
-        audio_emb = space.encode_items("audio", [Path(tmp) / r["audio"] for r in rows])
-    prompts = space.encode_items("text", [c.prompt for c in CATEGORIES])
-    paraphrases = space.encode_items("text", [PARAPHRASES[name] for name in names])
+        audio_emb = space.encode("audio", [Path(tmp) / r["audio"] for r in rows])
+    prompts = space.encode("text", [c.prompt for c in CATEGORIES])
+    paraphrases = space.encode("text", [PARAPHRASES[name] for name in names])
     scores = audio_emb @ prompts  # (n, 12) cosine
     truth = torch.tensor([names.index(r["label"]) for r in rows])
     top3 = scores.topk(3, dim=1).indices

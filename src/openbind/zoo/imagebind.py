@@ -1,9 +1,12 @@
 """The ImageBind family (Girdhar et al., 2023): build a `SpaceModel` with only the towers asked for.
 
-`build` constructs the requested towers on the meta device (no memory, no init), reads only their
-keys from the checkpoint (memory-mapped `.pth`, `.safetensors`, or a per-tower folder written by
+`build` follows the shared build path (`openbind.space.build`): it resolves the card's weights,
+constructs the requested towers on the meta device (no memory, no init), reads only their keys from
+the checkpoint (memory-mapped `.pth`, `.safetensors`, or a per-tower folder written by
 `openbind convert`), checks them strictly against the model's keys and shapes, and assigns the
-loaded tensors as the parameters (no copy).
+loaded tensors as the parameters (no copy). The official checkpoint has openbind's keys, so the
+key map is empty (`KEY_MAP = None`); the preprocessing comes from the card
+(`zoo.tables.IMAGEBIND_PREPROCESS`).
 
 Example:
     >>> space = openbind.load("imagebind_huge", modalities=["text", "audio"])
@@ -12,13 +15,13 @@ Example:
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 
-from openbind import checkpoint, hub
+from openbind.cards import ModelCard
 from openbind.encoders.imagebind import (
     TOWER_NAMES,
     ImageBindConfig,
@@ -27,15 +30,23 @@ from openbind.encoders.imagebind import (
     imagebind_name,
 )
 from openbind.errors import ConfigError
-from openbind.registry import ModelEntry
-from openbind.space.model import SpaceModel, Transform
+from openbind.keymap import KeyMap
+from openbind.space.build import build_space, load_module
+from openbind.space.build import transforms as card_transforms
+from openbind.space.encoder import Encoder, Transform
+from openbind.space.model import SpaceModel
 from openbind.types import Modality
+from openbind.zoo.tables import IMAGEBIND_PREPROCESS
 
 CONFIGS = {"huge": ImageBindConfig.huge, "small": ImageBindConfig.small}
-"""Values of a registry entry's `options["config"]` -> config factory."""
+"""Values of a card's `arch` -> config factory."""
+
+KEY_MAP: KeyMap | None = None
+"""The official checkpoint's keys are openbind's (the towers keep the reference's module names)."""
 
 __all__ = [
     "CONFIGS",
+    "KEY_MAP",
     "build",
     "imagebind_key_prefixes",
     "key_groups",
@@ -56,7 +67,7 @@ def key_groups() -> dict[str, tuple[str, ...]]:
 
 
 def build(
-    entry: ModelEntry,
+    entry: ModelCard,
     *,
     modalities: tuple[Modality, ...],
     weights: str | Path | None = None,
@@ -64,40 +75,52 @@ def build(
     """The registry builder of ImageBind spaces (`openbind.load` calls it).
 
     Args:
-        entry: the registered model; `entry.options["config"]` names a `CONFIGS` preset
-            (default "huge").
+        entry: the model card; its `arch` names a `CONFIGS` preset (default "huge").
         modalities: openbind modalities to load; image and video share the vision tower.
         weights: a local checkpoint file or converted folder (default: cached / downloaded).
 
     Raises:
+        ConfigError: an unknown `arch`, or a card whose `dim` is not the preset's.
         MissingWeights: no local weights and the file is neither cached nor downloadable.
         CheckpointMismatch: the checkpoint lacks keys of the requested towers, or shapes differ.
     """
-    preset = entry.options.get("config", "huge")
+    preset = entry.arch or "huge"
     if preset not in CONFIGS:
         raise ConfigError(
             f"{entry.name}: unknown ImageBind config {preset!r}; known: {list(CONFIGS)}"
         )
     config = CONFIGS[preset]()
-    model = load_model(config, hub.resolve_weights(entry, weights), modalities)
-    return space_of(entry.name, model, modalities)
+    if entry.dim != config.out_dim:
+        raise ConfigError(
+            f"{entry.name}: card dim {entry.dim}, but {preset} gives {config.out_dim}"
+        )
+    space = build_space(
+        entry,
+        modalities=modalities,
+        weights=weights,
+        towers=lambda path: load_model(config, path, modalities).towers(modalities),
+        defaults=IMAGEBIND_PREPROCESS,
+    )
+    return _texts_longest_first(space)
 
 
 def space_of(model_id: str, model: ImageBindModel, modalities: Iterable[Modality]) -> SpaceModel:
-    """A `SpaceModel` over the towers of `model` serving `modalities`, with their preprocessing.
-
-    Texts are batched longest first (`text_cost`): the text tower cuts each batch after its
-    longest real text, so texts of similar length share a batch.
-    """
+    """A `SpaceModel` over the towers of an `ImageBindModel` already in memory (e.g. random
+    weights for a benchmark), with the official card's preprocessing."""
     modalities = tuple(Modality.parse(m) for m in modalities)
-    order = {Modality.TEXT: text_cost} if Modality.TEXT in modalities else {}
-    return SpaceModel(
-        model_id,
-        model.towers(modalities),
-        transforms(modalities),
-        model.config.out_dim,
-        order_keys=order,
-    )
+    made = transforms(modalities)
+    towers = model.towers(modalities)
+    encoders = {m: Encoder(towers[m], made[m]) for m in modalities}
+    return _texts_longest_first(SpaceModel(model_id, encoders, model.config.out_dim))
+
+
+def _texts_longest_first(space: SpaceModel) -> SpaceModel:
+    """Batch texts longest first (`text_cost`): the text tower cuts each batch after its longest
+    real text, so texts of similar length share a batch."""
+    text = space.encoders.get(Modality.TEXT)
+    if text is not None and text.order_key is None:
+        space.encoders[Modality.TEXT] = dataclasses.replace(text, order_key=text_cost)
+    return space
 
 
 def text_cost(item: object) -> int:
@@ -127,23 +150,17 @@ def load_model(
         CheckpointMismatch: missing, unexpected or wrongly shaped keys (all listed).
     """
     names = {imagebind_name(m) for m in modalities}
-    with torch.device("meta"):
-        model = ImageBindModel(config, modalities=names)
-    prefixes = [p for name in model.modalities for p in imagebind_key_prefixes(name)]
-    state = checkpoint.load_state_dict(path, prefixes=prefixes)
-    expected = {k: v.shape for k, v in model.state_dict().items()}
-    checkpoint.check_keys(expected, state, source=str(path))
-    model.load_state_dict(state, strict=True, assign=True)
+    prefixes = [p for name in sorted(names) for p in imagebind_key_prefixes(name)]
+    model = load_module(
+        lambda: ImageBindModel(config, modalities=names), path, key_map=KEY_MAP, prefixes=prefixes
+    )
     if any(p.dtype != torch.float32 for p in model.parameters()):
         model.float()  # a float16 copy (`openbind convert --dtype float16`) computes in float32
-    return model.eval()
+    return model
 
 
 def transforms(modalities: Iterable[Modality]) -> dict[Modality, Transform]:
-    """The ImageBind preprocessing of each modality: `openbind.preprocess.<m>` with its defaults."""
-    out: dict[Modality, Transform] = {}
-    for m in modalities:
-        module = importlib.import_module(f"openbind.preprocess.{m.value}")
-        prefix = m.value.capitalize()  # image -> ImageTransform(ImageConfig())
-        out[m] = getattr(module, f"{prefix}Transform")(getattr(module, f"{prefix}Config")())
-    return out
+    """ImageBind's preprocessing of each modality (the official card's settings)."""
+    from openbind import registry
+
+    return card_transforms(registry.get("imagebind_huge.official"), modalities)

@@ -9,32 +9,43 @@
   `zoo/data/starter_<modality>.safetensors` with a `starter_<modality>.json` beside it naming
   its builder (see `optional_tower`); the registry entry lists the modality once it ships.
 
-The bridge settings and the preprocessing live in `zoo/data/starter_base.v1.json`; the class-name
-embeddings in `zoo/data/starter_class_bank.safetensors`, rebuilt with
-`python -m openbind.zoo.starter` (docs/starter.md has the measurements behind the choices).
+The preprocessing of images and video frames is in the card (`zoo.tables.STARTER_PREPROCESS`); the
+bridge settings live in `zoo/data/starter_base.v1.json`; the class-name embeddings in
+`zoo/data/starter_class_bank.safetensors`, rebuilt with `python -m openbind.zoo.starter`
+(docs/starter.md has the measurements behind the choices). `build` follows the shared build path
+(`openbind.space.build`); EfficientNet-Lite0 is built on the meta device and its packaged
+checkpoint assigned strictly, like every other family's weights.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from openbind.cards import ModelCard
 from openbind.config import load_json
 from openbind.encoders.bridge import ClassBridgeTower, FrameTower
-from openbind.encoders.efficientnet import efficientnet_lite0
+from openbind.encoders.efficientnet import EfficientNetLite, lite0_weights_path
 from openbind.encoders.minilm import MiniLMTower, TokenizeText, pad_token_ids, text_cost
 from openbind.errors import MissingModality
-from openbind.preprocess.image import ImageConfig, ImageTransform
-from openbind.preprocess.video import VideoConfig, VideoTransform
-from openbind.registry import ModelEntry
-from openbind.space.model import SpaceModel, Transform
+from openbind.preprocess.image import ImageConfig
+from openbind.preprocess.video import VideoConfig
+from openbind.space.build import (
+    build_space,
+    import_path,
+    load_module,
+    preprocess_config,
+    transforms,
+)
+from openbind.space.encoder import Encoder, Transform
+from openbind.space.model import SpaceModel
 from openbind.types import Modality
+from openbind.zoo.tables import STARTER_PREPROCESS
 
 DATA = Path(__file__).parent / "data"
 CLASS_NAMES = DATA / "imagenet_classes.txt"
@@ -43,7 +54,8 @@ CLASS_BANK = DATA / "starter_class_bank.safetensors"
 
 @dataclass(frozen=True)
 class StarterConfig:
-    """Settings of the starter space (stored in `zoo/data/starter_base.v1.json`).
+    """Settings of the starter space: the bridge settings are stored in
+    `zoo/data/starter_base.v1.json`, the preprocessing in the card (`starter_config` joins them).
 
     Attributes:
         image: preprocessing of images and video frames for EfficientNet-Lite0.
@@ -66,8 +78,13 @@ class StarterConfig:
 
 
 def starter_config(name: str = "starter_base.v1") -> StarterConfig:
-    """The stored settings of a starter variant."""
-    return load_json(StarterConfig, DATA / f"{name}.json")
+    """The settings of a starter variant: its bridge settings file, and the image and video
+    preprocessing of the starter's card (`zoo.tables.STARTER_PREPROCESS`)."""
+    return replace(
+        load_json(StarterConfig, DATA / f"{name}.json"),
+        image=preprocess_config(STARTER_PREPROCESS["image"]),
+        video=preprocess_config(STARTER_PREPROCESS["video"]),
+    )
 
 
 def class_names() -> list[str]:
@@ -76,12 +93,12 @@ def class_names() -> list[str]:
 
 
 def build(
-    entry: ModelEntry, *, modalities: Sequence[Modality], weights: str | Path | None = None
+    entry: ModelCard, *, modalities: Sequence[Modality], weights: str | Path | None = None
 ) -> SpaceModel:
     """Build the starter space with the towers in `modalities` (the `openbind.load` builder).
 
     Args:
-        entry: the registry entry (its `options["config"]` names the settings file).
+        entry: the model card (its `arch` names the settings file; default: its name).
         modalities: towers to build.
         weights: a folder with `starter_<modality>.safetensors` towers to use instead of the
             packaged `zoo/data` (the text and image weights always come from their packages).
@@ -89,35 +106,46 @@ def build(
     Raises:
         MissingModality: a requested tower is neither built in nor found as a file.
     """
-    config = starter_config(entry.options.get("config", entry.name))
+    config = starter_config(entry.arch or entry.name)
     wanted = {Modality.parse(m) for m in modalities}
-    towers: dict[Modality, torch.nn.Module] = {}
-    transforms: dict[Modality, Transform] = {}
-    collates, order_keys = {}, {}
-    if Modality.TEXT in wanted:
-        towers[Modality.TEXT] = MiniLMTower.from_package(logit_scale=config.logit_scale)
-        transforms[Modality.TEXT] = TokenizeText()
-        collates[Modality.TEXT] = pad_token_ids
-        order_keys[Modality.TEXT] = text_cost
-    if wanted & {Modality.IMAGE, Modality.VIDEO}:
-        image = image_tower(config)
-        if Modality.IMAGE in wanted:
-            towers[Modality.IMAGE] = image
-            transforms[Modality.IMAGE] = ImageTransform(config.image)
-        if Modality.VIDEO in wanted:
-            towers[Modality.VIDEO] = FrameTower(image)
-            transforms[Modality.VIDEO] = VideoTransform(config.video)
-    for m in sorted(wanted - set(towers), key=lambda m: m.value):
-        towers[m], transforms[m] = optional_tower(m, Path(weights) if weights else DATA, entry)
-    return SpaceModel(
-        entry.name,
-        towers,
-        transforms,
-        entry.dim,
+
+    def towers(folder: Path | None) -> dict[Modality, torch.nn.Module | Encoder]:
+        out: dict[Modality, torch.nn.Module | Encoder] = {}
+        if Modality.TEXT in wanted:
+            out[Modality.TEXT] = text_encoder(config, entry)
+        if wanted & {Modality.IMAGE, Modality.VIDEO}:
+            image = image_tower(config)
+            if Modality.IMAGE in wanted:
+                out[Modality.IMAGE] = image
+            if Modality.VIDEO in wanted:
+                out[Modality.VIDEO] = FrameTower(image)
+        for m in sorted(wanted - set(out), key=lambda m: m.value):
+            out[m] = Encoder(*optional_tower(m, folder or DATA, entry))
+        return out
+
+    return build_space(
+        entry,
+        modalities=tuple(wanted),
+        weights=weights,
+        towers=towers,
+        defaults=STARTER_PREPROCESS,
         batch_size=config.batch_size,
-        collates=collates,
-        order_keys=order_keys,
     )
+
+
+def text_encoder(config: StarterConfig, card: ModelCard | None = None) -> Encoder:
+    """MiniLM with the card's tokenizer; token ids are padded per batch, longest texts first.
+
+    Args:
+        config: the starter's settings (the logit scale).
+        card: whose text preprocessing to use (default: the family's, `STARTER_PREPROCESS`).
+    """
+    tower = MiniLMTower.from_package(logit_scale=config.logit_scale)
+    if card is None:
+        tokenize = TokenizeText()
+    else:
+        tokenize = transforms(card, [Modality.TEXT], STARTER_PREPROCESS)[Modality.TEXT]
+    return Encoder(tower, tokenize, collate=pad_token_ids, order_key=text_cost)
 
 
 def image_tower(config: StarterConfig) -> ClassBridgeTower:
@@ -126,7 +154,7 @@ def image_tower(config: StarterConfig) -> ClassBridgeTower:
 
     bank = load_file(CLASS_BANK)["bank"]  # (1000, 384)
     return ClassBridgeTower(
-        efficientnet_lite0(),
+        load_module(EfficientNetLite, lite0_weights_path()),
         bank,
         temperature=config.temperature,
         top_k=config.top_k,
@@ -135,7 +163,7 @@ def image_tower(config: StarterConfig) -> ClassBridgeTower:
 
 
 def optional_tower(
-    modality: Modality, folder: Path, entry: ModelEntry
+    modality: Modality, folder: Path, entry: ModelCard
 ) -> tuple[torch.nn.Module, Transform]:
     """A trained tower from `folder/starter_<modality>.safetensors` and its `.json` sidecar.
 
@@ -156,9 +184,7 @@ def optional_tower(
             f"it has: {have}"
         )
     spec = json.loads(sidecar.read_text())
-    module_name, func = spec["builder"].split(":")
-    builder = getattr(importlib.import_module(module_name), func)
-    return builder(load_file(weights), **spec.get("options", {}))
+    return import_path(spec["builder"])(load_file(weights), **spec.get("options", {}))
 
 
 def class_bank(template: str = "{}", batch_size: int = 64) -> torch.Tensor:

@@ -2,11 +2,11 @@
 
 from openbind.encoders.imagebind.config import (
     TOWER_NAMES,
-    AudioConfig,
+    AudioTrunkConfig,
     ImageBindConfig,
-    ImuConfig,
+    ImuTrunkConfig,
     MapConfig,
-    TextConfig,
+    TextTrunkConfig,
     TrunkConfig,
     VisionConfig,
 )
@@ -21,13 +21,13 @@ from openbind.encoders.imagebind.model import (
 __all__ = [
     "IMAGEBIND_NAMES",
     "TOWER_NAMES",
-    "AudioConfig",
+    "AudioTrunkConfig",
     "ImageBindConfig",
     "ImageBindModel",
     "ImageBindTower",
-    "ImuConfig",
+    "ImuTrunkConfig",
     "MapConfig",
-    "TextConfig",
+    "TextTrunkConfig",
     "TrunkConfig",
     "VisionConfig",
     "imagebind_key_prefixes",

@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openbind.errors import ConfigError
+from openbind.preprocess.audio import AudioConfig
+from openbind.preprocess.imu import ImuConfig
+from openbind.preprocess.text import TextConfig
+
+# The input geometry of the text, audio and IMU trunks defaults to what the preprocessing
+# produces: the preprocessing configs are the one home of these numbers.
+_TEXT, _AUDIO, _IMU = TextConfig(), AudioConfig(), ImuConfig()
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class VisionConfig(TrunkConfig):
 
 
 @dataclass(frozen=True)
-class TextConfig(TrunkConfig):
+class TextTrunkConfig(TrunkConfig):
     """CLIP-BPE token ids with a causal mask, pooled at the end-of-text token.
 
     Attributes:
@@ -62,11 +69,11 @@ class TextConfig(TrunkConfig):
     blocks: int = 24
     heads: int = 16
     vocab_size: int = 49408
-    context_length: int = 77
+    context_length: int = _TEXT.context_length
 
 
 @dataclass(frozen=True)
-class AudioConfig(TrunkConfig):
+class AudioTrunkConfig(TrunkConfig):
     """Log-mel spectrogram clips, cut into overlapping square patches.
 
     Attributes:
@@ -80,8 +87,8 @@ class AudioConfig(TrunkConfig):
     blocks: int = 12
     heads: int = 12
     drop_path: float = 0.1
-    mel_bins: int = 128
-    frames: int = 204
+    mel_bins: int = _AUDIO.num_mel_bins
+    frames: int = _AUDIO.target_length
     kernel: int = 16
     stride: int = 10
 
@@ -103,7 +110,7 @@ class MapConfig(TrunkConfig):
 
 
 @dataclass(frozen=True)
-class ImuConfig(TrunkConfig):
+class ImuTrunkConfig(TrunkConfig):
     """Inertial signals (accelerometer xyz + gyroscope xyz) cut into windows.
 
     Attributes:
@@ -117,7 +124,7 @@ class ImuConfig(TrunkConfig):
     heads: int = 8
     drop_path: float = 0.7
     channels: int = 6
-    length: int = 2000
+    length: int = _IMU.num_samples
     kernel: int = 8
 
 
@@ -132,11 +139,11 @@ class ImageBindConfig:
 
     out_dim: int = 1024
     vision: VisionConfig = field(default_factory=VisionConfig)
-    text: TextConfig = field(default_factory=TextConfig)
-    audio: AudioConfig = field(default_factory=AudioConfig)
+    text: TextTrunkConfig = field(default_factory=TextTrunkConfig)
+    audio: AudioTrunkConfig = field(default_factory=AudioTrunkConfig)
     depth: MapConfig = field(default_factory=lambda: MapConfig(width=384, heads=8))
     thermal: MapConfig = field(default_factory=MapConfig)
-    imu: ImuConfig = field(default_factory=ImuConfig)
+    imu: ImuTrunkConfig = field(default_factory=ImuTrunkConfig)
 
     def tower(self, name: str) -> TrunkConfig:
         """The settings of the tower `name` ("vision", "text", "audio", "depth", "thermal", "imu")."""
@@ -153,11 +160,11 @@ class ImageBindConfig:
         return cls(
             out_dim=64,
             vision=VisionConfig(width=128, blocks=2, heads=4),
-            text=TextConfig(width=64, blocks=2, heads=4),
-            audio=AudioConfig(width=96, blocks=2, heads=4, drop_path=0.1),
+            text=TextTrunkConfig(width=64, blocks=2, heads=4),
+            audio=AudioTrunkConfig(width=96, blocks=2, heads=4, drop_path=0.1),
             depth=MapConfig(width=64, blocks=2, heads=2),
             thermal=MapConfig(width=80, blocks=2, heads=4),
-            imu=ImuConfig(width=72, blocks=2, heads=3, drop_path=0.7),
+            imu=ImuTrunkConfig(width=72, blocks=2, heads=3, drop_path=0.7),
         )
 
     @classmethod
@@ -193,8 +200,8 @@ class ImageBindConfig:
             vision=VisionConfig(
                 **trunk("vision"), frames=args["video_frames"], kernel=tuple(args["kernel_size"])
             ),
-            text=TextConfig(**trunk("text")),
-            audio=AudioConfig(
+            text=TextTrunkConfig(**trunk("text")),
+            audio=AudioTrunkConfig(
                 **trunk("audio"),
                 mel_bins=args["audio_num_mel_bins"],
                 frames=args["audio_target_len"],
@@ -203,7 +210,7 @@ class ImageBindConfig:
             ),
             depth=MapConfig(**trunk("depth"), kernel=args["depth_kernel_size"]),
             thermal=MapConfig(**trunk("thermal"), kernel=args["thermal_kernel_size"]),
-            imu=ImuConfig(**trunk("imu"), kernel=args["imu_kernel_size"]),
+            imu=ImuTrunkConfig(**trunk("imu"), kernel=args["imu_kernel_size"]),
         )
 
 

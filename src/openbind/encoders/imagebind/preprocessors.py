@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from openbind.encoders.imagebind.config import (
-    AudioConfig,
-    ImuConfig,
+    AudioTrunkConfig,
+    ImuTrunkConfig,
     MapConfig,
-    TextConfig,
+    TextTrunkConfig,
     VisionConfig,
 )
 from openbind.errors import BadInput
@@ -123,7 +123,7 @@ class VisionPreprocessor(PatchPreprocessor):
             )
 
 
-def audio_preprocessor(cfg: AudioConfig) -> PatchPreprocessor:
+def audio_preprocessor(cfg: AudioTrunkConfig) -> PatchPreprocessor:
     """Log-mel clips (N, 1, mel_bins, frames) -> overlapping patches."""
     size = (cfg.mel_bins, cfg.frames)
     grid = conv_grid(size, (cfg.kernel,) * 2, (cfg.stride,) * 2)
@@ -149,7 +149,7 @@ class TextPreprocessor(nn.Module):
     The end-of-text token has the highest id, so its position is `ids.argmax(-1)`.
     """
 
-    def __init__(self, cfg: TextConfig) -> None:
+    def __init__(self, cfg: TextTrunkConfig) -> None:
         super().__init__()
         n = cfg.context_length
         self.context_length = n
@@ -175,7 +175,7 @@ class TextPreprocessor(nn.Module):
 class ImuPreprocessor(nn.Module):
     """Signals (N, channels, length) -> windows -> prepend cls -> add learned positions."""
 
-    def __init__(self, cfg: ImuConfig) -> None:
+    def __init__(self, cfg: ImuTrunkConfig) -> None:
         super().__init__()
         self.shape = (cfg.channels, cfg.length)
         num_tokens = cfg.length // cfg.kernel + 1

@@ -1,0 +1,209 @@
+"""Isolation under attack: do one-line text embeddings keep their latency while the worst
+inputs of issue 18 are being sent?
+
+Starts `openbind serve` (starter space, rate limit off) in a subprocess on a free loopback port.
+Phase 1 (quiet): `--clients` clients send one-line `/v1/embeddings` texts back to back for
+`--duration` seconds. Phase 2 (attack): the same, while `--attackers` clients cycle through the
+worst inputs: a 20 MB text, a 16000 x 10000 MJPEG AVI, an 8192 x 4320 H.264 MP4, a one-hour mp3
+(all as base64 `/v1/embeddings`), a `/classify` with 5,000 labels and one with the most labels
+allowed (fresh ones each time, so no cache helps). Reports the small requests' p50 / p99 in
+both phases (goal: attack p99 at most 2x quiet) and what the attacks got back.
+
+Usage:
+    .venv/bin/python benchmarks/serve_isolation.py [--duration 30] [--clients 4] [--attackers 2]
+
+Needs ffmpeg for the media inputs (rows without it are left out). Prints a table and writes
+benchmarks/results/serve_isolation.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from bombs import make
+from serve_load import free_port, percentile, wait_ready
+
+RESULTS = Path(__file__).parent / "results" / "serve_isolation.json"
+MEDIA = {
+    "mjpeg-16000x10000.avi": "video",
+    "h264-8192x4320.mp4": "video",
+    "hour.mp3": "audio",
+}
+
+
+def serve(port: int, timeout_s: float) -> None:
+    import uvicorn
+
+    import openbind
+    from openbind.serve.app import ServeSettings, create_app
+    from openbind.serve.service import Service
+
+    service = Service(openbind.load("starter"), timeout_s=timeout_s)
+    app = create_app(service, ServeSettings(rate_limit=0, max_upload_bytes=64 * 2**20))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
+
+
+def attacks(folder: Path, model: str) -> list[tuple[str, str, dict]]:
+    """(name, path, request kwargs) of every worst input."""
+    from openbind.limits import MAX_LABELS
+
+    def as_json(body: dict) -> dict:  # encoded once: the clients' own loop must not stall
+        return {
+            "content": json.dumps(body).encode(),
+            "headers": {"content-type": "application/json"},
+        }
+
+    out = [
+        ("text-20mb", "/v1/embeddings", as_json({"model": model, "input": "a dog " * 3_500_000}))
+    ]
+    for name, modality in MEDIA.items():
+        try:
+            path = make(name, folder)
+        except (FileNotFoundError, subprocess.SubprocessError):
+            continue
+        data = base64.b64encode(path.read_bytes()).decode()
+        body = {"model": model, "modality": modality, "input": data}
+        out.append((name, "/v1/embeddings", as_json(body)))
+    labels = ",".join(f"label number {i}" for i in range(5000))
+    out.append(("classify-5000-labels", "/classify", {"data": {"text": "a dog", "labels": labels}}))
+    out.append(("classify-max-labels", "/classify", {"fresh_labels": MAX_LABELS}))
+    return out
+
+
+async def run_phase(
+    url: str, model: str, clients: int, duration: float, attack: list | None, attackers: int
+) -> tuple[list[float], int, Counter, list[float]]:
+    import httpx
+
+    small: list[float] = []
+    failed = 0
+    outcomes: Counter = Counter()
+    attack_times: list[float] = []
+    stop = time.monotonic() + duration
+    async with httpx.AsyncClient(base_url=url, timeout=300) as http:
+
+        async def client(c: int) -> None:
+            nonlocal failed
+            n = 0
+            while time.monotonic() < stop:
+                t0 = time.perf_counter()
+                r = await http.post(
+                    "/v1/embeddings", json={"model": model, "input": f"a dog number {c}-{n}"}
+                )
+                if r.status_code == 200:
+                    small.append(time.perf_counter() - t0)
+                else:
+                    failed += 1
+                n += 1
+
+        async def attacker(a: int) -> None:
+            k, round_ = a, 0
+            while time.monotonic() < stop:
+                name, path, kw = attack[k % len(attack)]  # type: ignore[index]
+                kw = dict(kw)
+                if "fresh_labels" in kw:
+                    count = kw.pop("fresh_labels")
+                    labels = ",".join(f"thing {a}-{round_}-{i}" for i in range(count))
+                    kw["data"] = {"text": "a dog", "labels": labels}
+                t0 = time.perf_counter()
+                r = await http.post(path, **kw)
+                attack_times.append(time.perf_counter() - t0)
+                code = r.json().get("error", {}).get("code") if r.status_code != 200 else ""
+                outcomes[f"{name}: {r.status_code} {code}".strip()] += 1
+                k += attackers
+                round_ += 1
+
+        tasks = [client(c) for c in range(clients)]
+        if attack:
+            tasks += [attacker(a) for a in range(attackers)]
+        await asyncio.gather(*tasks)
+    return small, failed, outcomes, attack_times
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=float, default=30.0, help="seconds per phase")
+    p.add_argument("--clients", type=int, default=4, help="one-line text clients")
+    p.add_argument("--attackers", type=int, default=2)
+    p.add_argument("--timeout", type=float, default=60.0, help="the server's time budget")
+    p.add_argument("--keep", type=Path, default=Path(__file__).parent / "results" / "bombs")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve:
+        serve(args.serve, args.timeout)
+        return 0
+
+    args.keep.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "src"))  # this checkout's openbind, as the server uses
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), "--timeout", str(args.timeout)], env=env
+    )
+    try:
+        health = asyncio.run(wait_ready(url, timeout=300))
+        model = health["model"]
+        attack = attacks(args.keep, model)
+        print(f"server ready ({model}); {len(attack)} attack inputs", file=sys.stderr)
+        asyncio.run(run_phase(url, model, args.clients, 3, None, 0))  # warm-up
+        quiet = asyncio.run(run_phase(url, model, args.clients, args.duration, None, 0))
+        loud = asyncio.run(
+            run_phase(url, model, args.clients, args.duration, attack, args.attackers)
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+    def summary(phase: tuple) -> dict:
+        small, failed, outcomes, attack_times = phase
+        return {
+            "small_requests": len(small),
+            "small_failed": failed,
+            "p50_ms": round(1000 * percentile(small, 50), 1),
+            "p99_ms": round(1000 * percentile(small, 99), 1),
+            "max_ms": round(1000 * max(small, default=float("nan")), 1),
+            "attack_outcomes": dict(outcomes),
+            "attack_p50_s": round(percentile(attack_times, 50), 2) if attack_times else None,
+        }
+
+    result = {
+        "quiet": summary(quiet),
+        "attack": summary(loud),
+        "clients": args.clients,
+        "attackers": args.attackers,
+        "duration_s": args.duration,
+        "timeout_s": args.timeout,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    ratio = result["attack"]["p99_ms"] / max(result["quiet"]["p99_ms"], 1e-9)
+    result["p99_ratio"] = round(ratio, 2)
+    result["goal"] = "met" if ratio <= 2 else "missed"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    for phase in ("quiet", "attack"):
+        s = result[phase]
+        print(
+            f"{phase:7} {s['small_requests']:6} small requests ({s['small_failed']} failed)  "
+            f"p50 {s['p50_ms']:8.1f} ms  p99 {s['p99_ms']:8.1f} ms  max {s['max_ms']:8.1f} ms"
+        )
+    print(f"p99 attack / quiet = {ratio:.2f} (goal <= 2: {result['goal']})")
+    for k, v in sorted(result["attack"]["attack_outcomes"].items()):
+        print(f"  attack {k}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Issue 18 through the server: no request starves the others, every refusal has the error shape."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from openbind.errors import RequestTimeout
+from openbind.limits import MAX_LABELS, MAX_QUERY_PARTS
+from openbind.serve.app import create_app
+from openbind.serve.batching import Batcher
+from openbind.serve.service import Service
+from openbind.space.model import SpaceModel
+from openbind.types import Modality
+from tests.serve.conftest import png
+
+
+@pytest.fixture
+def client(library_service: Service) -> TestClient:
+    with TestClient(create_app(library_service), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _error(r, status: int, param: str | None) -> str:
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"} and error["param"] == param
+    return error["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"model": "toy_colour.test", "input": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"model": "toy_colour.test", "input": "red", "dimensions": ' + "9" * 5000 + "}",
+    ],
+    ids=["deep-nesting", "5000-digit-number"],
+)
+def test_malformed_json_bodies_answer_in_the_error_shape(client: TestClient, body: str) -> None:
+    r = client.post("/v1/embeddings", content=body, headers={"content-type": "application/json"})
+    assert "not valid JSON" in _error(r, 400, "body")
+
+
+def test_a_huge_weight_names_the_weights_field(client: TestClient) -> None:
+    r = client.post("/search", data={"text": "red", "weights": "1e39"})
+    assert "between -1e6 and 1e6" in _error(r, 400, "weights")
+
+
+def test_labels_per_classify_request_are_capped(client: TestClient) -> None:
+    labels = ",".join(f"label {i}" for i in range(MAX_LABELS + 1))
+    r = client.post("/classify", data={"text": "red", "labels": labels})
+    assert f"at most {MAX_LABELS}" in _error(r, 400, "labels")
+    ok = ",".join(f"label {i}" for i in range(MAX_LABELS))
+    assert client.post("/classify", data={"text": "red", "labels": ok}).status_code == 200
+
+
+def test_parts_per_query_are_capped(client: TestClient) -> None:
+    files = [("file", (f"{i}.png", png((200, 0, 0)), "image/png")) for i in range(MAX_QUERY_PARTS)]
+    r = client.post("/search", data={"text": "red"}, files=files)
+    assert f"at most {MAX_QUERY_PARTS}" in _error(r, 400, "file")
+    assert client.post("/search", data={"text": "red"}, files=files[1:]).status_code == 200
+
+
+class _SlowImages:
+    """encode_report of the colour space, with images taking `seconds` each (a decoding bomb)."""
+
+    def __init__(self, space: SpaceModel, seconds: float) -> None:
+        self.space, self.seconds = space, seconds
+        self.threads: dict[Modality, str] = {}
+
+    def __call__(self, modality: Modality, items: list) -> object:
+        self.threads[modality] = threading.current_thread().name
+        if modality is Modality.IMAGE:
+            time.sleep(self.seconds * len(items))
+        return self.space.encode_report(modality, items, batch_size=len(items))
+
+
+def test_a_slow_decode_does_not_delay_a_short_text(space: SpaceModel) -> None:
+    encode = _SlowImages(space, seconds=1.5)
+
+    async def main() -> tuple[float, float]:
+        batcher = Batcher(encode, max_wait_ms=1)
+        start = time.perf_counter()
+        slow = asyncio.create_task(batcher.submit(Modality.IMAGE, [png((255, 0, 0))]))
+        await asyncio.sleep(0.05)  # the image is being "decoded"
+        text = await batcher.submit(Modality.TEXT, ["red"])
+        text_done = time.perf_counter() - start
+        image = await slow
+        await batcher.close()
+        assert text.vectors.shape == (1, 3) and image.vectors.shape == (1, 3)
+        return text_done, time.perf_counter() - start
+
+    text_done, image_done = asyncio.run(main())
+    assert text_done < 1.0 < 1.5 <= image_done  # the text did not wait behind the image
+    assert encode.threads[Modality.TEXT].startswith("openbind-model")
+    assert encode.threads[Modality.IMAGE].startswith("openbind-heavy")
+
+
+def test_long_texts_take_the_heavy_lane(space: SpaceModel) -> None:
+    batcher = Batcher(lambda m, items: None, light_chars=10)  # type: ignore[arg-type,return-value]
+    assert not batcher._is_heavy(["red", "blue", torch.zeros(3)])
+    assert batcher._is_heavy(["a" * 11])
+    assert batcher._is_heavy([b"\x89PNG"])
+
+
+def test_a_request_over_its_time_budget_gets_a_typed_timeout_and_the_server_goes_on(
+    space: SpaceModel,
+) -> None:
+    encode = _SlowImages(space, seconds=1.0)
+
+    async def main() -> None:
+        batcher = Batcher(encode, max_wait_ms=1, timeout_s=0.3)
+        with pytest.raises(RequestTimeout, match=r"time budget of 0\.3 s"):
+            await batcher.submit(Modality.IMAGE, [png((0, 255, 0))])
+        assert (await batcher.submit(Modality.TEXT, ["green"])).vectors.shape == (1, 3)
+        with pytest.raises(RequestTimeout, match="embedding the labels took longer"):
+            await batcher.run(time.sleep, 1.0, what="embedding the labels")
+        assert batcher.stats.timeouts == 2
+        await batcher.close()
+
+    asyncio.run(main())
+
+
+def test_a_timeout_answers_503_in_the_error_shape(space: SpaceModel) -> None:
+    service = Service(space, timeout_s=0.3)
+    service._batcher.encode = _SlowImages(space, seconds=1.0)
+    with TestClient(create_app(service), raise_server_exceptions=False) as c:
+        r = c.post("/classify", files={"file": ("a.png", png((0, 0, 255)), "image/png")})
+        assert r.headers["retry-after"] == "5"
+        assert "time budget" in _error(r, 503, None)
