@@ -10,19 +10,19 @@ import torch
 from openbind import registry
 from openbind.cli.main import main
 from openbind.export import check_onnx, export_tower
-from openbind.registry import ModelEntry
+from openbind.registry import ModelCard
 from openbind.types import Modality
 from tests.encoders.imagebind_golden import STATE_DICT, load_io, load_small_model
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-SMALL = ModelEntry(
+SMALL = ModelCard(
     name="zzexport_imagebind_small.golden",
     builder="openbind.zoo.imagebind:build",
     modalities=tuple(m.value for m in Modality),
     dim=64,
-    options={"config": "small"},
+    arch="small",
 )
 
 
