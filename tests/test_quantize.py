@@ -122,3 +122,15 @@ def test_bad_requests_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="threads"):
         optimize(model, threads=0)
     assert quantize.parse_dtype("fp16") is torch.float16
+
+
+def test_objects_that_are_not_modules_pass_through() -> None:
+    class Fused:
+        pass
+
+    fused = Fused()
+    assert optimize(fused, dtype="float32", threads=torch.get_num_threads()) is fused
+    with pytest.warns(PrecisionWarning, match="not a torch module"):
+        assert optimize(fused, int8=True) is fused
+    with pytest.raises(UnsupportedBackend, match="not a torch module"):
+        optimize(fused, dtype="bf16", strict=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -96,7 +97,7 @@ def native(dtype: torch.dtype, device: torch.device | str = "cpu") -> bool:
 
 
 def optimize(
-    model: nn.Module,
+    model: Any,
     *,
     dtype: str | torch.dtype | None = None,
     int8: bool = False,
@@ -106,14 +107,15 @@ def optimize(
     """Set threads, cast to `dtype` or quantise the transformer blocks to int8, in place.
 
     Args:
-        model: a `SpaceModel`, tower or model built on `openbind.nn`, in eval mode.
+        model: a `SpaceModel`, tower or model built on `openbind.nn`, in eval mode (any other
+            object is returned as it is; a dtype or int8 request then warns or, strict, fails).
         dtype: "float32", "bfloat16" or "float16" (None: leave as is).
         int8: dynamic int8 linear layers in the transformer blocks (CPU; float32 elsewhere).
         threads: `torch.set_num_threads` (process-wide).
         strict: raise `UnsupportedBackend` instead of falling back with a `PrecisionWarning`.
 
     Returns:
-        `model`.
+        `model`, in eval mode.
 
     Raises:
         ConfigError: an unknown dtype, threads < 1, or `int8` together with a 16-bit dtype.
@@ -126,6 +128,10 @@ def optimize(
     target = parse_dtype(dtype) if dtype is not None else None
     if int8 and target not in (None, torch.float32):
         raise ConfigError("int8 runs the blocks in int8 and the rest in float32; drop dtype")
+    if not isinstance(model, nn.Module):  # e.g. a fused space over other spaces
+        if int8 or target not in (None, torch.float32):
+            _unavailable(f"{type(model).__name__} is not a torch module to convert", strict)
+        return model
     device = _device(model)
     if target is not None and target != torch.float32:
         if native(target, device):
