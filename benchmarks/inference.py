@@ -8,8 +8,8 @@ Side by side in one run, on the same random weights of the huge shapes:
 * **openbind**: `space.encode(modality, items)` of a `SpaceModel` built by
   `openbind.zoo.imagebind.space_of` (token-id tensors for text, decoded clip tensors for the
   others), i.e. what a user gets, batching, pooling and normalisation included;
-* optional reduced-precision rows (`--int8`, `--dtypes bfloat16,float16`) through the same path
-  after `openbind.quantize.optimize`.
+* optional rows through the same path after `openbind.quantize.optimize`: `--prepack` (float32
+  block linears on oneDNN with weights packed once), `--int8`, `--dtypes bfloat16,float16`.
 
 Per case: median seconds per batch over `--repeats` interleaved rounds (after one warm-up each),
 the speed-up over plain, the fraction of the same-run fp32 GEMM rate each reaches (FLOPs it does /
@@ -347,6 +347,7 @@ def openbind_variants(
 
     out["openbind"] = encoder(space_of("bench", model, [m]))
     extra = [("int8", {"int8": True})] if args.int8 else []
+    extra += [("prepack", {"prepack": True})] if args.prepack else []
     extra += [(d, {"dtype": d}) for d in args.dtypes]
     if extra:
         from openbind.quantize import optimize
@@ -378,6 +379,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--int8", action="store_true", help="add openbind int8 rows")
+    parser.add_argument("--prepack", action="store_true", help="add fp32 oneDNN prepacked rows")
     parser.add_argument("--dtypes", default="", help="add rows in these dtypes, e.g. bfloat16")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

@@ -134,3 +134,17 @@ def test_objects_that_are_not_modules_pass_through() -> None:
         assert optimize(fused, int8=True) is fused
     with pytest.raises(UnsupportedBackend, match="not a torch module"):
         optimize(fused, dtype="bf16", strict=True)
+
+
+def test_prepacked_float32_blocks_give_the_float32_outputs(io: dict, fp32: dict) -> None:
+    from openbind.nn.packed import PackedLinear, PackedMultiheadAttention, prepack_available
+
+    if not prepack_available():
+        pytest.skip("no oneDNN in this torch")
+    model = optimize(load_small_model(), prepack=True)
+    block = model.modality_trunks["vision"].blocks[0]
+    assert isinstance(block.attn, PackedMultiheadAttention)
+    assert isinstance(block.mlp.fc2, PackedLinear)
+    out = _outputs(model, io)
+    for case in CASES:
+        torch.testing.assert_close(out[case], fp32[case], atol=1e-5, rtol=0)

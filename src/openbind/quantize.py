@@ -103,6 +103,7 @@ def optimize(
     int8: bool = False,
     threads: int | None = None,
     strict: bool = False,
+    prepack: bool = False,
 ) -> nn.Module:
     """Set threads, cast to `dtype` or quantise the transformer blocks to int8, in place.
 
@@ -113,6 +114,8 @@ def optimize(
         int8: dynamic int8 linear layers in the transformer blocks (CPU; float32 elsewhere).
         threads: `torch.set_num_threads` (process-wide).
         strict: raise `UnsupportedBackend` instead of falling back with a `PrecisionWarning`.
+        prepack: float32 block linears on oneDNN with weights packed once
+            (`openbind.nn.packed`; CPU; same arithmetic, faster GEMMs); ignored with int8.
 
     Returns:
         `model`, in eval mode.
@@ -147,7 +150,20 @@ def optimize(
         model.to(dtype=torch.float32)
     if int8:
         _int8(model, device, strict)
+    elif prepack:
+        _prepack(model, device, strict)
     return model.eval()
+
+
+def _prepack(model: nn.Module, device: torch.device, strict: bool) -> None:
+    from openbind.nn.packed import prepack_available, prepack_blocks
+
+    if device.type != "cpu" or not prepack_available():
+        _unavailable(
+            f"oneDNN packed linears need a CPU torch with mkldnn (model on {device})", strict
+        )
+    elif next(model.parameters()).dtype == torch.float32:
+        prepack_blocks(model)
 
 
 def _int8(model: nn.Module, device: torch.device, strict: bool) -> None:
