@@ -91,11 +91,15 @@ def test_threads_dtype_and_int8_reach_load(
 
     monkeypatch.setattr(openbind, "load", fake_load)
     args = [a.format(photo=photo, tmp=tmp_path) for a in argv]
-    for extra in ([], ["--threads", "3", "--int8"], ["--dtype", "bfloat16"]):
+    for extra in ([], ["--threads", "3", "--int8"], ["--dtype", "bfloat16", "--prepack"]):
         with pytest.raises(_Loaded):
             main([*args, *extra])
-    speed = [(c["threads"], c["dtype"], c["int8"]) for c in calls]
-    assert speed == [(None, "float32", False), (3, "float32", True), (None, "bfloat16", False)]
+    speed = [(c["threads"], c["dtype"], c["int8"], c["prepack"]) for c in calls]
+    assert speed == [
+        (None, "float32", False, False),
+        (3, "float32", True, False),
+        (None, "bfloat16", False, True),
+    ]
 
 
 def test_unknown_dtype_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

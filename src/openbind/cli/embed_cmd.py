@@ -94,14 +94,21 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
         help="int8 linear layers in the transformer blocks (x86 CPU): faster, embeddings "
         "within about 0.99 cosine",
     )
+    parser.add_argument(
+        "--prepack",
+        action="store_true",
+        help="float32 transformer linears on oneDNN with weights packed once (CPU): same "
+        "embeddings (cosine > 0.99999), about 1.5x faster towers",
+    )
 
 
 def speed_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The `openbind.load` keywords of --threads, --dtype and --int8."""
+    """The `openbind.load` keywords of --threads, --dtype, --int8 and --prepack."""
     return {
         "threads": getattr(args, "threads", None),
         "dtype": getattr(args, "dtype", None) or "float32",
         "int8": getattr(args, "int8", False),
+        "prepack": getattr(args, "prepack", False),
     }
 
 

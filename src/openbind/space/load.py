@@ -31,6 +31,7 @@ def load(
     preprocess: Mapping[str, Mapping[str, Any]] | None = None,
     int8: bool = False,
     threads: int | None = None,
+    prepack: bool = False,
 ) -> SpaceModel:
     """Load the space `name` ("family_variant[.tag]", see `openbind models`).
 
@@ -48,6 +49,8 @@ def load(
         int8: dynamic int8 linear layers in the transformer blocks (x86 CPU; float32 with a
             warning elsewhere).
         threads: torch threads for the forward passes (process-wide).
+        prepack: float32 block linears on oneDNN with their weights packed once (CPU, inference
+            only: the packed layers leave the state dict; 1.5x for vision and audio measured).
 
     Raises:
         UnknownModel: `name` is not registered (close names are suggested).
@@ -61,7 +64,7 @@ def load(
     card = _with_overrides(entry, wanted, preprocess or {})
     space: SpaceModel = import_path(card.builder)(card, modalities=wanted, weights=weights)
     space = space.to(device=device)
-    return optimize(space, dtype=dtype, int8=int8, threads=threads)
+    return optimize(space, dtype=dtype, int8=int8, threads=threads, prepack=prepack)
 
 
 def _with_overrides(
