@@ -91,3 +91,105 @@ def test_missing_tower_exits_1(library, capsys):
     capsys.readouterr()
     assert main(["search", "lib", "--audio", str(library / "a.wav")]) == 1
     assert "audio" in capsys.readouterr().err
+
+
+def test_vector_filter_and_offset(library, capsys, tmp_path, monkeypatch):
+    import numpy as np
+
+    import openbind
+    from openbind.index import Library, resolve_library
+
+    lib = Library.open(resolve_library("lib"))
+    cat = next(r for r in lib.records() if r.path.endswith("cat.txt"))
+    np.save(tmp_path / "q.npy", lib.vectors([cat.id])[0] * 3.0)
+    lib.close()
+
+    def no_model(*a, **k):
+        raise AssertionError("a vector query must not load a model")
+
+    monkeypatch.setattr(openbind, "load", no_model)
+    capsys.readouterr()
+    full = search_json(capsys, "--vector", str(tmp_path / "q.npy"), "-k", "3")
+    assert os.path.basename(full["hits"][0]["path"]) == "cat.txt" and full["total"] == 3
+    page = search_json(capsys, "--vector", str(tmp_path / "q.npy"), "-k", "1", "--offset", "1")
+    assert page["hits"] == full["hits"][1:2]
+    only = search_json(capsys, "--vector", str(tmp_path / "q.npy"), "--filter", "path=*.jpg")
+    assert [os.path.basename(h["path"]) for h in only["hits"]] == ["pic.jpg"]
+    np.save(tmp_path / "short.npy", np.ones(3, np.float32))
+    np.save(tmp_path / "nan.npy", np.full(16, np.nan, np.float32))
+    for args, message in (
+        (["--vector", str(tmp_path / "short.npy")], "holds 16-d vectors"),
+        (["--vector", str(tmp_path / "nan.npy")], "NaN"),
+        (["--vector", str(tmp_path / "q.npy"), "--filter", "colour=red"], "unknown filter field"),
+        (["--vector", str(tmp_path / "q.npy"), "--offset", "3"], "past the end: 3 items"),
+    ):
+        assert main(["search", "lib", *args]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_modality_checks_happen_before_the_model_loads(library, capsys, monkeypatch):
+    import openbind
+
+    def no_model(*a, **k):
+        raise AssertionError("loaded")
+
+    monkeypatch.setattr(openbind, "load", no_model)
+    (library / "a.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+    capsys.readouterr()
+    assert main(["search", "lib", "--audio", str(library / "a.wav")]) == 1
+    assert (
+        "cannot embed audio; it embeds: text, image, video, depth, imu" in capsys.readouterr().err
+    )
+    assert main(["search", "lib", "--image", str(library / "a.wav")]) == 2
+    assert "is WAV (audio), not image" in capsys.readouterr().err
+
+
+def test_file_flag_detects_the_modality_by_content(library, capsys):
+    (library / "photo.wav").write_bytes((library / "pic.jpg").read_bytes())
+    capsys.readouterr()
+    result = search_json(capsys, "--file", str(library / "photo.wav"), "-k", "1")
+    assert result["query"][0]["modality"] == "image"
+    assert os.path.basename(result["hits"][0]["path"]) == "pic.jpg"
+
+
+def test_server_flag_queries_a_running_server(library, capsys):
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    import openbind
+    from openbind.index import Library, resolve_library
+    from openbind.serve.app import create_app
+    from openbind.serve.service import Service
+
+    lib = Library.open(resolve_library("lib"))
+    app = create_app(Service(openbind.load(lib.model_id), lib))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        capsys.readouterr()
+        local = search_json(capsys, "a dog barking", "-k", "2")
+        remote = search_json(capsys, "a dog barking", "-k", "2", "--server", url)
+        assert [os.path.basename(h["path"]) for h in remote["hits"]] == [
+            os.path.basename(h["path"]) for h in local["hits"]
+        ]
+        assert remote["hits"][0]["score"] == pytest.approx(local["hits"][0]["score"], abs=1e-5)
+        pic = search_json(capsys, "--image", str(library / "pic.jpg"), "-k", "1", "--server", url)
+        assert os.path.basename(pic["hits"][0]["path"]) == "pic.jpg"
+        assert main(["search", "lib", "dog", "--filter", "colour=red", "--server", url]) == 2
+        assert "unknown filter field" in capsys.readouterr().err
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        lib.close()
+    assert main(["search", "lib", "dog", "--server", url]) == 1
+    assert "cannot reach" in capsys.readouterr().err

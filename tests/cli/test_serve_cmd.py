@@ -139,3 +139,28 @@ def test_public_host_without_key_warns(
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
     assert cli.main(["serve", "--host", "0.0.0.0"]) == 0
     assert "no --api-key is set" in capsys.readouterr().err
+
+
+def test_serve_watch_indexes_new_files_for_the_running_app(
+    loaded: list[str], library: Library, tmp_path: Path
+) -> None:
+    import time
+
+    from tests.serve.conftest import png
+
+    app, _ = serve_cmd.build(_args("--index", str(library.path), "--watch"))
+    service = app.state.service
+    stop = serve_cmd.start_watch(service, _args("--index", str(library.path), "--watch"))
+    try:
+        time.sleep(1.0)
+        (tmp_path / "media" / "crimson.png").write_bytes(png((250, 0, 0)))
+        with TestClient(app) as client:
+            deadline = time.time() + 30
+            names: list[str] = []
+            while "crimson.png" not in names and time.time() < deadline:
+                time.sleep(0.1)
+                body = client.get("/search", params={"q": "red", "k": 10}).json()
+                names = [Path(h["path"]).name for h in body["hits"]]
+            assert "crimson.png" in names and body["total"] == 7
+    finally:
+        stop.set()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from openbind.errors import BadInput, IndexMismatch, VectorIndexError
+from openbind.errors import BadInput, IndexMismatch, UnknownId, VectorIndexError
 from openbind.index import Library, Record, library_path, list_libraries, resolve_library
 from openbind.types import Embeddings, Modality
 
@@ -82,7 +82,7 @@ def test_remove_then_add_gives_fresh_ids(lib):
     assert [r.id for r in again.records()] == [0, 1, 2, 5, 6, 7, 8, 9]
     assert again.get([9])[0].path == "new.jpg"
     np.testing.assert_allclose(again.vectors([9]), unit(1, 8, seed=5), rtol=1e-6)
-    with pytest.raises(BadInput, match="not in the library"):
+    with pytest.raises(UnknownId, match="no item with id 3 in library"):
         again.get([3])
 
 
@@ -211,3 +211,24 @@ def test_failed_commit_keeps_previous_generation(lib, monkeypatch):
     lib.commit()
     assert len(Library.open(lib.path)) == 8
     assert not list(lib.path.glob(".staging-*"))
+
+
+def test_read_only_library_is_a_typed_error_and_stays_readable(lib, monkeypatch):
+    import openbind.index.library as library_module
+
+    real_open = library_module.os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(library_module.os, "open", read_only)
+    with pytest.raises(VectorIndexError, match=r"cannot write library .*Permission denied"):
+        lib.remove([0])
+    assert not lib.dirty and len(lib) == 9
+    monkeypatch.undo()
+    assert lib.search(unit(9, 8)[0], k=1)[0].id == 0
+    lib.remove([0])  # the write lock was released: writing works again
+    lib.commit()
+    assert len(Library.open(lib.path)) == 8

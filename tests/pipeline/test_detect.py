@@ -71,3 +71,21 @@ def test_sniff_more_magic():
     assert sniff(b"GIF89a") is Modality.IMAGE
     assert sniff(b"hello world") is None
     assert sniff(b"") is None
+
+
+def test_content_wins_over_a_misleading_extension(tmp_path):
+    from PIL import Image
+
+    from openbind.pipeline import detect_file, identify
+
+    Image.new("RGB", (4, 4), (200, 10, 10)).save(tmp_path / "photo.wav", format="JPEG")
+    found = detect_file(tmp_path / "photo.wav")
+    assert found.modality is Modality.IMAGE and found.format == "JPEG"
+    assert found.warning == "a JPEG named .wav: embedded as image"
+    ok = detect_file(tmp_path / "photo.wav").__class__  # the same detector serves uploads
+    up = identify((tmp_path / "photo.wav").read_bytes()[:64], "photo.wav", mime="audio/wav")
+    assert isinstance(up, ok) and up.modality is Modality.IMAGE and up.warning
+    assert identify(b"just text", "notes.md").modality is Modality.TEXT
+    assert identify(b"\x00\x01", None, mime="video/mp4").modality is Modality.VIDEO
+    assert identify(b"\x00\x01", "x.bin").modality is None
+    assert identify(b"\x00\x00\x00\x18ftypM4A \x00", "a.mp4").warning is None

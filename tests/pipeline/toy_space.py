@@ -33,7 +33,9 @@ def features(data: bytes, source: Any) -> torch.Tensor:
 
 
 def file_transform(item: Any) -> torch.Tensor:
-    """Files (paths) of any modality but text."""
+    """Files (paths, or their bytes as a server passes them) of any modality but text."""
+    if isinstance(item, bytes):
+        return features(item, f"bytes[{len(item)}]")
     return features(Path(item).read_bytes(), item)
 
 

@@ -51,7 +51,8 @@ def test_bad_base64_names_the_field(value: str, message: str) -> None:
         (b"hello", "blob", "text/plain; charset=utf-8", Modality.TEXT),
         (b"???", "x.mp3", None, Modality.AUDIO),
         (b"???", "blob", "video/webm", Modality.VIDEO),
-        (b"1,2,3,4,5,6", "imu.csv", "text/csv", None),
+        (b"1,2,3,4,5,6", "imu.csv", "text/csv", Modality.IMU),  # the pipeline's CSV rule
+        (b"a,b\n1,2", "table.csv", "text/csv", None),
         (b"???", "blob", "application/octet-stream", None),
     ],
 )

@@ -188,3 +188,59 @@ def test_api_key_page_works_with_basic_auth_in_chromium(guarded_server: str) -> 
             )
         finally:
             browser.close()
+
+
+def test_pages_filters_plurals_and_live_updates_in_chromium(
+    server: str, space: SpaceModel, library: Library, media_dir: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=20_000)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(server)
+            expect(page.locator("#status")).to_contain_text("8 items")
+            page.select_option("#k", "6")
+            page.fill("#query-text", "red")
+            page.press("#query-text", "Enter")
+            cards = page.locator("#results .card")
+            expect(cards).to_have_count(6)
+            expect(page.locator("#summary")).to_contain_text("1–6 of 8 results for “red”")
+            expect(page.locator("#weight-box")).to_be_hidden()  # one part: no slider
+            expect(page.locator("#prev-page")).to_be_disabled()
+            page.click("#next-page")
+            expect(cards).to_have_count(2)
+            expect(page.locator("#summary")).to_contain_text("7–8 of 8 results")
+            expect(page.locator("#page-info")).to_have_text("page 2 of 2")
+            expect(page.locator("#next-page")).to_be_disabled()
+
+            page.fill("#filters", "path=notes/*")
+            page.press("#filters", "Enter")
+            expect(cards).to_have_count(2)
+            expect(page.locator("#pager")).to_be_hidden()
+            page.fill("#filters", "path=red.png")
+            page.press("#filters", "Enter")
+            expect(page.locator("#summary")).to_contain_text("1–1 of 1 result for")
+            assert str(media_dir) not in page.content()  # no server path reaches the page
+            expect(cards.first.locator("img")).to_have_attribute("alt", "red.png")
+
+            page.fill("#filters", "")
+            page.press("#filters", "Enter")
+            expect(page.locator("#summary")).to_contain_text("of 8 results")
+            (media_dir / "crimson.png").write_bytes(png((250, 0, 0)))
+            writer = Library.open(library.path)
+            writer.add(
+                space.encode("image", media_dir / "crimson.png").numpy(),
+                [Record(str(media_dir / "crimson.png"), Modality.IMAGE)],
+            )
+            writer.commit()
+            expect(page.locator("#updated")).to_contain_text("now 9 items")
+            expect(page.locator("#summary")).to_contain_text("of 9 results")
+            expect(page.locator("#status")).to_contain_text("9 items")
+            expect(page.locator("#results .path", has_text="crimson.png")).to_have_count(1)
+        finally:
+            browser.close()

@@ -34,9 +34,10 @@ def test_text_query_finds_the_red_swatch_first(client: TestClient, media_dir: Pa
     hits = body["hits"]
     assert len(hits) == 3
     top = hits[0]
-    assert top["path"] == str(media_dir / "red.png")
+    assert top["path"] == "media/red.png"  # relative to its indexed folder, never absolute
     assert top["modality"] == "image"
-    assert top["media_url"] == f"/media/{top['id']}"
+    assert body["media_url"] == "/media/{id}"
+    assert (body["total"], body["offset"], body["k"], body["generation"]) == (6, 0, 3, 2)
     assert top["score"] == pytest.approx(
         float(
             np.dot([1.05, 0.05, 0.05], [0.912, 0.05, 0.05])
@@ -102,7 +103,7 @@ def test_media_serves_indexed_files(client: TestClient, media_dir: Path) -> None
     hit = client.post("/search", data={"text": "green", "k": "1", "modality": "image"}).json()[
         "hits"
     ][0]
-    r = client.get(hit["media_url"])
+    r = client.get(f"/media/{hit['id']}")
     assert r.status_code == 200
     assert r.headers["content-type"] == "image/png"
     assert r.content == (media_dir / "green.png").read_bytes()

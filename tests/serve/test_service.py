@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from openbind.errors import UnknownId
 from openbind.index import Library
-from openbind.serve.inputs import InputError, QueryPart
+from openbind.serve.inputs import QueryPart
 from openbind.serve.service import Service
 from openbind.types import Modality
 from tests.serve.conftest import png
@@ -18,11 +19,12 @@ def test_service_without_a_web_framework(library_service: Service, media_dir: Pa
     async def main() -> None:
         emb = await library_service.embed("text", ["red", "blue"])
         assert emb.vectors.shape == (2, 3)
-        hits = await library_service.search(
+        page = await library_service.search(
             [QueryPart(Modality.TEXT, "yellow", "text")], k=2, modality="image"
         )
-        assert [Path(h.path).name for h in hits] == ["yellow.png", "green.png"]
-        assert hits[0].media_url == f"/media/{hits[0].id}"
+        hits = page.hits
+        assert [h.path for h in hits] == ["media/yellow.png", "media/green.png"]
+        assert (page.total, page.offset, page.generation) == (4, 0, 2)
         assert library_service.media_path(hits[0].id) == (media_dir / "yellow.png").resolve()
         labels = await library_service.classify(
             QueryPart(Modality.IMAGE, png((0, 0, 255)), "file"), ["red", "blue"]
@@ -56,7 +58,7 @@ def test_label_embeddings_are_cached_per_label_list(service: Service) -> None:
 
 
 def test_media_path_refuses_unknown_ids_and_no_library(service: Service, library: Library) -> None:
-    with pytest.raises(InputError, match="no such media"):
+    with pytest.raises(UnknownId, match="no item with id 0"):
         service.media_path(0)  # this service has no library
-    with pytest.raises(InputError, match="no such media"):
+    with pytest.raises(UnknownId, match="no item with id 12345"):
         Service(service.space, library).media_path(12345)

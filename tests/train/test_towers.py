@@ -16,11 +16,14 @@ from openbind.train.towers import CachedTower
         ("wave_audio", torch.randn(3, 8000)),
         ("conv_image", torch.randn(3, 3, 32, 32)),
         ("token_text", torch.randint(1, 49000, (3, 12))),
+        ("clip_vit", torch.randn(3, 3, 64, 64)),
     ],
 )
 def test_every_kind_maps_inputs_to_the_space(kind, x):
     tower = build_tower(
-        "audio" if "audio" in kind else kind.split("_")[1],
+        {"mel_audio": "audio", "wave_audio": "audio", "clip_vit": "image"}.get(
+            kind, kind.split("_")[1]
+        ),
         TowerConfig(kind=kind, widths=(8, 16)),
         24,
     )
@@ -28,7 +31,9 @@ def test_every_kind_maps_inputs_to_the_space(kind, x):
 
 
 def test_unknown_kind_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="valid: mel_audio, wave_audio, conv_image, token_text"):
+    with pytest.raises(
+        ValueError, match="valid: mel_audio, wave_audio, conv_image, token_text, clip_vit"
+    ):
         build_tower("audio", TowerConfig(kind="lstm"), 8)
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from openbind.pipeline import RunSummary
-    from openbind.space.model import SpaceModel
+    from openbind.space.protocol import Space
     from openbind.types import Modality
 
 EXAMPLES = """
@@ -62,8 +62,41 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size", type=int, default=None, metavar="N", help="items per forward pass"
     )
+    add_ray_options(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_ray_options(parser: argparse.ArgumentParser) -> None:
+    """--ray [ADDRESS] and --ray-actors: embed on a Ray cluster instead of in this process."""
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="embed with a pool of Ray actors: on a cluster at ADDRESS (ray://host:10001, "
+        "auto), or a local Ray instance without one (extra 'ray')",
+    )
+    parser.add_argument(
+        "--ray-actors", type=int, default=2, metavar="N", help="Ray actors (default 2)"
+    )
+
+
+def make_runner(args: argparse.Namespace, model: str, modalities: Iterable[Modality]) -> Any:
+    """A Ray runner when `--ray` was given (the model loads in the actors only), else a local
+    runner over `load_space(model, modalities)`."""
+    from openbind.pipeline import LocalRunner
+
+    if getattr(args, "ray", None) is None:
+        space = load_space(model, modalities, args.weights, args.fast_images, **speed_options(args))
+        return LocalRunner(space, batch_size=args.batch_size)
+    from openbind.errors import require
+    from openbind.pipeline import RayRunner
+
+    ray = require("ray", "ray")
+    if not ray.is_initialized():
+        ray.init(address=None if args.ray == "local" else args.ray, log_to_driver=False)
+    return RayRunner.for_model(model, actors=args.ray_actors, batch_size=args.batch_size or 16)
 
 
 def add_load_options(parser: argparse.ArgumentParser) -> None:
@@ -113,16 +146,9 @@ def speed_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openbind.pipeline import LocalRunner, embed_to_parquet
+    from openbind.pipeline import embed_to_parquet
 
-    space = load_space(
-        args.model,
-        needed_modalities(args.inputs, args.force),
-        args.weights,
-        args.fast_images,
-        **speed_options(args),
-    )
-    runner = LocalRunner(space, batch_size=args.batch_size)
+    runner = make_runner(args, args.model, needed_modalities(args.inputs, args.force))
     summary = embed_to_parquet(
         runner, args.inputs, args.output, force=args.force, progress=progress(args)
     )
@@ -148,10 +174,10 @@ def load_space(
     weights: str | None = None,
     fast_images: bool = False,
     **speed: Any,
-) -> SpaceModel:
+) -> Space:
     """`openbind.load(model)` with only those of `modalities` the model has (all if none).
 
-    `speed` are `openbind.load`'s `dtype`, `int8` and `threads` (see `speed_options`).
+    `speed` are `openbind.load`'s `dtype`, `int8`, `threads` and `prepack` (`speed_options`).
     """
     import openbind
     from openbind import registry
@@ -188,6 +214,8 @@ def print_summary(summary: RunSummary, as_json: bool, *, target: str) -> None:
         f"{summary.files_per_second:.1f}",
     )
     console.print(table)
+    for w in summary.warnings[:50]:
+        print(f"openbind: warning: {w.path}: {w.reason}", file=sys.stderr)
     if summary.skipped:
         skipped = Table(title="skipped files", show_header=True)
         skipped.add_column("file", overflow="fold")

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openbind.cli.embed_cmd import (
     add_load_options,
     add_model_options,
+    add_ray_options,
     emit_json,
     load_space,
+    make_runner,
     needed_modalities,
     print_summary,
     progress,
-    speed_options,
 )
 from openbind.cli.models_cmd import human_bytes
 
@@ -25,7 +27,9 @@ EXAMPLES = """
 examples:
   openbind index build ~/Pictures ~/Music --name media
   openbind index build clips/ --path ./clips.lib --kind hnsw --ef-search 128
+  openbind index build ~/Pictures --name photos --tags ~/Pictures/tags.csv   # user tags
   openbind index update media                # re-scan the folders it was built from
+  openbind index watch media                 # follow the folders, update as files change
   openbind index info media --json
   openbind index list
 
@@ -61,9 +65,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--path", help="store it in this folder")
     build.add_argument(
         "--kind",
-        choices=("flat", "hnsw"),
+        choices=("flat", "hnsw", "ivfpq"),
         default="flat",
-        help="flat: exact search (default, fine up to ~10^6 items); hnsw: approximate, faster on large libraries",
+        help="flat: exact search (default, fine up to ~10^6 items); hnsw: approximate, faster "
+        "on large libraries; ivfpq: compressed codes (about dim/16 bytes per vector)",
+    )
+    build.add_argument(
+        "--backend",
+        choices=("faiss", "milvus"),
+        default="faiss",
+        help="where the vectors live: an in-process faiss index (default) or a Milvus "
+        "collection (extra 'milvus'); metadata and updates work the same",
+    )
+    build.add_argument(
+        "--uri", metavar="URI", help="Milvus server URL (http://host:19530) or milvus-lite file"
+    )
+    build.add_argument(
+        "--collection", metavar="NAME", help="Milvus collection (default: from the library name)"
     )
     build.add_argument(
         "--hnsw-m", type=int, default=32, metavar="M", help="HNSW links per node (default 32)"
@@ -82,6 +100,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--follow-symlinks",
         action="store_true",
         help="also index files whose symbolic links lead out of the indexed folders",
+    )
+    build.add_argument(
+        "--tags",
+        metavar="FILE",
+        help="sidecar CSV/JSON of user tags per file (path column + one column per tag), "
+        "searchable with --filter tag.NAME=VALUE",
     )
     add_model_options(build)
     build.set_defaults(run=run_build)
@@ -107,10 +131,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also index files whose symbolic links lead out of the indexed folders",
     )
+    update.add_argument("--tags", metavar="FILE", help="a new sidecar file of user tags")
+    add_ray_options(update)
     add_load_options(update)
     update.add_argument("--json", action="store_true", help="print the summary as JSON")
     update.add_argument("--no-progress", action="store_true", help="no progress bar")
     update.set_defaults(run=run_update)
+
+    watch = actions.add_parser(
+        "watch",
+        help="follow a library's folders and update it as files appear, change or vanish",
+        description="Bring the library up to date, then watch its folders (watchfiles) and "
+        "commit each batch of changes; a running `openbind serve` shows them at once.",
+    )
+    watch.add_argument("library", metavar="LIBRARY", help="library name or folder")
+    watch.add_argument(
+        "--as", dest="force", metavar="MODALITY", help="embed every file as this modality"
+    )
+    watch.add_argument(
+        "--debounce-ms",
+        type=int,
+        default=200,
+        metavar="MS",
+        help="quiet time before a batch of changes is applied (default 200)",
+    )
+    add_load_options(watch)
+    watch.set_defaults(run=run_watch)
 
     info = actions.add_parser("info", help="model, index kind, counts and roots of a library")
     info.add_argument("library", metavar="LIBRARY", help="library name or folder")
@@ -124,33 +170,36 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from openbind.index import library_path
-    from openbind.pipeline import LocalRunner, build_library
+    from openbind.pipeline import build_library
 
     path = library_path(args.name) if args.name else Path(args.path)
     params = None
-    if args.kind == "hnsw":
+    kind = args.kind
+    if args.backend == "milvus":
+        from openbind.errors import BadInput
+
+        if not args.uri:
+            raise BadInput("--backend milvus needs --uri (a server URL or a milvus-lite file)")
+        kind = "milvus"
+        name = args.collection or "openbind_" + re.sub(r"\W", "_", path.name)
+        params = {"uri": str(args.uri), "collection": name}
+    elif args.kind == "hnsw":
         params = {
             "m": args.hnsw_m,
             "ef_construction": args.ef_construction,
             "ef_search": args.ef_search,
         }
-    space = load_space(
-        args.model,
-        needed_modalities(args.inputs, args.force),
-        args.weights,
-        args.fast_images,
-        **speed_options(args),
-    )
-    runner = LocalRunner(space, batch_size=args.batch_size)
+    runner = make_runner(args, args.model, needed_modalities(args.inputs, args.force))
     lib, summary = build_library(
         runner,
         path,
         args.inputs,
-        kind=args.kind,
+        kind=kind,
         params=params,
         force=args.force,
         progress=progress(args),
         follow_symlinks=args.follow_symlinks,
+        tags=args.tags,
     )
     lib.close()
     print_summary(summary, args.json, target=str(path))
@@ -159,19 +208,12 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_update(args: argparse.Namespace) -> int:
     from openbind.index import Library, resolve_library
-    from openbind.pipeline import LocalRunner, index_files
+    from openbind.pipeline import index_files
 
     lib = Library.open(resolve_library(args.library))
     try:
         roots = args.inputs or list(lib.manifest.roots)
-        space = load_space(
-            lib.model_id,
-            needed_modalities(roots, args.force),
-            args.weights,
-            args.fast_images,
-            **speed_options(args),
-        )
-        runner = LocalRunner(space, batch_size=args.batch_size)
+        runner = make_runner(args, lib.model_id, needed_modalities(roots, args.force))
         summary = index_files(
             runner,
             lib,
@@ -179,10 +221,44 @@ def run_update(args: argparse.Namespace) -> int:
             force=args.force,
             progress=progress(args),
             follow_symlinks=args.follow_symlinks,
+            tags=args.tags,
         )
     finally:
         lib.close()
     print_summary(summary, args.json, target=str(lib.path))
+    return 0
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    import sys
+
+    from openbind.index import Library, resolve_library
+    from openbind.pipeline import LocalRunner, index_files
+    from openbind.pipeline.watch import watch_library
+
+    lib = Library.open(resolve_library(args.library))
+    try:
+        space = load_space(lib.model_id, [], args.weights, args.fast_images)
+        runner = LocalRunner(space)
+        first = index_files(runner, lib, force=args.force, progress=False)
+        print(
+            f"openbind: {lib.path.name}: {first.total} items, watching "
+            f"{', '.join(lib.manifest.roots)} (Ctrl-C to stop)",
+            file=sys.stderr,
+        )
+
+        def report(summary) -> None:
+            print(
+                f"openbind: +{summary.embedded + summary.reused} -{summary.removed} "
+                f"-> {summary.total} items (generation {lib.manifest.generation})",
+                file=sys.stderr,
+            )
+            for s in summary.skipped:
+                print(f"openbind: skipped {s.path}: {s.reason}", file=sys.stderr)
+
+        watch_library(runner, lib, force=args.force, on_update=report, debounce_ms=args.debounce_ms)
+    finally:
+        lib.close()
     return 0
 
 

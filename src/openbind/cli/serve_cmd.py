@@ -1,7 +1,11 @@
 """`openbind serve`: the HTTP API and web page over a space and, optionally, an indexed library.
 
 openbind serve --index demo                 # http://127.0.0.1:8000
+openbind serve --index demo --watch         # also follow the library's folders
 openbind serve --model starter --port 9000 --api-key s3cret
+
+The server always serves the newest committed generation of its library: commits by
+`openbind index update` or `index watch` in other processes show on the next request.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 from openbind.cli.embed_cmd import add_load_options, speed_options
@@ -30,6 +35,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "page for searching an indexed library. Binds to 127.0.0.1 unless told otherwise.",
     )
     p.add_argument("--index", metavar="NAME|PATH", help="library to search (a name or a folder)")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="follow the library's folders and index files as they appear, change or vanish",
+    )
     p.add_argument("--model", help="space to load (default: the library's, else starter)")
     add_load_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -96,8 +106,43 @@ def run(args: argparse.Namespace) -> int:
             f"openbind: warning: {args.host} is reachable from other machines and no --api-key is set",
             file=sys.stderr,
         )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    stop = start_watch(service, args) if args.watch else None
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    finally:
+        if stop is not None:
+            stop.set()
     return 0
+
+
+def start_watch(service: object, args: argparse.Namespace) -> threading.Event:
+    """Run `openbind index watch` for the served library in a background thread.
+
+    The watcher writes through its own `Library` object; the service's reader switches to each
+    commit. If the watch stops (a folder disappears), the server goes on serving the last commit.
+    """
+    from openbind.errors import BadInput, OpenbindError
+    from openbind.index import Library
+    from openbind.pipeline import index_files
+    from openbind.pipeline.watch import watch_library
+
+    library = getattr(service, "library", None)
+    if library is None:
+        raise BadInput("--watch needs --index: there is no library to keep up to date")
+    stop = threading.Event()
+
+    def follow() -> None:
+        writer = Library.open(library.path)
+        try:
+            index_files(service.space, writer, progress=False)  # type: ignore[attr-defined]
+            watch_library(service.space, writer, stop=stop)  # type: ignore[attr-defined]
+        except OpenbindError as e:
+            print(f"openbind: watch stopped: {e}", file=sys.stderr)
+        finally:
+            writer.close()
+
+    threading.Thread(target=follow, name="openbind-watch", daemon=True).start()
+    return stop
 
 
 def build(args: argparse.Namespace) -> tuple[FastAPI, ServeSettings]:

@@ -6,6 +6,10 @@ each item into model-ready clips (S, *input); the dataset keeps the first clip (
 `collate` joins the clips of a batch per modality: concatenated, or with the modality's own
 collate (e.g. padding token ids of different lengths).
 
+A text item may be `Descriptions`: several descriptions of one item (LanguageBind's multi-view
+text: metadata, spatial, temporal, enhanced captions). Each is transformed once; a training set
+(`sample_views=True`) takes one at random per load, a held-out set always the first.
+
 Rows whose files are missing are dropped when the dataset is made (`read_manifest` counts them);
 a row whose file turns out to be corrupt when it is loaded is replaced by the next good row, so
 every batch stays full (DDP ranks must gather equal shapes), and is counted in `report` and
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +35,17 @@ from openbind.preprocess.common import Collate, Transform
 from openbind.types import Modality
 
 Row = dict[str, Any]
+
+
+class Descriptions(tuple):
+    """Several texts describing one item; a training step uses one of them (see the module
+    docstring). In a JSONL manifest, a text value that is a list of strings."""
+
+    def __new__(cls, texts: Sequence[str]) -> Descriptions:
+        texts = [str(t) for t in texts]
+        if not texts:
+            raise BadInput("an item needs at least one description")
+        return super().__new__(cls, texts)
 
 
 class Lazy(Protocol):
@@ -73,6 +89,9 @@ class PairedDataset(Dataset):
         collates: per modality, how (1, *input) clips become a batch (default: concatenated).
         cache: keep every loaded row in memory (transforms are deterministic, so this is exact;
             it pays off when decoding costs more than a training step, for small sets).
+        sample_views: for `Descriptions` items, draw one description per load (seeded by
+            `seed`); False always takes the first (deterministic evaluation).
+        seed: seed of the description draws.
 
     Raises:
         BadInput: no rows, or a row lacks one of the transformed modalities.
@@ -86,7 +105,11 @@ class PairedDataset(Dataset):
         collates: Mapping[Modality | str, Collate] | None = None,
         *,
         cache: bool = False,
+        sample_views: bool = False,
+        seed: int = 0,
     ) -> None:
+        self.sample_views = sample_views
+        self._rng = random.Random(seed)
         self.transforms = {Modality.parse(m).value: t for m, t in transforms.items()}
         self.collates = {Modality.parse(m).value: c for m, c in (collates or {}).items()}
         if not rows:
@@ -116,17 +139,31 @@ class PairedDataset(Dataset):
     def load(self, index: int) -> dict[str, torch.Tensor]:
         """The tensors of row `index` (raises `BadInput` for a bad file)."""
         if self.cache is not None and index in self.cache:
-            return self.cache[index]
+            return self._pick(self.cache[index])
         row = self.rows[index]
-        out = {}
+        out: dict[str, Any] = {}
         for m, transform in self.transforms.items():
             item = row[m]
             if hasattr(item, "load"):
                 item = item.load()
-            out[m] = transform(item)[:1]  # first clip: (1, *input)
+            if isinstance(item, Descriptions):
+                out[m] = [transform(text)[:1] for text in item]  # every view, (1, *input) each
+            else:
+                out[m] = transform(item)[:1]  # first clip: (1, *input)
         if self.cache is not None:
             self.cache[index] = out
-        return out
+        return self._pick(out)
+
+    def _pick(self, loaded: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """One description of each multi-view item: drawn when sampling views, else the first."""
+        return {
+            m: (
+                v[self._rng.randrange(len(v)) if self.sample_views else 0]
+                if isinstance(v, list)
+                else v
+            )
+            for m, v in loaded.items()
+        }
 
     def collate(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         """A batch {modality: (B, *input)} of loaded rows."""
@@ -144,13 +181,18 @@ class PairedDataset(Dataset):
             )
         val = [self.rows[i] for i in sorted(order[:n_val])]
         rest = [self.rows[i] for i in sorted(order[n_val:])]
+        cache = self.cache is not None
         return (
             PairedDataset(
-                rest, self.transforms, self.report, self.collates, cache=self.cache is not None
+                rest,
+                self.transforms,
+                self.report,
+                self.collates,
+                cache=cache,
+                sample_views=self.sample_views,
+                seed=seed,
             ),
-            PairedDataset(
-                val, self.transforms, self.report, self.collates, cache=self.cache is not None
-            ),
+            PairedDataset(val, self.transforms, self.report, self.collates, cache=cache),
         )
 
 
@@ -159,7 +201,8 @@ def read_manifest(
 ) -> tuple[list[Row], DataReport]:
     """Rows of a CSV or JSONL manifest: one column per modality, file paths relative to the manifest.
 
-    Text columns hold the text itself (or a path to a `.txt` file). Columns whose name is not a
+    Text columns hold the text itself (or a path to a `.txt` file); in JSONL, a list of strings
+    gives several descriptions of the item (`Descriptions`). Columns whose name is not a
     modality (ids, labels) are kept in the row as they are. Rows with a missing file are dropped
     and counted.
 
@@ -185,6 +228,8 @@ def read_manifest(
             m = _modality(key)
             if m is None:
                 row[key] = value
+            elif m == Modality.TEXT.value and isinstance(value, list):
+                row[m] = Descriptions(value)
             elif m == Modality.TEXT.value and not str(value).endswith(".txt"):
                 row[m] = str(value)
             else:

@@ -323,6 +323,31 @@ _EXT = {
 }
 
 
+def descriptions(concept: Concept) -> list[str]:
+    """Several views of one concept's description (as LanguageBind's multi-view text): every
+    caption template, then the bare label (the "metadata" view)."""
+    c = concept
+    views = [t.format(shape=c.shape, colour=c.colour, motion=c.motion) for t in TEMPLATES]
+    return [*views, c.label]
+
+
+def write_views_manifest(manifest: str | Path) -> Path:
+    """Next to a `write_world` manifest, `manifest_views.jsonl`: the same rows with the text
+    column replaced by all `descriptions` of the row's concept (one is sampled per training step).
+    """
+    import json
+
+    manifest = Path(manifest)
+    out = manifest.with_name("manifest_views.jsonl")
+    with manifest.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    with out.open("w", encoding="utf-8") as f:
+        for row in rows:
+            row["text"] = descriptions(Concept(row["shape"], row["colour"], row["motion"]))
+            f.write(json.dumps(row) + "\n")
+    return out
+
+
 def encode_video(frames: np.ndarray, sound: np.ndarray, sample_rate: int, fps: int = 8) -> bytes:
     """An MP4 (H.264 video, AAC audio) of (T, H, W, 3) uint8 frames and a mono sound."""
     import av

@@ -11,6 +11,7 @@ with the transform that makes its input from an item:
 | wave_audio | (samples,) mono waveform      | log-spectrogram stem (STFT, fixed) -> the same conv stages     |
 | conv_image | (3, S, S) normalised RGB      | the same conv stages                                  |
 | token_text | (L,) CLIP BPE ids             | embedding (ids hashed into `vocab_size`) -> masked mean -> MLP |
+| clip_vit   | (3, S, S) CLIP-normalised RGB | a LanguageBind / CLIP ViT (`encoders.languagebind`): `len(widths)` blocks of width `widths[-1]`, `patch` x `patch` patches |
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class TowerConfig:
         seconds: audio length per clip (waveform kind: cropped or zero-padded; mel kind: clip).
         mel_bins: mel filters of the mel kind (`openbind.preprocess.audio.AudioConfig`).
         frames: frames per clip of the mel kind (10 ms each).
-        image_size: square input size of the image kind.
+        image_size: square input size of the image kinds.
+        patch: patch side of the clip_vit kind.
     """
 
     kind: str = "mel_audio"
@@ -55,6 +57,7 @@ class TowerConfig:
     mel_bins: int = 128
     frames: int = 204
     image_size: int = 64
+    patch: int = 8
 
 
 class ConvTrunk(nn.Module):
@@ -188,6 +191,27 @@ def _mel_transform(cfg: TowerConfig) -> Transform:
     )
 
 
+def _clip_vit(m: Modality, cfg: TowerConfig, dim: int) -> nn.Module:
+    from openbind.encoders.languagebind import ClipVisionTower, VisionSpec
+
+    width = cfg.widths[-1]
+    spec = VisionSpec(
+        width=width,
+        layers=len(cfg.widths),
+        heads=max(1, width // 32),
+        mlp=4 * width,
+        patch=cfg.patch,
+        input_size=(cfg.image_size, cfg.image_size),
+    )
+    return ClipVisionTower(spec, dim, m)
+
+
+def _clip_image_transform(cfg: TowerConfig) -> Transform:
+    from openbind.preprocess.image import ImageConfig, ImageTransform
+
+    return ImageTransform(ImageConfig(size=cfg.image_size, crop_size=cfg.image_size))
+
+
 @dataclass(frozen=True)
 class TowerKind:
     """One small-tower architecture: how to build its module and its preprocessing.
@@ -197,7 +221,7 @@ class TowerKind:
         transform: config -> item -> (S, *input) clips (decoding included).
     """
 
-    tower: Callable[[Modality, TowerConfig, int], SmallTower]
+    tower: Callable[[Modality, TowerConfig, int], nn.Module]
     transform: Callable[[TowerConfig], Transform]
 
 
@@ -218,6 +242,7 @@ KINDS: dict[str, TowerKind] = {
         lambda m, cfg, dim: SmallTower(m, TokenTrunk(cfg.vocab_size, cfg.widths[-1], dim), dim),
         _text_transform,
     ),
+    "clip_vit": TowerKind(_clip_vit, _clip_image_transform),
 }
 """The small-tower kinds by name; add an entry to add a kind."""
 

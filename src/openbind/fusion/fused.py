@@ -149,10 +149,6 @@ class FusedSpace:
             out[m] = self.fuse(m, vectors)
         return pick(out, single)
 
-    def encode_items(self, modality: Modality | str, items: Any, **kw: Any) -> Embeddings:
-        """`encode(modality, items)`."""
-        return self.encode(modality, items, **kw)
-
     def encode_report(
         self,
         inputs: Any,

@@ -10,17 +10,30 @@ when an index is made.
 """
 
 from openbind.index.base import Neighbours, VectorIndex
-from openbind.index.faiss_index import FlatIndex, HNSWIndex, HNSWParams, load_index, make_index
+from openbind.index.faiss_index import (
+    FlatIndex,
+    HNSWIndex,
+    HNSWParams,
+    IVFPQIndex,
+    IVFPQParams,
+    load_index,
+    make_index,
+)
+from openbind.index.filters import Filter
 from openbind.index.library import Hit, Library, LibraryInfo
 from openbind.index.manifest import Manifest
 from openbind.index.metadata import Record
 from openbind.index.names import libraries_dir, library_path, list_libraries, resolve_library
+from openbind.index.tags import read_tags
 
 __all__ = [
+    "Filter",
     "FlatIndex",
     "HNSWIndex",
     "HNSWParams",
     "Hit",
+    "IVFPQIndex",
+    "IVFPQParams",
     "Library",
     "LibraryInfo",
     "Manifest",
@@ -32,5 +45,6 @@ __all__ = [
     "list_libraries",
     "load_index",
     "make_index",
+    "read_tags",
     "resolve_library",
 ]

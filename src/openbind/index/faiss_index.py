@@ -1,4 +1,4 @@
-"""faiss-backed indexes: exact `FlatIndex` and approximate `HNSWIndex`.
+"""faiss-backed indexes: exact `FlatIndex`, approximate `HNSWIndex` and compressed `IVFPQIndex`.
 
 Both keep their own id mapping: faiss stores vectors at positions 0..n-1 and `labels[position]`
 is the caller's id. Filters (`allow`) become a faiss bitmap selector over positions.
@@ -113,10 +113,11 @@ class _FaissIndex:
             allowed = np.isin(self._labels, as_ids(allow, "allow"))
             mask = allowed if mask is None else mask & allowed
         kk = min(k, n)
-        if allow is not None and self.kind == "hnsw" and mask.sum() <= EXACT_FILTER_LIMIT:
+        approximate = self.kind != "flat"
+        if allow is not None and approximate and mask.sum() <= EXACT_FILTER_LIMIT:
             return _pad(*self._exact_subset(queries, np.flatnonzero(mask), kk), k)
         scores, pos = self._search_masked(queries, kk, mask, 1)
-        if mask is not None and self.kind == "hnsw":
+        if mask is not None and approximate:
             # a filtered graph walk can end with fewer than k allowed nodes: widen it
             want, scale = min(kk, int(mask.sum())), 1
             while (pos >= 0).sum(axis=1).min() < want and scale < MAX_EF_SCALE:
@@ -295,8 +296,103 @@ class HNSWIndex(_FaissIndex):
         return asdict(self.params)
 
 
-def make_index(kind: str, dim: int, params: dict[str, Any] | None = None) -> FlatIndex | HNSWIndex:
-    """A new empty index of `kind` ("flat" or "hnsw") with its parameters as a dict.
+@dataclass(frozen=True)
+class IVFPQParams:
+    """IVF-PQ settings: an inverted file of product-quantised codes (memory / recall trade-off).
+
+    Attributes:
+        nlist: coarse clusters (0: about 4 * sqrt(N) at training, at least 16).
+        m: sub-quantisers per vector; each stores `nbits` bits, so a vector takes m bytes at
+            nbits 8 (0: dim / 16, the largest divisor of dim not above it).
+        nbits: bits per sub-quantiser code.
+        nprobe: clusters visited per search (recall vs speed).
+        train_size: vectors gathered (searched exactly meanwhile) before the quantisers are
+            trained; at least 39 * nlist are used.
+    """
+
+    nlist: int = 0
+    m: int = 0
+    nbits: int = 8
+    nprobe: int = 32
+    train_size: int = 20_000
+
+    def __post_init__(self) -> None:
+        if self.nlist < 0 or self.m < 0 or not 1 <= self.nbits <= 16 or self.nprobe < 1:
+            raise BadInput(f"IVF-PQ parameters out of range: {self}")
+
+
+class IVFPQIndex(_FaissIndex):
+    """Approximate search over product-quantised codes (faiss `IndexIVFPQ`, Jegou et al. 2011).
+
+    Holds about `m` bytes per vector instead of 4 * dim: at dim 1024 and m 64, 64 bytes against
+    4096. Until `train_size` vectors have arrived they are kept and searched exactly; then the
+    coarse and product quantisers are trained on them and every vector is encoded. Removed
+    vectors are tombstones skipped by searches, dropped when the library is compacted (and so
+    rebuilt). `vectors()` gives the lossy reconstructions; `Library` reads exact vectors from its
+    segments instead.
+
+    Reference: Jegou, Douze & Schmid, "Product quantization for nearest neighbor search", TPAMI 2011.
+    """
+
+    kind = "ivfpq"
+
+    def __init__(self, dim: int, params: IVFPQParams | None = None) -> None:
+        self.params = params or IVFPQParams()
+        super().__init__(_check_dim(dim), _faiss().IndexFlatIP(dim), np.zeros(0, np.int64))
+        self.trained = False
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        super().add(ids, vectors)
+        if not self.trained and len(self._labels) >= self.params.train_size:
+            self._train()
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = as_ids(ids)
+        pos = np.flatnonzero(np.isin(self._labels, ids) & (self._labels >= 0))
+        self._labels[pos] = -1
+        return int(pos.size)
+
+    def _train(self) -> None:
+        faiss = _faiss()
+        flat = self._index
+        vectors = flat.reconstruct_n(0, flat.ntotal)  # (N, D)
+        n = len(vectors)
+        nlist = self.params.nlist or max(16, min(int(4 * n**0.5), n // 39))
+        m = self.params.m or _largest_divisor(self.dim, max(1, self.dim // 16))
+        quantiser = faiss.IndexFlatIP(self.dim)
+        ivf = faiss.IndexIVFPQ(
+            quantiser, self.dim, nlist, m, self.params.nbits, faiss.METRIC_INNER_PRODUCT
+        )
+        ivf.train(vectors)
+        ivf.add(vectors)
+        ivf.nprobe = self.params.nprobe
+        ivf.make_direct_map()
+        self._quantiser = quantiser  # keep alive: the IVF index points to it
+        self._index = ivf
+        self.trained = True
+
+    def _live_mask(self) -> np.ndarray | None:
+        return self._labels >= 0 if np.any(self._labels < 0) else None
+
+    def _search_params(self, ef_scale: int) -> Any:
+        if not self.trained:
+            return _faiss().SearchParameters()
+        params = _faiss().SearchParametersIVF()
+        params.nprobe = min(self.params.nprobe * ef_scale, self._index.nlist)
+        return params
+
+    def _params_dict(self) -> dict[str, Any]:
+        return asdict(self.params)
+
+
+def _largest_divisor(n: int, at_most: int) -> int:
+    return max(d for d in range(1, at_most + 1) if n % d == 0)
+
+
+def make_index(
+    kind: str, dim: int, params: dict[str, Any] | None = None
+) -> FlatIndex | HNSWIndex | IVFPQIndex:
+    """A new empty index of `kind` ("flat", "hnsw" or "ivfpq") with its parameters as a dict.
 
     Raises:
         BadInput: unknown kind or parameters.
@@ -306,16 +402,22 @@ def make_index(kind: str, dim: int, params: dict[str, Any] | None = None) -> Fla
         if params:
             raise BadInput(f"a flat index takes no parameters, got {sorted(params)}")
         return FlatIndex(dim)
-    if kind == "hnsw":
-        try:
-            return HNSWIndex(dim, HNSWParams(**params))
-        except TypeError:
-            valid = sorted(HNSWParams.__dataclass_fields__)
-            raise BadInput(f"unknown HNSW parameters {sorted(params)}; valid: {valid}") from None
-    raise BadInput(f"unknown index kind {kind!r}; valid: flat, hnsw")
+    for name, cls, settings in (
+        ("hnsw", HNSWIndex, HNSWParams),
+        ("ivfpq", IVFPQIndex, IVFPQParams),
+    ):
+        if kind == name:
+            try:
+                return cls(dim, settings(**params))
+            except TypeError:
+                valid = sorted(settings.__dataclass_fields__)
+                raise BadInput(
+                    f"unknown {name.upper()} parameters {sorted(params)}; valid: {valid}"
+                ) from None
+    raise BadInput(f"unknown index kind {kind!r}; valid: flat, hnsw, ivfpq")
 
 
-def load_index(path: str | Path) -> FlatIndex | HNSWIndex:
+def load_index(path: str | Path) -> FlatIndex | HNSWIndex | IVFPQIndex:
     """Read an index written by `save`.
 
     Raises:
@@ -341,6 +443,8 @@ def load_index(path: str | Path) -> FlatIndex | HNSWIndex:
         )
     index._index = graph
     index._labels = labels
+    if isinstance(index, IVFPQIndex):
+        index.trained = not isinstance(graph, faiss.IndexFlat)
     return index
 
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from openbind.errors import IndexMismatch, VectorIndexError
 
-FORMAT = "openbind-library/1"
+FORMAT = "openbind-library/2"
+OLD_FORMATS = ("openbind-library/1",)
+"""Formats `Library.open` migrates (v1: one index file and one SQLite copy per generation)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class Manifest:
         normalized: vectors are L2-normalised, so scores are cosine similarities.
         metric: how scores are computed ("cosine" for normalised inner products).
         roots: folders or files the library was built from (for `update`).
+        tags_file: a sidecar CSV/JSON of user tags read at each build and update ("" if none).
+        segments: the vector segments (`openbind.index.segments`) of this generation, oldest
+            first.
+        stored: vectors in those segments, live or dead (compaction drops the dead ones).
         count: vectors stored.
         next_id: the id the next added item gets (ids are never reused).
         generation: number of the committed generation this manifest belongs to.
@@ -45,6 +51,9 @@ class Manifest:
     normalized: bool = True
     metric: str = "cosine"
     roots: tuple[str, ...] = ()
+    tags_file: str = ""
+    segments: tuple[str, ...] = ()
+    stored: int = 0
     count: int = 0
     next_id: int = 0
     generation: int = 0
@@ -75,6 +84,7 @@ class Manifest:
     def to_json(self) -> str:
         data = asdict(self)
         data["roots"] = list(self.roots)
+        data["segments"] = list(self.segments)
         return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
     @classmethod
@@ -86,9 +96,10 @@ class Manifest:
         """
         try:
             data = json.loads(text)
-            if data.get("format") != FORMAT:
+            if data.get("format") not in (FORMAT, *OLD_FORMATS):
                 raise VectorIndexError(f"{where}: unknown library format {data.get('format')!r}")
             data["roots"] = tuple(data.get("roots", ()))
+            data["segments"] = tuple(data.get("segments", ()))
             return cls(**data)
         except (json.JSONDecodeError, TypeError, AttributeError) as e:
             raise VectorIndexError(f"{where}: corrupt manifest: {e}") from e

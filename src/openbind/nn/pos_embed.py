@@ -57,3 +57,34 @@ def resize_pos_embed(pos_embed: torch.Tensor, num_tokens: int, num_prefix: int =
 def prepend_tokens(tokens: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
     """Put learned (1, K, D) tokens (e.g. a cls token) in front of (B, N, D) tokens -> (B, K+N, D)."""
     return torch.cat([extra.expand(tokens.shape[0], -1, -1), tokens], dim=1)
+
+
+def resize_pos_grid(
+    table: torch.Tensor,
+    old_grid: tuple[int, int],
+    new_grid: tuple[int, int],
+    *,
+    num_prefix: int = 1,
+    antialias: bool = True,
+) -> torch.Tensor:
+    """Resize the (rows x columns) patch grid of a (prefix + R*C, D) position table.
+
+    Bicubic, `align_corners=False`, to an explicit grid that need not be square (LanguageBind's
+    audio tower: CLIP's 16 x 16 to 8 mel rows x 74 time columns, antialiased). Patches are in
+    row-major order; the `num_prefix` leading rows (the class token) are kept.
+
+    Raises:
+        ValueError: the table does not have `num_prefix + rows * columns` rows.
+    """
+    rows, cols = old_grid
+    if table.shape[0] != num_prefix + rows * cols:
+        raise ValueError(
+            f"a table of {table.shape[0]} rows is not {num_prefix} + {rows} x {cols} positions"
+        )
+    prefix, grid = table[:num_prefix], table[num_prefix:]
+    grid = grid.float().reshape(1, rows, cols, -1).permute(0, 3, 1, 2)  # (1, D, R, C)
+    grid = F.interpolate(
+        grid, size=tuple(new_grid), mode="bicubic", align_corners=False, antialias=antialias
+    )
+    grid = grid.permute(0, 2, 3, 1).reshape(-1, table.shape[1]).to(table.dtype)  # (R'*C', D)
+    return torch.cat([prefix, grid])

@@ -8,7 +8,7 @@ Runs are incremental (content hashes skip unchanged files), resumable, and never
 file: it is reported in `RunSummary.skipped`.
 """
 
-from openbind.pipeline.detect import EXTENSIONS, detect, sniff
+from openbind.pipeline.detect import EXTENSIONS, Detection, detect, detect_file, identify, sniff
 from openbind.pipeline.parquet import EmbeddingTable, read_embeddings, write_embeddings
 from openbind.pipeline.ray_runner import RayRunner
 from openbind.pipeline.report import RunSummary, Skipped
@@ -19,6 +19,7 @@ from openbind.pipeline.to_parquet import embed_to_parquet
 
 __all__ = [
     "EXTENSIONS",
+    "Detection",
     "EmbeddingTable",
     "LocalRunner",
     "RayRunner",
@@ -28,7 +29,9 @@ __all__ = [
     "build_library",
     "content_hash",
     "detect",
+    "detect_file",
     "embed_to_parquet",
+    "identify",
     "index_files",
     "read_embeddings",
     "scan",

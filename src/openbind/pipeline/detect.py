@@ -1,18 +1,18 @@
-"""Which modality a file is: by extension first, then by its first bytes.
+"""Which modality a file or an upload is: one detector for the CLI, the pipeline and the server.
 
 Rules, in order:
 
-1. Known extension (`EXTENSIONS`), refined by content where one extension can hold two
-   modalities:
-   * `.png` whose header says 16-bit grayscale (IHDR bit depth 16, colour type 0) is depth;
-     other PNGs are images.
-   * `.npy` / `.npz` arrays are depth maps.
-   * `.csv` is IMU when its first data row has 6 numbers (accelerometer x, y, z then gyroscope
-     x, y, z) or 7 (a leading timestamp); other CSV files are unsupported.
-   * `.mp4` / `.m4a` / `.mov` containers whose brand is an audio brand (`M4A `, `M4B `) are audio.
-2. Unknown or missing extension: magic bytes (PNG, JPEG, GIF, WebP, BMP, TIFF; RIFF/WAVE, FLAC,
-   Ogg, MP3; ISO-BMFF `ftyp`, Matroska/WebM, AVI; NumPy).
-3. Anything else is unsupported and reported, never guessed.
+1. **Content.** Magic bytes name the format (PNG, JPEG, GIF, WebP, BMP, TIFF; RIFF/WAVE, FLAC,
+   Ogg, MP3; ISO-BMFF `ftyp`, Matroska/WebM, AVI; NumPy) and so the modality, whatever the name
+   says. A 16-bit grayscale PNG is depth; an MP4-family file with an audio brand (`M4A `, `M4B `)
+   is audio. When the extension promises another modality the file is still taken by its content
+   and the mismatch is reported (`Detection.warning`: "a JPEG named .wav").
+2. **Extension**, for formats without magic bytes: text (`.txt`, `.md`, ...), IMU `.csv` (first
+   data row of 6 numbers, accelerometer then gyroscope xyz, or 7 with a leading timestamp), and
+   media whose header was not recognised (MPEG program/transport streams, raw AAC): the decoder
+   then decides.
+3. **MIME type** of an upload (`image/*`, `video/*`, `audio/*`, `text/plain`), when there is one.
+4. Anything else is unsupported and reported, never guessed.
 
 Thermal images look like any grayscale image, so they are never detected: name the modality
 explicitly (`openbind embed --as thermal`).
@@ -20,6 +20,7 @@ explicitly (`openbind embed --as thermal`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from openbind.types import Modality
@@ -45,54 +46,131 @@ EXTENSIONS: dict[str, Modality] = {
 _AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ")
 
 
+@dataclass(frozen=True)
+class Detection:
+    """What a file or upload is.
+
+    Attributes:
+        modality: what it will be embedded as; None when unsupported.
+        format: the format its content shows ("JPEG", "WAV", ...), None when unrecognised.
+        warning: set when the name or MIME type promises another modality than the content.
+    """
+
+    modality: Modality | None
+    format: str | None = None
+    warning: str | None = None
+
+
 def detect(path: str | Path, head: bytes | None = None) -> Modality | None:
     """The modality of the file at `path`, or None if it is not a supported kind.
 
     Args:
-        path: the file (its name decides first).
-        head: its first `HEAD_BYTES` bytes, if already read (else they are read when needed).
+        path: the file.
+        head: its first `HEAD_BYTES` bytes, if already read (else they are read).
     """
+    return detect_file(path, head).modality
+
+
+def detect_file(path: str | Path, head: bytes | None = None) -> Detection:
+    """`identify` for a file on disk (reads its head, and the first rows of a CSV)."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    by_name = EXTENSIONS.get(suffix)
-    if by_name is Modality.TEXT:
-        return by_name
     if head is None:
         head = _head(path)
-    if by_name is None:
-        return sniff(head)
-    if suffix == ".png" and _png_is_16bit_gray(head):
-        return Modality.DEPTH
-    if suffix == ".csv":
-        return Modality.IMU if _is_imu_csv(path) else None
-    if by_name is Modality.VIDEO and head[4:8] == b"ftyp" and head[8:12] in _AUDIO_BRANDS:
-        return Modality.AUDIO
-    return by_name
+    csv_ok = path.suffix.lower() == ".csv" and _is_imu_csv(path)
+    return identify(head, path.name, imu_csv=csv_ok)
+
+
+def identify(
+    head: bytes,
+    name: str | None = None,
+    *,
+    mime: str | None = None,
+    imu_csv: bool = False,
+) -> Detection:
+    """The modality of content that starts with `head`, named `name`, sent as `mime`.
+
+    Args:
+        head: the first bytes (at least `HEAD_BYTES` when there are that many).
+        name: a file name, whose extension is used when the content has no magic bytes.
+        mime: an upload's MIME type, used last.
+        imu_csv: the content is a CSV whose first rows look like IMU samples.
+    """
+    suffix = Path(name or "").suffix.lower()
+    by_name = EXTENSIONS.get(suffix)
+    found = magic(head)
+    if found is not None:
+        fmt, modality = found
+        warning = None
+        if by_name is not None and by_name is not modality and not _refines(suffix, modality):
+            warning = f"{_article(fmt)} {fmt} named {suffix}: embedded as {modality.value}"
+        return Detection(modality, fmt, warning)
+    if by_name is Modality.IMU:
+        return Detection(Modality.IMU if imu_csv else None, "CSV" if imu_csv else None)
+    if by_name is not None:
+        return Detection(by_name)
+    major = (mime or "").split(";")[0].strip().lower()
+    if major in _TEXT_TYPES:
+        return Detection(Modality.TEXT)
+    return Detection(_MAJOR_TYPES.get(major.split("/")[0]))
 
 
 def sniff(head: bytes) -> Modality | None:
     """The modality named by a file's magic bytes, or None."""
+    found = magic(head)
+    return None if found is None else found[1]
+
+
+def magic(head: bytes) -> tuple[str, Modality] | None:
+    """The format and modality named by a file's magic bytes, or None."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return Modality.DEPTH if _png_is_16bit_gray(head) else Modality.IMAGE
-    if head.startswith((b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")):
-        return Modality.IMAGE
+        return ("PNG", Modality.DEPTH if _png_is_16bit_gray(head) else Modality.IMAGE)
+    for prefix, fmt in _IMAGE_MAGIC:
+        if head.startswith(prefix):
+            return fmt, Modality.IMAGE
     if head[:4] == b"RIFF":
-        return {b"WEBP": Modality.IMAGE, b"WAVE": Modality.AUDIO, b"AVI ": Modality.VIDEO}.get(
-            head[8:12]
-        )
-    if head.startswith((b"fLaC", b"OggS", b"ID3")) or head[:2] in (
-        b"\xff\xfb",
-        b"\xff\xf3",
-        b"\xff\xf2",
-    ):
-        return Modality.AUDIO
+        return _RIFF.get(head[8:12])
+    for prefix, fmt in _AUDIO_MAGIC:
+        if head.startswith(prefix):
+            return fmt, Modality.AUDIO
+    if head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return "MP3", Modality.AUDIO
     if head[4:8] == b"ftyp":
-        return Modality.AUDIO if head[8:12] in _AUDIO_BRANDS else Modality.VIDEO
+        return ("M4A", Modality.AUDIO) if head[8:12] in _AUDIO_BRANDS else ("MP4", Modality.VIDEO)
     if head.startswith(b"\x1aE\xdf\xa3"):
-        return Modality.VIDEO
+        return "Matroska", Modality.VIDEO
     if head.startswith(b"\x93NUMPY") or (head.startswith(b"PK\x03\x04") and b".npy" in head):
-        return Modality.DEPTH
+        return "NumPy", Modality.DEPTH
     return None
+
+
+_IMAGE_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+_AUDIO_MAGIC = ((b"fLaC", "FLAC"), (b"OggS", "Ogg"), (b"ID3", "MP3"))
+_RIFF = {
+    b"WEBP": ("WebP", Modality.IMAGE),
+    b"WAVE": ("WAV", Modality.AUDIO),
+    b"AVI ": ("AVI", Modality.VIDEO),
+}
+_MP4_FAMILY = (".mp4", ".mov", ".m4v", ".m4a")
+_MAJOR_TYPES = {"image": Modality.IMAGE, "video": Modality.VIDEO, "audio": Modality.AUDIO}
+_TEXT_TYPES = ("text/plain", "text/markdown")
+
+
+def _refines(suffix: str, content: Modality) -> bool:
+    """Whether content legitimately narrows what the extension says (not a misleading name)."""
+    if suffix in (".png", ".tif", ".tiff") and content is Modality.DEPTH:
+        return True
+    return suffix in _MP4_FAMILY and content in (Modality.AUDIO, Modality.VIDEO)
+
+
+def _article(word: str) -> str:
+    return "an" if word in ("MP3", "MP4", "M4A", "Ogg", "AVI") else "a"
 
 
 def _head(path: Path) -> bytes:

@@ -52,6 +52,7 @@ class Plan(Generic[K]):
         embed: files to run through the model.
         reuse: files whose vector is copied from the stored item `key` (same content).
         unsupported: files of no supported modality, or of one the space cannot embed, and why.
+        warnings: files embedded by their content although their name says otherwise.
     """
 
     keep: list[K] = field(default_factory=list)
@@ -59,6 +60,7 @@ class Plan(Generic[K]):
     embed: list[Todo] = field(default_factory=list)
     reuse: list[tuple[Todo, K]] = field(default_factory=list)
     unsupported: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
 def make_plan(
@@ -81,6 +83,8 @@ def make_plan(
     by_content = {(s.content_hash, s.modality): s.key for s in stored if s.content_hash}
     candidates: list[FileEntry] = []
     for f in found:
+        if f.warning is not None:
+            plan.warnings.append((str(f.path), f.warning))
         if f.modality is None:
             plan.unsupported.append((str(f.path), "unsupported file type"))
         elif f.modality not in modalities:

@@ -24,6 +24,7 @@ class RunSummary:
         unchanged: stored items kept as they were.
         removed: stored items dropped (file deleted or changed).
         skipped: unsupported, unreadable or corrupt files.
+        warnings: files embedded by content whose name says otherwise ("a JPEG named .wav").
         seconds: wall time.
         total: items in the output after the run.
     """
@@ -33,6 +34,7 @@ class RunSummary:
     unchanged: int = 0
     removed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     total: int = 0
 

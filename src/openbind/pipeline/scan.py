@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openbind.errors import BadInput
-from openbind.pipeline.detect import detect
+from openbind.pipeline.detect import detect_file
 from openbind.types import Modality
 
 HASH_CHUNK = 1 << 20
@@ -34,12 +34,14 @@ class FileEntry:
         modality: detected (or forced) modality; None when unsupported.
         size: bytes.
         mtime: modification time (seconds since the epoch).
+        warning: the name promises another modality than the content ("a JPEG named .wav").
     """
 
     path: Path
     modality: Modality | None
     size: int
     mtime: float
+    warning: str | None = None
 
 
 def list_files(inputs: Sequence[str | Path], *, follow_symlinks: bool = False) -> list[Path]:
@@ -78,7 +80,7 @@ def scan(
     workers: int = 4,
     follow_symlinks: bool = False,
 ) -> list[FileEntry]:
-    """Every file under `inputs` with its size, mtime and modality (`detect`, or `force`).
+    """Every file under `inputs` with its size, mtime and modality (`detect_file`, or `force`).
 
     Symbolic links leading out of `inputs` are left out unless `follow_symlinks` (see
     `list_files`).
@@ -91,8 +93,10 @@ def scan(
             st = path.stat()
         except OSError:  # deleted since it was listed
             return None
-        modality = forced if forced is not None else detect(path)
-        return FileEntry(path, modality, st.st_size, st.st_mtime)
+        if forced is not None:
+            return FileEntry(path, forced, st.st_size, st.st_mtime)
+        found = detect_file(path)
+        return FileEntry(path, found.modality, st.st_size, st.st_mtime, found.warning)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return [e for e in pool.map(entry, files) if e is not None]

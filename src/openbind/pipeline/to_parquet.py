@@ -103,6 +103,7 @@ def embed_to_parquet(
         unchanged=len(plan.keep),
         removed=len(plan.remove),
         skipped=skipped,
+        warnings=[Skipped(p, w) for p, w in plan.warnings],
         seconds=time.perf_counter() - started,
         total=len(result),
     )

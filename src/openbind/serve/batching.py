@@ -38,7 +38,7 @@ from openbind.space.model import EncodeReport
 from openbind.types import Embeddings, Modality
 
 EncodeFn = Callable[[Modality, list[Any]], EncodeReport]
-"""Encode items of one modality, skipping bad ones (like `SpaceModel.encode_report`)."""
+"""Encode items of one modality, skipping bad ones (like `Space.encode_report`)."""
 
 T = TypeVar("T")
 Lane = tuple[Modality, bool]  # (modality, heavy)
@@ -241,7 +241,7 @@ class Batcher:
                 _resolve(r, error=e)
             self._count(len(live), len(items))
             return
-        _distribute(live, report)
+        _distribute(live, report, modality)
         self._count(len(live), len(items))
 
     def _count(self, requests: int, items: int) -> None:
@@ -256,7 +256,7 @@ def _lower_priority(increment: int) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + increment)
 
 
-def _distribute(requests: list[_Request], report: EncodeReport) -> None:
+def _distribute(requests: list[_Request], report: EncodeReport, modality: Modality) -> None:
     """Give each request its rows of `report`, or the error of its first bad item."""
     rows = {position: row for row, position in enumerate(report.kept)}
     errors = {e.index: e for e in report.errors}
@@ -267,7 +267,8 @@ def _distribute(requests: list[_Request], report: EncodeReport) -> None:
         start += len(r.items)
         bad = next((errors[p] for p in positions if p in errors), None)
         if bad is not None:
-            _resolve(r, error=BadInput(f"input {bad.index - positions.start}: {bad.reason}"))
+            error = BadInput(bad.reason).at(bad.index - positions.start, modality.value)
+            _resolve(r, error=error)
             continue
         picked = vectors[[rows[p] for p in positions]]
         emb = Embeddings(picked, report.embeddings.modality, report.embeddings.model_id)

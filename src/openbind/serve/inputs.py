@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from openbind.errors import BadInput
-from openbind.pipeline.detect import EXTENSIONS, HEAD_BYTES, sniff
+from openbind.pipeline.detect import HEAD_BYTES, identify
 from openbind.types import Modality
 
 
@@ -47,9 +47,13 @@ _DATA_URI = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[\w.+-]+)*)(?P<b64>;base64)?,"
 )
 
-# MIME types that name a modality, for uploads with neither magic bytes nor a known extension.
-_MAJOR_TYPES = {"image": Modality.IMAGE, "video": Modality.VIDEO, "audio": Modality.AUDIO}
-_TEXT_TYPES = {"text/plain", "text/markdown"}
+# What the major type of a data: URI's MIME type allows an input to be embedded as.
+_COMPATIBLE = {
+    "image": (Modality.IMAGE, Modality.THERMAL, Modality.DEPTH),
+    "video": (Modality.VIDEO,),
+    "audio": (Modality.AUDIO,),
+    "text": (Modality.TEXT, Modality.IMU),
+}
 
 
 def decode_base64(value: str, field: str) -> tuple[bytes, str | None]:
@@ -78,21 +82,85 @@ def decode_base64(value: str, field: str) -> tuple[bytes, str | None]:
 
 
 def guess_modality(data: bytes, filename: str | None, content_type: str | None) -> Modality | None:
-    """The modality of an upload: by its magic bytes, else its file extension, else its MIME type.
+    """The modality of an upload by `openbind.pipeline.detect.identify`: content, then name,
+    then MIME type; None if unsure (thermal images need the modality said)."""
+    csv = Path(filename or "").suffix.lower() == ".csv" or (content_type or "").startswith(
+        "text/csv"
+    )
+    return identify(
+        data[:HEAD_BYTES], filename, mime=content_type, imu_csv=csv and _imu(data)
+    ).modality
 
-    Content comes first, so a mislabelled upload is still decoded as what it is; None if unsure
-    (CSV files and thermal images need the modality said).
-    """
-    found = sniff(data[:HEAD_BYTES])
-    if found is not None:
+
+def implied_modality(mime: str | None, data: bytes) -> Modality | None:
+    """The modality a `data:` URI's MIME type implies (None for none or a generic type)."""
+    if not mime:
+        return None
+    major = mime.split("/")[0].lower()
+    allowed = _COMPATIBLE.get(major)
+    if allowed is None:
+        return None
+    found = guess_modality(data, None, mime)
+    if found in allowed:
         return found
-    suffix = Path(filename or "").suffix.lower()
-    if suffix in EXTENSIONS and suffix != ".csv":  # IMU CSV needs a look at its rows
-        return EXTENSIONS[suffix]
-    mime = (content_type or "").split(";")[0].strip().lower()
-    if mime in _TEXT_TYPES:
-        return Modality.TEXT
-    return _MAJOR_TYPES.get(mime.split("/")[0])
+    if mime.lower() == "text/csv":
+        return Modality.IMU
+    return allowed[0]
+
+
+def check_implied(mime: str | None, modality: Modality, field: str) -> None:
+    """Refuse a `data:` URI whose MIME type contradicts the modality the request names.
+
+    Raises:
+        InputError: e.g. a `data:image/png` input sent with `modality: audio`.
+    """
+    if not mime:
+        return
+    allowed = _COMPATIBLE.get(mime.split("/")[0].lower())
+    if allowed is not None and modality not in allowed:
+        raise InputError(
+            field, f"is a data:{mime} URI but the request says modality {modality.value!r}"
+        )
+
+
+def media_value(value: str, field: str, *, modality: Modality | str | None) -> QueryPart:
+    """A query part from a base64 string or `data:` URI; a URI's MIME type implies its modality.
+
+    Raises:
+        InputError: bad base64, a MIME type that contradicts `modality`, or no modality given
+            and none detectable.
+    """
+    data, mime = decode_base64(value, field)
+    if modality is not None:
+        m = _parse(modality)
+        check_implied(mime, m, field)
+    else:
+        m = implied_modality(mime, data)
+    return media_part(data, field, modality=m, content_type=mime)
+
+
+def _parse(modality: Modality | str) -> Modality:
+    try:
+        return Modality.parse(modality)
+    except BadInput as e:
+        raise InputError("modality", e.reason) from None
+
+
+def _imu(data: bytes) -> bool:
+    lines = data[:4096].decode("utf-8", errors="replace").splitlines()[:2]
+    for line in lines:
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) in (6, 7) and all(_number(c) for c in cells):
+            return True
+    return False
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def media_part(
@@ -119,10 +187,7 @@ def media_part(
                 f"cannot tell the modality of {filename or 'the upload'!r}; say it with 'modality'",
             )
     else:
-        try:
-            m = Modality.parse(modality)
-        except BadInput as e:
-            raise InputError("modality", str(e)) from None
+        m = _parse(modality)
     if m is Modality.TEXT:
         try:
             return QueryPart(m, data.decode("utf-8").strip(), field, weight)

@@ -197,34 +197,3 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-def add_error_handlers(app: Any) -> None:
-    """Answer in the error shape where FastAPI would not: bodies that are not valid JSON (deep
-    nesting, a 5,000-digit number: FastAPI says `{"detail": ...}`) and requests over their time
-    budget (`RequestTimeout`: 503 with `Retry-After`)."""
-    from fastapi.responses import JSONResponse
-    from starlette.exceptions import HTTPException
-
-    from openbind.errors import RequestTimeout
-
-    async def http_error(_: Any, e: HTTPException) -> JSONResponse:
-        detail = str(e.detail)
-        if e.status_code == 400 and "parsing the body" in detail:
-            body = error_body(
-                "the request body is not valid JSON (or nests or numbers too deep to read)",
-                "invalid_request_error",
-                param="body",
-                code="invalid_json",
-            )
-        else:
-            kind = "invalid_request_error" if e.status_code < 500 else "server_error"
-            body = error_body(detail, kind, code=f"http_{e.status_code}")
-        return JSONResponse(body, status_code=e.status_code, headers=e.headers)
-
-    async def timeout(_: Any, e: RequestTimeout) -> JSONResponse:
-        body = error_body(str(e), "timeout_error", code="timeout")
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
-
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(RequestTimeout, timeout)

@@ -1,8 +1,16 @@
 """The framework-free service behind the HTTP API: embed, search, classify, models, health.
 
-`Service` holds one `SpaceModel`, an optional indexed `Library` and named label sets. Its async
-methods share a `Batcher`, so concurrent requests are embedded together in one forward pass per
-modality. Any web framework (or none) can sit on top; `openbind.serve.app` is the FastAPI one.
+`Service` holds one `openbind.Space`, an optional indexed `Library` and named label sets. Its
+async methods share a `Batcher`, so concurrent requests are embedded together in one forward pass
+per modality. Any web framework (or none) can sit on top; `openbind.serve.app` is the FastAPI one.
+
+Errors are typed: a request field that cannot be used is an `InputError` naming the field, an
+unknown library item is `openbind.errors.UnknownId`; the HTTP layer maps types to statuses.
+
+Live updates: before every search, media lookup and health check the service asks the library
+for a newer committed generation (`Library.reload`, one small file read when nothing changed), so
+a commit made by `openbind index update` or `openbind index watch` is served by the next request;
+a search already running finishes on the generation it started on.
 """
 
 from __future__ import annotations
@@ -10,18 +18,19 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from openbind.errors import BadInput, MissingModality
-from openbind.index import Hit, Library
+from openbind.errors import BadInput, MissingModality, UnknownId
+from openbind.index import Filter, Hit, Library
 from openbind.limits import MAX_LABELS, MAX_QUERY_PARTS
 from openbind.serve.batching import Batcher, BatchStats
 from openbind.serve.inputs import InputError, QueryPart
-from openbind.space.model import EncodeReport, SpaceModel
+from openbind.space.protocol import EncodeReport, Space
 from openbind.tasks import class_embeddings, compose, zero_shot
 from openbind.types import Embeddings, Modality
 
@@ -44,26 +53,26 @@ DEFAULT_LABELS = (
 MAX_WEIGHT = 1e6
 """Largest weight (in absolute value) of a query part: larger ones overflow float32 sums."""
 
+MAX_K, MAX_OFFSET = 1000, 100_000
+"""Most hits per page, and the deepest rank a page may start at."""
+
 
 @dataclass(frozen=True)
-class SearchHit:
-    """One search result.
+class SearchPage:
+    """One page of search results.
 
     Attributes:
-        id: the item's id in the library.
-        score: cosine similarity between the query and the item (higher is closer).
-        path: the indexed file.
-        modality: the item's modality.
-        media_url: where the HTTP API serves the file (`/media/{id}`).
-        metadata: whatever the library stored with the item.
+        hits: the hits, best first; `path` is relative to the indexed folder it lies in (the
+            server's own folders are never shown), the file is served at `/media/{id}`.
+        total: how many items meet the filters (what `offset` pages through).
+        offset: rank of the first hit.
+        generation: the library generation that answered.
     """
 
-    id: int
-    score: float
-    path: str
-    modality: Modality
-    media_url: str
-    metadata: dict[str, Any] = field(default_factory=dict)
+    hits: list[Hit]
+    total: int
+    offset: int
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,7 @@ class Health:
         modalities: what it embeds.
         library: the library's name, or None when no index is served.
         items: how many items the library holds (0 without one).
+        generation: the library generation served (0 without one).
         batches: dynamic-batching counters.
     """
 
@@ -108,6 +118,7 @@ class Health:
     modalities: tuple[Modality, ...]
     library: str | None
     items: int
+    generation: int
     batches: BatchStats
 
 
@@ -133,7 +144,7 @@ class Service:
 
     def __init__(
         self,
-        space: SpaceModel,
+        space: Space,
         library: Library | None = None,
         *,
         label_sets: Mapping[str, Sequence[str]] | None = None,
@@ -171,37 +182,72 @@ class Service:
         m = self._modality(modality)
         try:
             return await self._batcher.submit(m, items)
+        except MissingModality as e:
+            raise InputError("modality", str(e)) from None
         except BadInput as e:
-            raise _name_input(e, "input") from None
+            field = "input" if e.index is None else f"input[{e.index}]"
+            raise InputError(field, e.reason) from None
 
     async def search(
-        self, parts: Sequence[QueryPart], *, k: int = 10, modality: Modality | str | None = None
-    ) -> list[SearchHit]:
-        """The `k` library items closest to the weighted combination of `parts`.
+        self,
+        parts: Sequence[QueryPart] = (),
+        *,
+        vector: Any = None,
+        vector_weight: float = 1.0,
+        k: int = 10,
+        offset: int = 0,
+        modality: Modality | str | None = None,
+        filter: Filter | Mapping[str, Any] | Sequence[str] | None = None,
+    ) -> SearchPage:
+        """The `k` library items closest to the weighted combination of `parts` and `vector`.
 
         Args:
             parts: query inputs (text and/or media); their unit embeddings are summed with
                 their weights and renormalised.
-            k: how many hits.
+            vector: a raw query vector of the space's dimension (added with `vector_weight`).
+            vector_weight: its share in a composed query.
+            k: how many hits (1-1000).
+            offset: rank of the first hit (pagination).
             modality: only return items of this modality.
+            filter: only items meeting this `openbind.index.Filter` (or its mapping/expressions).
 
         Raises:
-            InputError: no library, no parts, a bad part or weight (the field is named).
+            InputError: no library, no query, or a bad part, weight, vector, filter or offset
+                (the field is named).
         """
-        if self.library is None:
-            raise InputError("index", "this server has no index to search; start it with --index")
-        if not parts:
-            raise InputError("text", "give a text query and/or a file to search with")
+        library = self._library("index")
+        if not parts and vector is None:
+            raise InputError("text", "give a text query, a file or a vector to search with")
         if len(parts) > self.max_query_parts:
             raise InputError(
                 "file", f"has {len(parts)} query parts; at most {self.max_query_parts}"
             )
-        if not 1 <= k <= 1000:
-            raise InputError("k", f"must be between 1 and 1000, got {k}")
+        if not 1 <= k <= MAX_K:
+            raise InputError("k", f"must be between 1 and {MAX_K}, got {k}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InputError("offset", f"must be between 0 and {MAX_OFFSET}, got {offset}")
         only = self._filter_modality(modality)
-        query = await self._compose(parts)
-        hits = await asyncio.to_thread(self.library.search, query, k, modality=only)
-        return [_hit(h) for h in hits]
+        try:
+            where = Filter.parse(filter)
+        except BadInput as e:
+            raise InputError(e.source or "filter", e.reason) from None
+        embedded = [await self._compose(parts)] if parts else []
+        weights = [1.0] if parts else []
+        if vector is not None:
+            embedded.append(self._vector(vector))
+            weights.append(vector_weight)
+        try:
+            query = compose(embedded, weights) if len(embedded) > 1 else embedded[0]
+        except BadInput as e:
+            raise InputError("weights", e.reason) from None
+        await asyncio.to_thread(library.reload)
+        try:
+            hits, total, generation = await asyncio.to_thread(
+                self._search, library, query, k, offset, only, where
+            )
+        except BadInput as e:
+            raise InputError(e.source or "query", e.reason) from None
+        return SearchPage([self._shown(h, library) for h in hits], total, offset, generation)
 
     async def classify(
         self, part: QueryPart, labels: Sequence[str] | None = None, *, label_set: str = "default"
@@ -230,25 +276,34 @@ class Service:
         return [ModelInfo(self.model_id, self.space.dim, self.space.modalities)]
 
     def health(self) -> Health:
-        """Status, model and library counts."""
-        name = None if self.library is None else self.library.path.name
-        items = 0 if self.library is None else len(self.library)
-        return Health("ok", self.model_id, self.space.modalities, name, items, self._batcher.stats)
+        """Status, model, library counts and generation (switching to a newer one first)."""
+        lib = self.library
+        if lib is None:
+            return Health(
+                "ok", self.model_id, self.space.modalities, None, 0, 0, self._batcher.stats
+            )
+        lib.reload()
+        return Health(
+            "ok",
+            self.model_id,
+            self.space.modalities,
+            lib.path.name,
+            len(lib),
+            lib.manifest.generation,
+            self._batcher.stats,
+        )
 
     def media_path(self, item_id: int) -> Path:
         """The file of library item `item_id`, if it lies inside one of the indexed roots.
 
         Raises:
-            InputError: no library, unknown id, or a file outside the indexed roots (all three
-                are reported the same way, as "not found").
+            UnknownId: no library, an unknown or removed id, or a file outside the indexed roots
+                (all are reported the same way).
         """
-        not_found = InputError("id", "no such media")
-        if self.library is None:
-            raise not_found
-        try:
-            (record,) = self.library.get([item_id])
-        except BadInput:
-            raise not_found from None
+        if self.library is None or item_id < 0:
+            raise UnknownId(item_id)
+        self.library.reload()
+        (record,) = self.library.get([item_id])
         roots = [Path(r).resolve() for r in self.library.manifest.roots]
         path = Path(record.path)
         candidates = [path] if path.is_absolute() else [root / path for root in roots]
@@ -256,7 +311,7 @@ class Service:
             resolved = candidate.resolve()  # follows symlinks: a link out of a root is refused
             if resolved.is_file() and any(resolved.is_relative_to(root) for root in roots):
                 return resolved
-        raise not_found
+        raise UnknownId(item_id)
 
     async def aclose(self) -> None:
         """Stop the batching workers."""
@@ -314,8 +369,7 @@ class Service:
         except MissingModality as e:
             raise InputError("modality", str(e)) from None
         except BadInput as e:
-            reason = str(e).split(": ", 1)[-1]
-            raise InputError(part.field, f"cannot embed this {m.value} input: {reason}") from None
+            raise InputError(part.field, f"cannot embed this {m.value} input: {e.reason}") from None
 
     async def _compose(self, parts: Sequence[QueryPart]) -> Embeddings:
         for p in parts:
@@ -327,7 +381,7 @@ class Service:
         try:
             return compose(embeddings, [p.weight for p in parts])
         except BadInput as e:
-            raise InputError("weights", str(e)) from None
+            raise InputError("weights", e.reason) from None
 
     async def _class_embeddings(self, labels: list[str], modality: Modality) -> Embeddings:
         """Label embeddings through the modality's prompt templates, cached per label list."""
@@ -342,22 +396,52 @@ class Service:
             self._label_cache[key] = cached
         return cached
 
+    def _library(self, field: str) -> Library:
+        if self.library is None:
+            raise InputError(field, "this server has no index to search; start it with --index")
+        return self.library
 
-def _name_input(error: BadInput, field: str) -> InputError:
-    """Turn the batcher's "input 2: reason" into an error for field "input[2]"."""
-    message = str(error)
-    head, _, reason = message.partition(": ")
-    if head.startswith("input ") and head[6:].isdigit():
-        return InputError(f"{field}[{head[6:]}]", reason)
-    return InputError(field, message)
+    def _vector(self, vector: Any) -> Embeddings:
+        try:
+            v = np.asarray(vector, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise InputError("vector", "must be a list of numbers") from None
+        if v.ndim != 1 or v.shape[0] != self.space.dim:
+            raise InputError(
+                "vector",
+                f"must have {self.space.dim} numbers (the space's dimension), got {v.size}",
+            )
+        if not np.isfinite(v).all():
+            raise InputError("vector", "contains NaN or infinite values")
+        norm = float(np.linalg.norm(v))
+        if norm == 0.0:
+            raise InputError("vector", "is all zeros")
+        return Embeddings(torch.from_numpy(v / norm)[None], Modality.TEXT, self.model_id)
 
+    @staticmethod
+    def _search(
+        library: Library,
+        query: Embeddings,
+        k: int,
+        offset: int,
+        modality: Modality | None,
+        where: Filter,
+    ) -> tuple[list[Hit], int, int]:
+        """One search, its match count and generation, all on one generation of the library."""
+        with library.snapshot():
+            total = library.count(modality=modality, filter=where)
+            hits = library.search(query, k, offset=offset, modality=modality, filter=where)
+            return hits, total, library.manifest.generation
 
-def _hit(h: Hit) -> SearchHit:
-    return SearchHit(
-        id=int(h.id),
-        score=float(h.score),
-        path=str(h.path),
-        modality=h.modality,
-        media_url=f"/media/{int(h.id)}",
-        metadata=dict(h.metadata),
-    )
+    @staticmethod
+    def _shown(hit: Hit, library: Library) -> Hit:
+        """`hit` with its path relative to the indexed folder it lies in (or its name only)."""
+        path = Path(hit.path)
+        for root in library.manifest.roots:
+            base = Path(root)
+            if path.is_relative_to(base):
+                shown = path.relative_to(base)
+                return replace(
+                    hit, path=str(Path(base.name) / shown) if str(shown) != "." else base.name
+                )
+        return replace(hit, path=path.name)

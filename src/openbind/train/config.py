@@ -52,12 +52,16 @@ class LoraConfig:
     Attributes:
         rank: adapter rank; 0 disables LoRA (the trainable towers train fully).
         alpha: scale numerator (the update is `alpha / rank * B @ A`).
-        targets: names of the `nn.Linear` submodules to adapt (matched on the last name part).
+        targets: names of the `nn.Linear` submodules to adapt (matched on the last name part);
+            "in_proj" adapts the fused q/k/v projection of `openbind.nn` attention.
+        also_train: parameters that train besides the adapters (name prefixes within the tower,
+            e.g. LanguageBind's `post_norm`, `proj`, `cls_token`).
     """
 
     rank: int = 0
     alpha: float = 16.0
     targets: tuple[str, ...] = ("qkv", "q_proj", "k_proj", "v_proj", "proj", "fc1", "fc2")
+    also_train: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class ModelConfig:
         anchor: the modality every other one is paired with in the loss.
         space: a registered space (`openbind models`) whose towers are loaded for the modalities
             not in `towers` (e.g. "starter" for its MiniLM text tower); "" for none.
+        space_weights: local weights of `space` (a file or folder, as `openbind.load(...,
+            weights=...)`); "" for the cached / downloaded ones.
         towers: towers openbind builds, per modality.
         trainable: modalities whose towers train; the default (empty) trains every tower but the
             anchor's.
@@ -82,6 +88,7 @@ class ModelConfig:
 
     anchor: str = "text"
     space: str = ""
+    space_weights: str = ""
     towers: dict[str, TowerConfig] = field(default_factory=dict)
     trainable: tuple[str, ...] = ()
     init: str = ""

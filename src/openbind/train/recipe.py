@@ -16,12 +16,12 @@ from openbind.data.sources import read_source
 from openbind.encoders.small import KINDS, build_tower, build_transform, save_tower
 from openbind.errors import BadInput, ConfigError
 from openbind.losses import LogitScale
+from openbind.nn.lora import add_lora, merge_lora
 from openbind.preprocess.common import Collate, Transform
 from openbind.train.checkpointing import BEST, LAST, load_checkpoint
 from openbind.train.config import TrainConfig, to_yaml
 from openbind.train.distributed import SINGLE_PROCESS, DistContext, init_distributed, shutdown
 from openbind.train.loop import FitResult, fit
-from openbind.train.lora import apply_lora, merge_lora
 from openbind.train.task import BindTask
 from openbind.train.towers import CachedTower
 from openbind.types import Modality
@@ -80,7 +80,7 @@ def build_task(
             )
         import openbind
 
-        space = openbind.load(m_cfg.space, modalities=[anchor])
+        space = openbind.load(m_cfg.space, modalities=[anchor], weights=m_cfg.space_weights or None)
         if space.dim != m_cfg.dim:
             raise ConfigError(f"model.dim is {m_cfg.dim} but space {m_cfg.space} is {space.dim}-d")
         encoder = space.encoder(anchor)
@@ -93,7 +93,10 @@ def build_task(
     ]
     if cfg.lora.rank > 0:
         for m in trainable:
-            apply_lora(towers[m], cfg.lora.targets, cfg.lora.rank, cfg.lora.alpha)
+            add_lora(towers[m], cfg.lora.targets, cfg.lora.rank, cfg.lora.alpha)
+            for name, p in towers[m].named_parameters():
+                if name.startswith(tuple(cfg.lora.also_train)) and cfg.lora.also_train:
+                    p.requires_grad_(True)
     if m_cfg.cache_frozen:
         towers = {m: t if m in trainable else CachedTower(t.eval()) for m, t in towers.items()}
     scale = LogitScale(m_cfg.logit_scale, learnable=m_cfg.learn_scale)
@@ -115,7 +118,9 @@ def build_data(
     rows, report = read_source(d.train, list(transforms))
     if d.limit:
         rows = rows[: d.limit]
-    train = PairedDataset(rows, transforms, report, collates, cache=d.cache)
+    train = PairedDataset(
+        rows, transforms, report, collates, cache=d.cache, sample_views=True, seed=cfg.loop.seed
+    )
     if d.val:
         val_rows, _ = read_source(d.val, list(transforms))
         return train, PairedDataset(val_rows, transforms, report, collates, cache=d.cache), report

@@ -37,7 +37,7 @@ class BindTask(nn.Module):
         anchor: the modality every other one is paired with.
         trainable: modalities whose towers train; None trains all but the anchor. Towers not listed
             are frozen (no grad, kept in eval mode). A trainable tower that went through
-            `apply_lora` trains only its adapters.
+            `add_lora` trains only its adapters.
         logit_scale: the loss temperature (learnable or fixed).
         dist: rank / world size / gather of the run, passed to the loss.
     """

@@ -112,3 +112,6 @@ register(
         preprocess={"audio": Preprocess("openbind.encoders.experts.speaker:SpeakerFrontEnd")},
     ),
 )
+
+# -- LanguageBind (docs/languagebind.md): one card per published Hugging Face checkpoint ---------
+from openbind.zoo import languagebind_cards  # noqa: E402, F401  (registers on import)

@@ -1,9 +1,19 @@
 // openbind web page: search any-to-any, show results by modality, label uploads zero-shot.
 // Plain browser JavaScript, no build step. Talks to /health, /search, /classify and /media/{id}.
+// Filters and pages go to /search; /health is polled so that a new library generation (a commit
+// by `openbind index update` or `watch`) refreshes the shown results.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 let upload = null; // the File dropped or chosen, if any
+let offset = 0; // rank of the first result shown
+let generation = null; // the library generation last seen
+let shown = false; // whether results of a query are on the page
+const POLL_MS = 2000;
+
+function plural(n, one, many) {
+  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
+}
 
 async function api(path, form) {
   const response = await fetch(path, form ? { method: "POST", body: form } : {});
@@ -23,8 +33,14 @@ function showError(message) {
 async function loadStatus() {
   try {
     const h = await api("/health");
-    const lib = h.library ? `library “${h.library}” · ${h.items} items` : "no library loaded (start with --index)";
+    const lib = h.library ? `library “${h.library}” · ${plural(h.items, "item", "items")}` : "no library loaded (start with --index)";
     $("status").textContent = `${h.model} · ${h.modalities.join(", ")} · ${lib}`;
+    if (generation !== null && h.generation !== generation && shown) {
+      $("updated").textContent = `library updated: now ${plural(h.items, "item", "items")}`;
+      $("updated").hidden = false;
+      search(offset);
+    }
+    generation = h.generation;
   } catch (e) {
     $("status").textContent = `server unreachable: ${e.message}`;
   }
@@ -75,12 +91,13 @@ function wireDropZone() {
 
 // -- search ----------------------------------------------------------------------------------------
 
-async function search() {
+async function search(from = 0) {
   const text = $("query-text").value.trim();
   if (!text && !upload) {
     showError("Type a query or drop a file.");
     return;
   }
+  offset = from;
   const form = new FormData();
   if (text) form.append("text", text);
   if (upload) form.append("file", upload, upload.name);
@@ -89,7 +106,9 @@ async function search() {
     form.append("weights", `${(1 - w).toFixed(2)},${w.toFixed(2)}`);
   }
   form.append("k", $("k").value);
+  form.append("offset", String(offset));
   if ($("filter").value) form.append("modality", $("filter").value);
+  for (const expr of $("filters").value.split(/\s+/).filter(Boolean)) form.append("filter", expr);
   showError("");
   $("summary").textContent = "searching…";
   $("results").setAttribute("aria-busy", "true");
@@ -98,15 +117,38 @@ async function search() {
     const body = await api("/search", form);
     const ms = Math.round(performance.now() - started);
     renderHits(body.hits);
+    shown = true;
+    generation = body.generation;
     const what = [text && `“${text}”`, upload && upload.name].filter(Boolean).join(" + ");
-    $("summary").textContent = `${body.hits.length} results for ${what} · ${ms} ms · cosine similarity`;
+    const range = body.hits.length ? `${body.offset + 1}–${body.offset + body.hits.length} of ` : "";
+    $("summary").textContent = `${range}${plural(body.total, "result", "results")} for ${what} · ${ms} ms · cosine similarity`;
+    renderPager(body);
   } catch (e) {
+    if (offset > 0 && /past the end/.test(e.message)) {  // the library shrank under this page
+      search(0);
+      return;
+    }
     $("results").replaceChildren();
     $("summary").textContent = "";
+    $("pager").hidden = true;
+    shown = false;
     showError(e.message);
   } finally {
     $("results").removeAttribute("aria-busy");
   }
+}
+
+function renderPager(body) {
+  const k = body.k;
+  $("pager").hidden = body.total <= k;
+  $("prev-page").disabled = body.offset === 0;
+  $("next-page").disabled = body.offset + body.hits.length >= body.total;
+  const pages = Math.ceil(body.total / k);
+  $("page-info").textContent = `page ${Math.floor(body.offset / k) + 1} of ${pages}`;
+}
+
+function mediaUrl(hit) {
+  return `/media/${hit.id}`;
 }
 
 function renderHits(hits) {
@@ -125,9 +167,9 @@ function renderHits(hits) {
     badge.textContent = hit.modality;
     const path = document.createElement("a");
     path.className = "path";
-    path.href = hit.media_url;
+    path.href = mediaUrl(hit);
     path.target = "_blank";
-    path.title = hit.path;
+    path.title = hit.path; // relative to the indexed folder: the server's own paths never show
     path.textContent = hit.path.split("/").pop();
     meta.append(badge, score, path);
     const caption = hit.metadata && hit.metadata.extra && hit.metadata.extra.caption;
@@ -148,13 +190,13 @@ function preview(hit) {
   box.className = "preview";
   if (hit.modality === "image") {
     const img = document.createElement("img");
-    img.src = hit.media_url;
-    img.alt = hit.path;
+    img.src = mediaUrl(hit);
+    img.alt = hit.path.split("/").pop();
     img.loading = "lazy";
     box.append(img);
   } else if (hit.modality === "video") {
     const video = document.createElement("video");
-    video.src = hit.media_url;
+    video.src = mediaUrl(hit);
     video.controls = true;
     video.muted = true;
     video.loop = true;
@@ -165,14 +207,14 @@ function preview(hit) {
     icon.className = "icon";
     icon.textContent = "♪";
     const audio = document.createElement("audio");
-    audio.src = hit.media_url;
+    audio.src = mediaUrl(hit);
     audio.controls = true;
     audio.preload = "metadata";
     box.append(icon, audio);
   } else if (hit.modality === "text") {
     const text = document.createElement("blockquote");
     text.textContent = "…";
-    fetch(hit.media_url).then((r) => r.text()).then((t) => { text.textContent = t.slice(0, 280); });
+    fetch(mediaUrl(hit)).then((r) => r.text()).then((t) => { text.textContent = t.slice(0, 280); });
     box.append(text);
   } else {
     const icon = document.createElement("div");
@@ -227,7 +269,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("label-list").addEventListener("keydown", (e) => {
     if (e.key === "Enter") { e.preventDefault(); classify(); }
   });
-  for (const id of ["filter", "k"]) {
+  for (const id of ["filter", "k", "filters"]) {
     $(id).addEventListener("change", () => { if ($("query-text").value.trim() || upload) search(); });
   }
+  $("prev-page").addEventListener("click", () => search(Math.max(0, offset - Number($("k").value))));
+  $("next-page").addEventListener("click", () => search(offset + Number($("k").value)));
+  setInterval(loadStatus, POLL_MS);
 });
