@@ -11,8 +11,13 @@ become resident only when touched) for all six towers and for text + audio, from
 the reference-style load (full model built on the CPU, the whole file read with `torch.load`,
 then copied in) for context; and a process that only imports torch and openbind (baseline).
 
+With `--each`, every single tower is also loaded alone from the per-tower folder, and all six
+from a float16 copy (`checkpoint.convert(..., dtype=torch.float16)`, what `openbind convert
+--dtype float16` writes); a table gives each tower's peak RSS over the all-six load's.
+`--skip-reference` leaves out the reference-style case (which needs ~10 GB of RAM).
+
 Usage:
-    .venv/bin/python benchmarks/load_memory.py [--dir DIR] [--keep]
+    .venv/bin/python benchmarks/load_memory.py [--dir DIR] [--keep] [--each] [--skip-reference]
 
 Needs ~10 GB free in DIR (default: the system temp dir) and ~10 GB of RAM for the reference case.
 Prints a table and writes benchmarks/results/load_memory.json.
@@ -125,6 +130,12 @@ def write_weights(folder: Path) -> None:
         folder / "towers",
         group_of=checkpoint.group_by_prefix(key_groups()),
     )
+    checkpoint.convert(
+        folder / "imagebind_huge.pth",
+        folder / "towers_fp16",
+        group_of=checkpoint.group_by_prefix(key_groups()),
+        dtype=torch.float16,
+    )
 
 
 def _run(args: list[str]) -> str:
@@ -140,6 +151,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--keep", action="store_true", help="keep the written weights")
+    parser.add_argument("--each", action="store_true", help="also every tower alone, and fp16")
+    parser.add_argument("--skip-reference", action="store_true", help="no reference-style case")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -172,6 +185,16 @@ def main() -> int:
                 "loader": "reference", "towers": ALL, "path": pth,
             },
         }  # fmt: skip
+        if args.skip_reference:
+            del cases["reference-style torch.load + full model"]
+        if args.each:
+            for tower in ALL:
+                cases[f"openbind per-tower safetensors, {tower}"] = {
+                    "loader": "openbind", "towers": [tower], "path": towers,
+                }  # fmt: skip
+            cases["openbind float16 copy, all six"] = {
+                "loader": "openbind", "towers": ALL, "path": str(folder / "towers_fp16"),
+            }  # fmt: skip
         rows = {}
         for name, case in cases.items():
             rows[name] = json.loads(_run(["--child", json.dumps(case)]).strip().splitlines()[-1])
@@ -199,7 +222,22 @@ def main() -> int:
             comparisons[f"openbind {fmt}, after {phase}: same, baseline subtracted"] = (
                 ta - base
             ) / (six - base)
-    reference = rows["reference-style torch.load + full model"]["forward"]["peak"]
+    if args.each:
+        six = rows["openbind per-tower safetensors, all six"]
+        print("\nsingle towers (per-tower safetensors): peak RSS / all six")
+        for tower in ALL:
+            one = rows[f"openbind per-tower safetensors, {tower}"]
+            for phase in ("load", "forward"):
+                ratio = one[phase]["peak"] / six[phase]["peak"]
+                comparisons[f"{tower} alone / all six, after {phase}"] = ratio
+            print(
+                f"  {tower:8} load {one['load']['peak']:7.0f} MiB "
+                f"({comparisons[f'{tower} alone / all six, after load']:.2f}), after forward "
+                f"{one['forward']['peak']:7.0f} MiB "
+                f"({comparisons[f'{tower} alone / all six, after forward']:.2f})"
+            )
+    reference_row = rows.get("reference-style torch.load + full model")
+    reference = reference_row["forward"]["peak"] if reference_row else float("nan")
     for fmt in (".pth mmap", "per-tower safetensors"):
         ta = rows[f"openbind {fmt}, text+audio"]["forward"]["peak"]
         comparisons[f"openbind {fmt} text+audio (after forward) / reference-style all six"] = (

@@ -163,6 +163,7 @@ def convert(
     group_of: Callable[[str], str],
     overwrite: bool = False,
     progress: bool = False,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Write the checkpoint `src` as one safetensors file per group plus `manifest.json`.
 
@@ -175,6 +176,9 @@ def convert(
         group_of: maps each key to its group name (letters, digits, `_.-`), e.g. the tower.
         overwrite: replace an existing `dst_dir`.
         progress: show a progress bar over the groups on stderr.
+        dtype: store floating tensors of more than one element in this dtype (e.g.
+            `torch.float16` halves the size of a float32 checkpoint); scalars such as logit
+            scales keep theirs. None keeps every dtype.
 
     Returns:
         `dst_dir`.
@@ -206,7 +210,7 @@ def convert(
             grouped.items(), desc="convert", unit="group", disable=not progress
         ):
             file = tmp / f"{group}.safetensors"
-            tensors = {k: state[k] for k in keys}
+            tensors = {k: _cast(state[k], dtype) for k in keys}
             sha = write_safetensors(file, tensors, metadata={"source": src.name, "group": group})
             groups[group] = {
                 "file": file.name,
@@ -215,6 +219,8 @@ def convert(
                 "keys": keys,
             }
         manifest = {"format": FORMAT, "version": VERSION, "source": src.name, "groups": groups}
+        if dtype is not None:
+            manifest["dtype"] = str(dtype).removeprefix("torch.")
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         _move_into_place(tmp, dst)
     except OSError as e:
@@ -226,6 +232,12 @@ def convert(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dst
+
+
+def _cast(t: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    if dtype is None or not t.is_floating_point() or t.numel() < 2:
+        return t
+    return t.to(dtype)
 
 
 def write_safetensors(

@@ -123,6 +123,10 @@ class ConfigError(OpenbindError, ValueError):
     """A config or recipe has unknown keys or values of the wrong type."""
 
 
+class UnsupportedBackend(ConfigError):
+    """This machine cannot run the requested dtype or kernel backend (e.g. int8 off the CPU)."""
+
+
 class VectorIndexError(OpenbindError):
     """A vector index is missing, corrupt or cannot be written."""
 

@@ -102,3 +102,20 @@ def test_imagebind_family_layout(src, tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "ib").iterdir()) == [
         "audio.safetensors", "manifest.json", "vision.safetensors",
     ]  # fmt: skip
+
+
+def test_float16_copy_halves_the_tensors_and_keeps_scalars(src, tmp_path, capsys):
+    full, half = tmp_path / "full", tmp_path / "half"
+    assert main(["convert", str(src), str(full), "--model", "zzconv_tiny", "-q"]) == 0
+    args = ["convert", str(src), str(half), "--model", "zzconv_tiny", "-q", "--dtype", "float16"]
+    assert main(args) == 0
+    assert "float16) for zzconv_tiny.v1" in capsys.readouterr().out
+    assert json.loads((half / "manifest.json").read_text())["dtype"] == "float16"
+    state, back = _state(), load_state_dict(half)
+    scale = "modality_postprocessors.audio.1.log_logit_scale"
+    assert back[scale].dtype == torch.float32 and torch.equal(back[scale], state[scale])
+    for key in (k for k in state if k != scale):
+        assert back[key].dtype == torch.float16
+        torch.testing.assert_close(back[key].float(), state[key], atol=2e-3, rtol=1e-3)
+    size = {d: (d / "vision.safetensors").stat().st_size for d in (full, half)}
+    assert size[half] < 0.6 * size[full]

@@ -68,3 +68,42 @@ def test_fast_images_asks_load_for_fast_image_preprocessing(
         with pytest.raises(_Loaded):
             main([*args, *extra])
     assert [c["preprocess"] for c in calls] == [None, {"image": {"fast": True}}]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["classify", "{photo}", "--labels", "a,b"],
+        ["embed", "{photo}", "-o", "{tmp}/out.parquet"],
+        ["index", "build", "{photo}", "--path", "{tmp}/lib"],
+        ["serve", "--port", "0"],
+    ],
+    ids=["classify", "embed", "index-build", "serve"],
+)
+def test_threads_dtype_and_int8_reach_load(
+    argv: list[str], photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict] = []
+
+    def fake_load(name: str, **kwargs: object) -> None:
+        calls.append(kwargs)
+        raise _Loaded
+
+    monkeypatch.setattr(openbind, "load", fake_load)
+    args = [a.format(photo=photo, tmp=tmp_path) for a in argv]
+    for extra in ([], ["--threads", "3", "--int8"], ["--dtype", "bfloat16", "--prepack"]):
+        with pytest.raises(_Loaded):
+            main([*args, *extra])
+    speed = [(c["threads"], c["dtype"], c["int8"], c["prepack"]) for c in calls]
+    assert speed == [
+        (None, "float32", False, False),
+        (3, "float32", True, False),
+        (None, "bfloat16", False, True),
+    ]
+
+
+def test_unknown_dtype_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["embed", "x", "-o", "y.parquet", "--dtype", "int4"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'int4'" in capsys.readouterr().err

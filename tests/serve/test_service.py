@@ -52,7 +52,9 @@ def test_label_embeddings_are_cached_per_label_list(service: Service) -> None:
         await service.classify(part, label_set="colours")
 
     asyncio.run(main())
-    assert service.space.tower("text").calls == [2, 2, 3]  # one forward per distinct list
+    # label lists are cached, and below them each prompt (openbind.tasks.text_cache): "blue" is
+    # the only prompt not embedded by the first list, "colours" reuses all three
+    assert service.space.tower("text").calls == [2, 1]
 
 
 def test_media_path_refuses_unknown_ids_and_no_library(service: Service, library: Library) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from openbind.cli.embed_cmd import add_load_options, emit_json, load_space
+from openbind.cli.embed_cmd import add_load_options, emit_json, load_space, speed_options
 
 EXAMPLES = """
 examples:
@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
             failed.append({"file": name, "error": "unsupported file type (give --modality)"})
         else:
             groups.setdefault(modality, []).append(path)
-    space = load_space(args.model, [Modality.TEXT, *groups], args.weights, args.fast_images)
+    space = load_space(
+        args.model, [Modality.TEXT, *groups], args.weights, args.fast_images, **speed_options(args)
+    )
     templates = ["{}"] if args.templates == "none" else args.templates
     results: list[dict[str, Any]] = []
     for modality, paths in groups.items():

@@ -33,6 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="imagebind_huge",
         help="registered model whose key layout SRC has (default: %(default)s)",
     )
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "float16", "bfloat16"],
+        help="store the weights in this dtype (float16 halves a float32 checkpoint; it loads "
+        "back as float32); default: as in SRC",
+    )
     parser.add_argument("--force", action="store_true", help="replace DST if it exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
@@ -41,6 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from openbind.checkpoint import convert, group_by_prefix, read_manifest
     from openbind.cli.models_cmd import human_bytes
+    from openbind.quantize import parse_dtype
 
     entry = registry.get(args.model)
     groups = key_groups(entry)
@@ -50,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         group_of=group_by_prefix(groups),
         overwrite=args.force,
         progress=not args.quiet,
+        dtype=parse_dtype(args.dtype) if args.dtype else None,
     )
     written = read_manifest(dst)["groups"]
     for name, info in written.items():
@@ -57,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
             f"{name:>12}  {len(info['keys']):5d} keys  {human_bytes(info['size']):>9}  {info['file']}"
         )
     total = sum(info["size"] for info in written.values())
-    print(f"wrote {dst} ({len(written)} files, {human_bytes(total)}) for {entry.name}")
+    stored = read_manifest(dst).get("dtype", "as in the source")
+    print(f"wrote {dst} ({len(written)} files, {human_bytes(total)}, {stored}) for {entry.name}")
     return 0
 
 

@@ -26,6 +26,7 @@ from openbind.errors import (
 SUBCOMMANDS = (
     "models",
     "convert",
+    "export",
     "embed",
     "index",
     "search",

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openbind.cli.embed_cmd import add_load_options, emit_json, load_space
+from openbind.cli.embed_cmd import add_load_options, emit_json, load_space, speed_options
 
 if TYPE_CHECKING:
     from openbind.types import Embeddings, Modality
@@ -187,7 +187,13 @@ def _local_search(
         check_modalities(lib.model_id, [m for m, _ in parts])
         query = vector / max(float((vector**2).sum()) ** 0.5, 1e-12) if vector is not None else None
         if parts:
-            space = load_space(lib.model_id, [m for m, _ in parts], args.weights, args.fast_images)
+            space = load_space(
+                lib.model_id,
+                [m for m, _ in parts],
+                args.weights,
+                args.fast_images,
+                **speed_options(args),
+            )
             query = compose_query(space, parts, weights, query)
         modality = args.modality or None
         hits = lib.search(query, k=args.k, offset=args.offset, modality=modality, filter=where)

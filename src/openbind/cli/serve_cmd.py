@@ -16,7 +16,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from openbind.cli.embed_cmd import add_load_options
+from openbind.cli.embed_cmd import add_load_options, speed_options
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -164,7 +164,9 @@ def build(args: argparse.Namespace) -> tuple[FastAPI, ServeSettings]:
         library = Library.open(path)
         model = model or library.model_id
     preprocess = {"image": {"fast": True}} if args.fast_images else None
-    space = openbind.load(model or "starter", weights=args.weights, preprocess=preprocess)
+    space = openbind.load(
+        model or "starter", weights=args.weights, preprocess=preprocess, **speed_options(args)
+    )
     if library is not None:
         library.manifest.check(model_id=space.model_id, dim=space.dim, where=str(library.path))
     labels = (

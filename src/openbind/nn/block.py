@@ -7,6 +7,7 @@ from torch import nn
 
 from openbind.nn.attention import MultiheadAttention
 from openbind.nn.drop_path import DropPath
+from openbind.nn.fast import Packing, pick_rows
 from openbind.nn.mlp import Mlp
 
 
@@ -40,7 +41,22 @@ class Block(nn.Module):
         self.mlp = Mlp(dim, mlp_ratio * dim)
         self.norm_2 = nn.LayerNorm(dim, eps=eps)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, L, D) -> (B, L, D); `attn_mask` is an optional (L, L) additive mask."""
-        x = x + self.drop_path(self.attn(self.norm_1(x), attn_mask))
+    def forward(
+        self,
+        x: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        *,
+        is_causal: bool = False,
+        packing: Packing | None = None,
+        rows: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, L, D) -> (B, L, D); `attn_mask` is an optional (L, L) additive mask.
+
+        `is_causal`, `packing` ((T, D) real tokens in, (T, D) out) and `rows` (only those (B,)
+        positions out, (B, 1, D)) are the inference shortcuts of `openbind.nn.fast`.
+        """
+        h = self.attn(self.norm_1(x), attn_mask, is_causal=is_causal, packing=packing, rows=rows)
+        if rows is not None:
+            x = pick_rows(x, rows, packing)  # (B, 1, D)
+        x = x + self.drop_path(h)
         return x + self.drop_path(self.mlp(self.norm_2(x)))

@@ -73,8 +73,11 @@ class UnfoldPatchEmbed(nn.Module):
         self.norm_layer = norm_layer if norm_layer is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.unfold(-1, self.kernel, self.kernel)  # (B, C, N, k)
-        x = x.permute(0, 2, 1, 3).flatten(2)  # (B, N, C*k)
+        b, c, t = x.shape
+        n = t // self.kernel
+        # = x.unfold(-1, k, k) for windows that do not overlap; a reshape also exports to ONNX
+        x = x[..., : n * self.kernel].reshape(b, c, n, self.kernel)  # (B, C, N, k)
+        x = x.permute(0, 2, 1, 3).reshape(b, n, c * self.kernel)  # (B, N, C*k)
         return self.norm_layer(self.proj(x))
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from openbind.nn.block import Block
+from openbind.nn.fast import Packing
 
 
 def progressive_rates(max_rate: float, depth: int) -> list[float]:
@@ -50,9 +51,29 @@ class Transformer(nn.Module):
             for rate in progressive_rates(drop_path, depth)
         )
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, L, D) -> (B, L, D); `attn_mask` is an optional (L, L) additive mask."""
+    def forward(
+        self,
+        x: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        *,
+        is_causal: bool = False,
+        packing: Packing | None = None,
+        rows: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, L, D) -> (B, L, D); `attn_mask` is an optional (L, L) additive mask.
+
+        Inference shortcuts (`openbind.nn.fast`): `is_causal` instead of a causal `attn_mask`;
+        `packing` runs every block on the (T, D) real tokens of a padded batch (input and output
+        packed); `rows` (B,) makes the last block compute only those positions, (B, 1, D) out.
+        """
         x = self.pre_transformer_layer(x)
-        for block in self.blocks:
-            x = block(x, attn_mask)
+        last = len(self.blocks) - 1
+        for i, block in enumerate(self.blocks):
+            x = block(
+                x,
+                attn_mask,
+                is_causal=is_causal,
+                packing=packing,
+                rows=rows if i == last else None,
+            )
         return x

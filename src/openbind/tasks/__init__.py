@@ -10,11 +10,13 @@ from openbind.tasks.composition import compose
 from openbind.tasks.retrieval import RetrievalResult, retrieve
 from openbind.tasks.similarity import SimilarityResult, similarity
 from openbind.tasks.templates import datasets, templates
+from openbind.tasks.text_cache import TextCache, text_cache
 from openbind.tasks.zero_shot import ZeroShotResult, class_embeddings, zero_shot
 
 __all__ = [
     "RetrievalResult",
     "SimilarityResult",
+    "TextCache",
     "ZeroShotResult",
     "class_embeddings",
     "compose",
@@ -22,5 +24,6 @@ __all__ = [
     "retrieve",
     "similarity",
     "templates",
+    "text_cache",
     "zero_shot",
 ]

@@ -25,6 +25,7 @@ from openbind.errors import BadInput
 from openbind.space.convert import check_same_space
 from openbind.space.protocol import Space
 from openbind.tasks.templates import templates as stored_templates
+from openbind.tasks.text_cache import text_cache
 from openbind.types import Embeddings, Modality
 
 ScoreKind = Literal["cosine", "logit"]
@@ -72,6 +73,8 @@ def class_embeddings(
 ) -> Embeddings:
     """Text embeddings (C, D) of the classes, averaged over the prompt templates.
 
+    Prompts go through the space's `text_cache`: a label set is embedded once per space.
+
     Args:
         space: a space with a text tower.
         classes: class labels, e.g. ["dog", "cat"].
@@ -89,7 +92,7 @@ def class_embeddings(
     if not prompts or any("{}" not in p for p in prompts):
         raise BadInput(f"templates must be non-empty and each contain '{{}}', got {list(prompts)}")
     sentences = [p.format(c) for c in classes for p in prompts]
-    text = space.encode(Modality.TEXT, sentences)
+    text = _encode_prompts(space, sentences)
     per_class = text.vectors.view(len(classes), len(prompts), -1).mean(1)  # (C, D)
     return Embeddings(F.normalize(per_class, dim=-1), Modality.TEXT, text.model_id)
 
@@ -143,6 +146,16 @@ def zero_shot(
     scale = space.logit_scale(m) if score == "logit" else 1.0
     scores = (inputs.vectors @ class_emb.vectors.T) * scale  # (N, C)
     return ZeroShotResult(names, scores, scores.softmax(dim=1), score, scale)
+
+
+def _encode_prompts(space: Space, sentences: list[str]) -> Embeddings:
+    """Through the space's `text_cache` (prompts seen before are not embedded again), or directly
+    for a space that cannot be weakly referenced."""
+    try:
+        cache = text_cache(space)
+    except TypeError:
+        return space.encode(Modality.TEXT, sentences)
+    return cache.encode(sentences)
 
 
 def _check_classes(classes: Sequence[str]) -> list[str]:

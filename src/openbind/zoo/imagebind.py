@@ -15,8 +15,11 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
+
+import torch
 
 from openbind.cards import ModelCard
 from openbind.encoders.imagebind import (
@@ -30,7 +33,7 @@ from openbind.errors import ConfigError
 from openbind.keymap import KeyMap
 from openbind.space.build import build_space, load_module
 from openbind.space.build import transforms as card_transforms
-from openbind.space.encoder import Transform
+from openbind.space.encoder import Encoder, Transform
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
 from openbind.zoo.tables import IMAGEBIND_PREPROCESS
@@ -48,6 +51,8 @@ __all__ = [
     "imagebind_key_prefixes",
     "key_groups",
     "load_model",
+    "space_of",
+    "text_cost",
     "transforms",
 ]
 
@@ -89,13 +94,42 @@ def build(
         raise ConfigError(
             f"{entry.name}: card dim {entry.dim}, but {preset} gives {config.out_dim}"
         )
-    return build_space(
+    space = build_space(
         entry,
         modalities=modalities,
         weights=weights,
         towers=lambda path: load_model(config, path, modalities).towers(modalities),
         defaults=IMAGEBIND_PREPROCESS,
     )
+    return _texts_longest_first(space)
+
+
+def space_of(model_id: str, model: ImageBindModel, modalities: Iterable[Modality]) -> SpaceModel:
+    """A `SpaceModel` over the towers of an `ImageBindModel` already in memory (e.g. random
+    weights for a benchmark), with the official card's preprocessing."""
+    modalities = tuple(Modality.parse(m) for m in modalities)
+    made = transforms(modalities)
+    towers = model.towers(modalities)
+    encoders = {m: Encoder(towers[m], made[m]) for m in modalities}
+    return _texts_longest_first(SpaceModel(model_id, encoders, model.config.out_dim))
+
+
+def _texts_longest_first(space: SpaceModel) -> SpaceModel:
+    """Batch texts longest first (`text_cost`): the text tower cuts each batch after its longest
+    real text, so texts of similar length share a batch."""
+    text = space.encoders.get(Modality.TEXT)
+    if text is not None and text.order_key is None:
+        space.encoders[Modality.TEXT] = dataclasses.replace(text, order_key=text_cost)
+    return space
+
+
+def text_cost(item: object) -> int:
+    """Batching order key of a text item: characters of a string, real ids of a token tensor."""
+    if isinstance(item, str):
+        return len(item)
+    if isinstance(item, torch.Tensor):
+        return int(item.count_nonzero())
+    return 0
 
 
 def load_model(
@@ -104,6 +138,8 @@ def load_model(
     """Build the towers serving `modalities` and load their weights strictly from `path`.
 
     Only the keys of those towers are read; tensors of memory-mapped files stay file-backed.
+    A reduced-precision copy (`openbind convert --dtype float16`) is cast to float32 (resident,
+    no longer file-backed); `openbind.load(dtype=...)` casts again where the device has it.
 
     Args:
         config: model sizes.
@@ -115,9 +151,12 @@ def load_model(
     """
     names = {imagebind_name(m) for m in modalities}
     prefixes = [p for name in sorted(names) for p in imagebind_key_prefixes(name)]
-    return load_module(
+    model = load_module(
         lambda: ImageBindModel(config, modalities=names), path, key_map=KEY_MAP, prefixes=prefixes
     )
+    if any(p.dtype != torch.float32 for p in model.parameters()):
+        model.float()  # a float16 copy (`openbind convert --dtype float16`) computes in float32
+    return model
 
 
 def transforms(modalities: Iterable[Modality]) -> dict[Modality, Transform]:

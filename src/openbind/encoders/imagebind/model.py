@@ -19,7 +19,8 @@ from openbind.encoders.imagebind.config import TOWER_NAMES, ImageBindConfig
 from openbind.encoders.imagebind.heads import HEADS, postprocessor
 from openbind.encoders.imagebind.preprocessors import PREPROCESSORS, Stem
 from openbind.errors import MissingModality
-from openbind.nn.heads import LogitScale
+from openbind.nn.fast import is_causal_mask, pooled_forward
+from openbind.nn.heads import LogitScale, SelectToken
 from openbind.nn.transformer import Transformer
 from openbind.types import Modality
 
@@ -69,6 +70,50 @@ def run_tower(pre: nn.Module, trunk: nn.Module, head: nn.Module, x: torch.Tensor
     """Preprocessor -> trunk -> head: (N, *clip_shape) -> (N, out_dim), before normalisation."""
     stem: Stem = pre(x)
     return head(trunk(stem.tokens, stem.attn_mask), **stem.head_kwargs)
+
+
+def run_tower_fast(
+    pre: nn.Module, trunk: nn.Module, head: nn.Module, x: torch.Tensor
+) -> torch.Tensor:
+    """`run_tower` without the work whose result is never read (inference; `openbind.nn.fast`).
+
+    Text: the causal batch is cut after its longest real text and packed (projections and MLPs
+    run on real tokens only), with `is_causal` attention. Every tower: the last block computes
+    only the token the head reads (cls or end-of-text). Outputs equal `run_tower`'s up to float
+    summation order.
+    """
+    stem: Stem = pre(x)
+    kwargs = dict(stem.head_kwargs)
+    zeros = torch.zeros(stem.tokens.shape[0], dtype=torch.long, device=stem.tokens.device)
+    index = kwargs.get("index")
+    rows = index if index is not None else zeros if _reads_first_token(head) else None
+    if rows is None:  # a head that reads every token: nothing to skip
+        return head(trunk(stem.tokens, stem.attn_mask), **kwargs)
+    causal = stem.causal and index is not None and is_causal_mask(stem.attn_mask)
+    lengths = index + 1 if causal else None  # tokens after the end-of-text are never seen
+    h = pooled_forward(trunk, stem.tokens, rows, attn_mask=stem.attn_mask, causal_lengths=lengths)
+    if index is not None:
+        kwargs["index"] = zeros  # the trunk returned only the read token, (B, 1, D)
+    return head(h, **kwargs)
+
+
+def _reads_first_token(head: nn.Module) -> bool:
+    """Whether `head` is token-wise modules, then `SelectToken(0)`, then anything."""
+    if not isinstance(head, nn.Sequential):
+        return False
+    for module in head:
+        if isinstance(module, SelectToken):
+            return module.index == 0
+        if not isinstance(module, nn.LayerNorm):
+            return False
+    return False
+
+
+def _clip_tokens(pre: nn.Module) -> int:
+    """Tokens per clip of a preprocessor (its position table's length; text: its context)."""
+    helper = getattr(pre, "pos_embedding_helper", None)
+    table = helper.pos_embed if helper is not None else getattr(pre, "pos_embed", None)
+    return int(table.shape[1]) if table is not None else 1
 
 
 class ImageBindModel(nn.Module):
@@ -225,8 +270,38 @@ class ImageBindTower(nn.Module):
         scales = [m.scale for m in self.postprocessor.modules() if isinstance(m, LogitScale)]
         return float(scales[0].detach()) if scales else 1.0
 
+    def example_input(self, batch: int = 2, seed: int = 0) -> torch.Tensor:
+        """A (batch, *clip_shape) input of this tower (token ids for text, else random clips),
+        e.g. for tracing or export."""
+        pre = self.preprocessor
+        if self.modality is Modality.TEXT:
+            ids = torch.zeros(batch, pre.context_length, dtype=torch.long)
+            ids[:, 0], ids[:, 1], ids[:, 2] = 49406, 320, 49407  # "<start> a <end>"
+            return ids
+        if self.modality is Modality.IMU:
+            shape = pre.shape
+        elif self.modality is Modality.IMAGE:
+            shape = (pre.clip_shape[0], *pre.clip_shape[2:])  # (3, S, S)
+        else:
+            shape = pre.clip_shape
+        return torch.randn(batch, *shape, generator=torch.Generator().manual_seed(seed))
+
+    fast: bool = True
+    """Use `run_tower_fast` when the trunk is in eval mode (same outputs, less work); False
+    always runs `run_tower`."""
+
+    max_tokens_per_pass: int = 16384
+    """Clips per forward pass are capped so that a pass holds at most this many tokens (huge
+    vision: 63 clips of 257 tokens, ~4 videos of 15 clip-crops; the MLP activations of a pass
+    are then ~320 MiB). All the clips of a batch up to that run in one pass."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return run_tower(self.preprocessor, self.trunk, self.head, x)
+        run = run_tower_fast if self.fast and not self.trunk.training else run_tower
+        per_pass = max(1, self.max_tokens_per_pass // _clip_tokens(self.preprocessor))
+        if x.shape[0] <= per_pass:
+            return run(self.preprocessor, self.trunk, self.head, x)
+        chunks = x.split(per_pass)  # (<= per_pass, *clip_shape) each
+        return torch.cat([run(self.preprocessor, self.trunk, self.head, c) for c in chunks])
 
 
 __all__ = [

@@ -38,11 +38,14 @@ class Stem:
         tokens: (B, L, D) trunk input.
         attn_mask: optional (L, L) additive attention mask.
         head_kwargs: extra arguments of the head (text: `index`, the end-of-text positions).
+        causal: `attn_mask` is causal and the head reads token `head_kwargs["index"]`, so the
+            tokens after it are never needed (the fast path trims and packs them away).
     """
 
     tokens: torch.Tensor
     attn_mask: torch.Tensor | None = None
     head_kwargs: dict[str, torch.Tensor] = field(default_factory=dict)
+    causal: bool = False
 
 
 def check_shape(name: str, x: torch.Tensor, expected: tuple[int, ...]) -> None:
@@ -165,7 +168,8 @@ class TextPreprocessor(nn.Module):
         if ids.is_floating_point() or ids.is_complex():
             raise BadInput(f"text input must hold integer token ids, got {ids.dtype}")
         tokens = self.token_embedding(ids) + self.pos_embed  # (B, L, D)
-        return Stem(tokens, attn_mask=self.mask, head_kwargs={"index": ids.argmax(dim=-1)})
+        index = ids.argmax(dim=-1)  # (B,) end-of-text positions
+        return Stem(tokens, attn_mask=self.mask, head_kwargs={"index": index}, causal=True)
 
 
 class ImuPreprocessor(nn.Module):
