@@ -149,7 +149,22 @@ def speak(
     Raises:
         MissingExtra: espeak-ng is not installed.
     """
+    speed, pitch = int(rng.integers(130, 200)), int(rng.integers(20, 80))
+    x = espeak(text, voice, speed, pitch, sample_rate)
+    n = int(sample_rate * seconds)
+    x = np.pad(x, (0, max(0, n - len(x))))[:n]
+    return _finish(x, rng)
+
+
+def espeak(text: str, voice: str, speed: int, pitch: int, sample_rate: int = 16000) -> np.ndarray:
+    """(n,) float32 samples of espeak-ng reading `text` (voice e.g. "en+m3", speed in words per
+    minute, pitch 0-99), resampled to `sample_rate`.
+
+    Raises:
+        MissingExtra: espeak-ng is not installed.
+    """
     import soundfile
+    import torch
 
     from openbind.preprocess.resample import resample
 
@@ -160,19 +175,10 @@ def speak(
         )
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
-        speed, pitch = int(rng.integers(130, 200)), int(rng.integers(20, 80))
-        subprocess.run(
-            [exe, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(wav), text],
-            check=True,
-            capture_output=True,
-        )
+        cmd = [exe, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(wav), text]
+        subprocess.run(cmd, check=True, capture_output=True)
         wave, rate = soundfile.read(wav, dtype="float32")
-    import torch
-
-    x = resample(torch.from_numpy(wave), rate, sample_rate).numpy()
-    n = int(sample_rate * seconds)
-    x = np.pad(x, (0, max(0, n - len(x))))[:n]
-    return _finish(x, rng)
+    return resample(torch.from_numpy(wave), rate, sample_rate).numpy()
 
 
 MALE_VOICES = ("en+m1", "en+m2", "en+m3", "en+m4", "en+m5", "en+m6", "en+m7")

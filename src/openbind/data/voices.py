@@ -10,16 +10,12 @@ the starter's audio tower was trained on.
 from __future__ import annotations
 
 import csv
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from openbind.data.sounds import sentence
-from openbind.errors import MissingExtra
+from openbind.data.sounds import espeak, sentence
 
 LANGUAGES = ("en", "en-us", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-us-nyc")
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
@@ -63,27 +59,12 @@ def say(
     Raises:
         MissingExtra: espeak-ng is not installed.
     """
-    import soundfile
-    import torch
-
-    from openbind.preprocess.resample import resample
-
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise MissingExtra(
-            "espeak-ng is needed to make speech; install it with: apt-get install espeak-ng"
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "s.wav"
-        voice = f"{who.language}+{who.variant}"
-        speed, pitch = who.speed, who.pitch
-        if rng is not None:
-            speed += int(rng.integers(-15, 16))
-            pitch = int(np.clip(pitch + rng.integers(-8, 9), 0, 99))
-        cmd = [exe, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(wav), text]
-        subprocess.run(cmd, check=True, capture_output=True)
-        wave, rate = soundfile.read(wav, dtype="float32")
-    x = resample(torch.from_numpy(wave), rate, sample_rate).numpy()
+    voice = f"{who.language}+{who.variant}"
+    speed, pitch = who.speed, who.pitch
+    if rng is not None:
+        speed += int(rng.integers(-15, 16))
+        pitch = int(np.clip(pitch + rng.integers(-8, 9), 0, 99))
+    x = espeak(text, voice, speed, pitch, sample_rate)
     gain = 0.7 if rng is None else rng.uniform(0.2, 0.9)
     x = x / (np.abs(x).max() + 1e-9) * gain
     if rng is not None:
