@@ -39,61 +39,59 @@ def test_missing_local_weights_exit_3_naming_the_path(
     assert not (tmp_path / "lib").exists() and not (tmp_path / "out.parquet").exists()
 
 
+LOADING_COMMANDS = pytest.mark.parametrize(
+    "argv",
+    [
+        ["classify", "{photo}", "--labels", "a,b"],
+        ["embed", "{photo}", "-o", "{tmp}/out.parquet"],
+        ["index", "build", "{photo}", "--path", "{tmp}/lib"],
+        ["serve", "--port", "0"],
+    ],
+    ids=["classify", "embed", "index-build", "serve"],
+)
+"""Every command that loads a space."""
+
+
 class _Loaded(Exception):
     """Raised by the fake `openbind.load` once it has recorded its arguments."""
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["classify", "{photo}", "--labels", "a,b"],
-        ["embed", "{photo}", "-o", "{tmp}/out.parquet"],
-        ["index", "build", "{photo}", "--path", "{tmp}/lib"],
-        ["serve", "--port", "0"],
-    ],
-    ids=["classify", "embed", "index-build", "serve"],
-)
+def _load_kwargs(
+    argv: list[str],
+    extras: tuple[list[str], ...],
+    photo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[dict]:
+    """The keyword arguments `openbind.load` gets from `argv` plus each of `extras`."""
+    calls: list[dict] = []
+
+    def fake_load(name: str, **kwargs: object) -> None:
+        calls.append(kwargs)
+        raise _Loaded
+
+    monkeypatch.setattr(openbind, "load", fake_load)
+    args = [a.format(photo=photo, tmp=tmp_path) for a in argv]
+    for extra in extras:
+        with pytest.raises(_Loaded):
+            main([*args, *extra])
+    return calls
+
+
+@LOADING_COMMANDS
 def test_fast_images_asks_load_for_fast_image_preprocessing(
     argv: list[str], photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[dict] = []
-
-    def fake_load(name: str, **kwargs: object) -> None:
-        calls.append(kwargs)
-        raise _Loaded
-
-    monkeypatch.setattr(openbind, "load", fake_load)
-    args = [a.format(photo=photo, tmp=tmp_path) for a in argv]
-    for extra in ([], ["--fast-images"]):
-        with pytest.raises(_Loaded):
-            main([*args, *extra])
+    calls = _load_kwargs(argv, ([], ["--fast-images"]), photo, tmp_path, monkeypatch)
     assert [c["preprocess"] for c in calls] == [None, {"image": {"fast": True}}]
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["classify", "{photo}", "--labels", "a,b"],
-        ["embed", "{photo}", "-o", "{tmp}/out.parquet"],
-        ["index", "build", "{photo}", "--path", "{tmp}/lib"],
-        ["serve", "--port", "0"],
-    ],
-    ids=["classify", "embed", "index-build", "serve"],
-)
+@LOADING_COMMANDS
 def test_threads_dtype_and_int8_reach_load(
     argv: list[str], photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[dict] = []
-
-    def fake_load(name: str, **kwargs: object) -> None:
-        calls.append(kwargs)
-        raise _Loaded
-
-    monkeypatch.setattr(openbind, "load", fake_load)
-    args = [a.format(photo=photo, tmp=tmp_path) for a in argv]
-    for extra in ([], ["--threads", "3", "--int8"], ["--dtype", "bfloat16", "--prepack"]):
-        with pytest.raises(_Loaded):
-            main([*args, *extra])
+    extras = ([], ["--threads", "3", "--int8"], ["--dtype", "bfloat16", "--prepack"])
+    calls = _load_kwargs(argv, extras, photo, tmp_path, monkeypatch)
     speed = [(c["threads"], c["dtype"], c["int8"], c["prepack"]) for c in calls]
     assert speed == [
         (None, "float32", False, False),

@@ -21,7 +21,7 @@ from openbind.eval import metrics
 from openbind.eval.cache import CachedEncoder
 from openbind.eval.common import encoder_for, finish, need, refused, tally
 from openbind.eval.data import Classification, Dataset
-from openbind.eval.report import EvalReport, percent
+from openbind.eval.report import EvalReport, per_class_percent, percent
 from openbind.space.protocol import Space
 
 C_VALUES = (0.1, 1.0, 10.0, 100.0)
@@ -91,9 +91,7 @@ def linear_probe(
         enc,
         encoded.keys,
         metrics=out,
-        per_class={
-            c: percent(a) for c, a in zip(clf.classes, per_class, strict=True) if not np.isnan(a)
-        },
+        per_class=per_class_percent(clf.classes, per_class),
         counts={
             "evaluated": len(encoded.kept),
             "refused": len(encoded.errors),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -52,3 +55,8 @@ class EvalReport:
 def percent(x: float) -> float:
     """A fraction in percent, rounded to 2 decimals (what tables and JSON show)."""
     return round(100.0 * float(x), 2)
+
+
+def per_class_percent(classes: Sequence[str], accuracies: Sequence[float]) -> dict[str, float]:
+    """Each class's accuracy in percent; classes with no evaluated item (NaN) are left out."""
+    return {c: percent(a) for c, a in zip(classes, accuracies, strict=True) if not np.isnan(a)}

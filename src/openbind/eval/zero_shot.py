@@ -19,7 +19,7 @@ from openbind.eval import metrics
 from openbind.eval.cache import CachedEncoder
 from openbind.eval.common import encoder_for, finish, need, refused, tally
 from openbind.eval.data import Dataset
-from openbind.eval.report import EvalReport, percent
+from openbind.eval.report import EvalReport, per_class_percent, percent
 from openbind.space.convert import from_numpy
 from openbind.space.protocol import Space
 from openbind.tasks import templates as stored_templates
@@ -108,9 +108,7 @@ def zero_shot(
         enc,
         items.keys,
         metrics=out,
-        per_class={
-            c: percent(a) for c, a in zip(clf.classes, per_class, strict=True) if not np.isnan(a)
-        },
+        per_class=per_class_percent(clf.classes, per_class),
         counts={
             "evaluated": len(items.kept),
             "refused": len(items.errors),

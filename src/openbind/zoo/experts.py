@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from openbind.cards import ModelCard
 from openbind.space.encoder import Encoder
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
+
+if TYPE_CHECKING:
+    import torch
 
 
 def build_speaker(
@@ -25,6 +29,13 @@ def build_speaker(
     return SpaceModel(entry.name, {Modality.AUDIO: encoder}, entry.dim, batch_size=16)
 
 
+def _text_encoder(tower: torch.nn.Module, tok: Any) -> Encoder:
+    """A Hugging Face text tower with its tokenizer; ids are padded per batch with its pad id."""
+    from openbind.encoders.experts.hf import PadTokens
+
+    return Encoder(tower, tok, PadTokens(tok.pad_id))
+
+
 def clip_space(folder: str | Path, model_id: str = "", max_tokens: int = 77) -> SpaceModel:
     """A transformers `CLIPModel` (image + text) as a space, from a folder or hub name."""
     from openbind.encoders.experts.hf import (
@@ -32,7 +43,6 @@ def clip_space(folder: str | Path, model_id: str = "", max_tokens: int = 77) -> 
         CLIPTextTower,
         HFImageTransform,
         HFTokenize,
-        PadTokens,
         load_clip,
     )
 
@@ -41,7 +51,7 @@ def clip_space(folder: str | Path, model_id: str = "", max_tokens: int = 77) -> 
     return SpaceModel(
         model_id or f"clip_{Path(str(folder)).name}.local",
         {
-            Modality.TEXT: Encoder(CLIPTextTower(model), tok, PadTokens(tok.pad_id)),
+            Modality.TEXT: _text_encoder(CLIPTextTower(model), tok),
             Modality.IMAGE: Encoder(CLIPImageTower(model), HFImageTransform(processor)),
         },
         int(model.config.projection_dim),
@@ -55,7 +65,6 @@ def clap_space(folder: str | Path, model_id: str = "", max_tokens: int = 77) -> 
         ClapTextTower,
         HFAudioTransform,
         HFTokenize,
-        PadTokens,
         load_clap,
     )
 
@@ -64,7 +73,7 @@ def clap_space(folder: str | Path, model_id: str = "", max_tokens: int = 77) -> 
     return SpaceModel(
         model_id or f"clap_{Path(str(folder)).name}.local",
         {
-            Modality.TEXT: Encoder(ClapTextTower(model), tok, PadTokens(tok.pad_id)),
+            Modality.TEXT: _text_encoder(ClapTextTower(model), tok),
             Modality.AUDIO: Encoder(ClapAudioTower(model), HFAudioTransform(extractor)),
         },
         int(model.config.projection_dim),
@@ -75,7 +84,6 @@ def sentence_space(name: str | Path, model_id: str = "") -> SpaceModel:
     """A sentence-transformers model (text only) as a space, from a folder or hub name."""
     from openbind.encoders.experts.hf import (
         HFTokenize,
-        PadTokens,
         SentenceTower,
         load_sentence_transformer,
     )
@@ -88,6 +96,6 @@ def sentence_space(name: str | Path, model_id: str = "") -> SpaceModel:
     dim = int(getter())
     return SpaceModel(
         model_id or f"st_{Path(str(name)).name}.local",
-        {Modality.TEXT: Encoder(SentenceTower(model), tok, PadTokens(tok.pad_id))},
+        {Modality.TEXT: _text_encoder(SentenceTower(model), tok)},
         dim,
     )
