@@ -13,6 +13,13 @@ Three kinds of waste in a pooled transformer tower, removed here without changin
   values still come from every token (`rows` of `Transformer.forward`, `pick_rows`).
 * **Additive float masks.** A causal mask passed as `is_causal` lets
   `F.scaled_dot_product_attention` skip the masked half instead of adding -inf to it.
+* **Repacking the weights on every call.** `F.linear` hands its weight to a GEMM that copies it
+  into the kernel's blocked layout on every call. In inference (no autograd, module in eval mode,
+  float32 on a CPU with oneDNN) the block linears run through `linear`, which packs each weight
+  once for oneDNN and keeps that copy beside the parameter (the parameter, the state dict and
+  `load_state_dict` are unchanged). The copy is remade when the weight changes (its version
+  counter, storage or shape) and dropped when the module is back in training; the price is the
+  packed copy's memory (the size of the block weights; `set_lazy_prepack(False)` turns it off).
 
 Used by `openbind.nn.transformer.Transformer` (`forward(..., packing=, rows=, is_causal=)`);
 `pooled_forward` applies all three for any tower whose head reads one token per sequence
@@ -22,10 +29,17 @@ LanguageBind's, by calling it in place of `trunk(tokens, mask)`).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+_LAZY_PREPACK = True
+_PACKED: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, int, torch.Size], torch.Tensor]]
+_PACKED = weakref.WeakKeyDictionary()
+"""Per module, its weight's packed oneDNN copy and the (storage, version, shape) it was made of."""
 
 PACK_BELOW = 0.9
 """Pack a batch when its real tokens fill less than this fraction of the padded (B, L) grid."""
@@ -152,3 +166,80 @@ def is_causal_mask(mask: torch.Tensor | None) -> bool:
         return False
     upper = torch.ones_like(mask, dtype=torch.bool).triu_(1)
     return bool(torch.isneginf(mask[upper]).all()) and bool((mask[~upper] == 0).all())
+
+
+def prepack_available() -> bool:
+    """Whether this torch has oneDNN (mkldnn) linear kernels."""
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+def set_lazy_prepack(enabled: bool) -> bool:
+    """Turn the packed weight copies of `linear` on or off (process-wide); returns the old value.
+
+    Off, every block linear calls `F.linear` and the existing copies are freed.
+    """
+    global _LAZY_PREPACK
+    old, _LAZY_PREPACK = _LAZY_PREPACK, bool(enabled)
+    if not enabled:
+        _PACKED.clear()
+    return old
+
+
+def packed_bytes() -> int:
+    """Bytes held by the packed weight copies of `linear` (all modules)."""
+    return sum(p.numel() * p.element_size() for _, p in list(_PACKED.values()))
+
+
+def linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, owner: nn.Module
+) -> torch.Tensor:
+    """`F.linear(x, weight, bias)`, on a copy of `weight` packed once when that is safe.
+
+    The packed path runs when: lazy prepacking is on, `owner` (the module holding `weight` as a
+    plain `nn.Parameter`) is in eval mode, autograd is off (`torch.no_grad` /
+    `torch.inference_mode`), nothing traces or compiles, and `x`, `weight` are float32 on a CPU
+    with oneDNN. Otherwise, and for parametrized weights (LoRA), it is `F.linear`.
+
+    Args:
+        x: (..., in) input.
+        weight: (out, in) weight, an attribute of `owner`.
+        bias: (out,) or None.
+        owner: the module whose weight this is (one packed copy per module).
+    """
+    if torch.compiler.is_compiling():
+        return F.linear(x, weight, bias)
+    if owner.training or torch.is_grad_enabled():
+        if owner in _PACKED:
+            del _PACKED[owner]  # training again: the copy would go stale and costs memory
+        return F.linear(x, weight, bias)
+    if not (
+        _LAZY_PREPACK
+        and isinstance(weight, nn.Parameter)
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and x.device.type == "cpu"
+        and weight.device.type == "cpu"
+        and weight.layout == torch.strided
+        and (bias is None or bias.dtype == torch.float32)
+        and not torch.jit.is_tracing()
+        and not torch.jit.is_scripting()
+        and not torch.onnx.is_in_onnx_export()
+        and prepack_available()
+    ):
+        return F.linear(x, weight, bias)
+    try:
+        key = (weight.data_ptr(), weight._version, weight.shape)
+    except RuntimeError:  # an inference tensor has no version counter
+        return F.linear(x, weight, bias)
+    entry = _PACKED.get(owner)
+    if entry is None or entry[0] != key:
+        entry = (key, torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), None))
+        _PACKED[owner] = entry
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), entry[1], bias, "none", [], "")
+
+
+def apply_linear(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """`module(x)`, through `linear` when `module` is a plain `nn.Linear`."""
+    if type(module) is nn.Linear:
+        return linear(x, module.weight, module.bias, module)
+    return module(x)
