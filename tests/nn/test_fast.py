@@ -8,9 +8,11 @@ import torch
 from openbind.nn.fast import (
     Packing,
     causal_mask,
+    drop_packed,
     is_causal_mask,
     maybe_pack,
     packed_bytes,
+    page_out,
     pooled_forward,
     prepack_available,
     set_lazy_prepack,
@@ -155,13 +157,20 @@ def test_lazy_packed_weights_follow_in_place_updates_and_leave_training() -> Non
         trunk(x)
         trunk.blocks[0].mlp.fc1.weight.mul_(-1.0)  # in place: version counter moves
         torch.testing.assert_close(trunk(x), _plain(trunk, x), atol=1e-5, rtol=1e-5)
-        trunk(x)  # (turning packing off for the plain pass freed the copies)
     before = packed_bytes()
     assert before > 0
     trunk.train()
     trunk(x).sum().backward()  # training: plain F.linear with gradients, copies dropped
     assert trunk.blocks[0].mlp.fc1.weight.grad is not None
     assert packed_bytes() < before
+    with torch.no_grad():
+        trunk.eval()(x)
+    assert packed_bytes() == before
+    weights = sum(p.numel() * 4 for p in trunk.parameters() if p.ndim == 2)
+    drop_packed(trunk)
+    assert packed_bytes() <= before - weights
+    drop_packed()
+    assert packed_bytes() == 0
 
 
 @pytest.mark.skipif(not prepack_available(), reason="torch without oneDNN")
@@ -178,3 +187,23 @@ def test_lazy_packing_skips_lora_and_autograd() -> None:
     torch.testing.assert_close(out, _plain(trunk, x), atol=1e-5, rtol=1e-5)
     y = trunk(x)  # eval with autograd on: differentiable, no packed path
     assert y.requires_grad
+
+
+def test_memory_mapped_weights_read_back_after_packing(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    from openbind.checkpoint import load_state_dict
+
+    trunk = _trunk(bias_kv=True)
+    original = {k: v.clone() for k, v in trunk.state_dict().items()}
+    save_file(original, str(tmp_path / "trunk.safetensors"))
+    trunk.load_state_dict(load_state_dict(tmp_path / "trunk.safetensors"), assign=True)
+    x = torch.randn(2, 7, 32)
+    with torch.inference_mode():
+        out = trunk(x)  # packs, then hands the mapped pages back
+    for key, value in trunk.state_dict().items():  # pages read again from the file
+        torch.testing.assert_close(value, original[key], atol=0, rtol=0)
+    torch.testing.assert_close(out, _plain(trunk, x), atol=1e-5, rtol=1e-5)
+    anon = torch.arange(1 << 16, dtype=torch.float32)  # anonymous memory keeps its contents
+    page_out(anon)
+    assert torch.equal(anon, torch.arange(1 << 16, dtype=torch.float32))

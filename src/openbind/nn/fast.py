@@ -18,8 +18,12 @@ Three kinds of waste in a pooled transformer tower, removed here without changin
   float32 on a CPU with oneDNN) the block linears run through `linear`, which packs each weight
   once for oneDNN and keeps that copy beside the parameter (the parameter, the state dict and
   `load_state_dict` are unchanged). The copy is remade when the weight changes (its version
-  counter, storage or shape) and dropped when the module is back in training; the price is the
-  packed copy's memory (the size of the block weights; `set_lazy_prepack(False)` turns it off).
+  counter, storage or shape) and dropped when the module is back in training. Weights
+  memory-mapped from a checkpoint (openbind's loaders) cost nothing extra: once packed, their
+  file pages are handed back to the kernel (`madvise(MADV_PAGEOUT)` on Linux, a hint that keeps
+  the contents: a later read, e.g. `state_dict()`, pages them in again). Weights in anonymous
+  memory (random init, converted dtypes) keep both copies: the packed copy then costs the size
+  of the block weights. `set_lazy_prepack(False)` turns it off.
 
 Used by `openbind.nn.transformer.Transformer` (`forward(..., packing=, rows=, is_causal=)`);
 `pooled_forward` applies all three for any tower whose head reads one token per sequence
@@ -29,6 +33,10 @@ LanguageBind's, by calling it in place of `trunk(tokens, mask)`).
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
+import sys
 import weakref
 from dataclasses import dataclass
 
@@ -176,13 +184,20 @@ def prepack_available() -> bool:
 def set_lazy_prepack(enabled: bool) -> bool:
     """Turn the packed weight copies of `linear` on or off (process-wide); returns the old value.
 
-    Off, every block linear calls `F.linear` and the existing copies are freed.
+    Off, every block linear calls `F.linear`; copies made before stay until `drop_packed`.
     """
     global _LAZY_PREPACK
     old, _LAZY_PREPACK = _LAZY_PREPACK, bool(enabled)
-    if not enabled:
-        _PACKED.clear()
     return old
+
+
+def drop_packed(module: nn.Module | None = None) -> None:
+    """Free the packed weight copies of `module`'s submodules (all modules' with None)."""
+    if module is None:
+        _PACKED.clear()
+        return
+    for m in module.modules():
+        _PACKED.pop(m, None)
 
 
 def packed_bytes() -> int:
@@ -235,6 +250,7 @@ def linear(
     if entry is None or entry[0] != key:
         entry = (key, torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), None))
         _PACKED[owner] = entry
+        page_out(weight)  # memory-mapped weights: the plain pages are not read again
     return torch.ops.mkldnn._linear_pointwise(x.contiguous(), entry[1], bias, "none", [], "")
 
 
@@ -243,3 +259,35 @@ def apply_linear(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if type(module) is nn.Linear:
         return linear(x, module.weight, module.bias, module)
     return module(x)
+
+
+_MADV_PAGEOUT = 21
+
+
+@functools.cache
+def _madvise() -> object | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def page_out(t: torch.Tensor) -> bool:
+    """Hint the kernel to reclaim the pages wholly inside `t`'s memory (Linux `MADV_PAGEOUT`).
+
+    Contents are kept: file-backed pages (a memory-mapped checkpoint) are dropped and read
+    again on the next access; anonymous pages go to swap if there is any, else stay. Returns
+    whether the hint was given (False off Linux, on old kernels or for tensors under a page).
+    """
+    fn = _madvise()
+    if fn is None or t.device.type != "cpu" or t.layout != torch.strided:
+        return False
+    page = os.sysconf("SC_PAGESIZE")
+    addr, size = t.data_ptr(), t.numel() * t.element_size()
+    start, end = -(-addr // page) * page, (addr + size) // page * page
+    return end > start and fn(start, end - start, _MADV_PAGEOUT) == 0
