@@ -148,3 +148,31 @@ def test_prepacked_float32_blocks_give_the_float32_outputs(io: dict, fp32: dict)
     out = _outputs(model, io)
     for case in CASES:
         torch.testing.assert_close(out[case], fp32[case], atol=1e-5, rtol=0)
+
+
+def test_default_packed_float32_path_equals_f_linear_on_the_golden_inputs(
+    io: dict, fp32: dict
+) -> None:
+    from openbind.nn.fast import prepack_available, set_lazy_prepack
+
+    if not prepack_available():
+        pytest.skip("no oneDNN in this torch")
+    old = set_lazy_prepack(False)  # the `fp32` fixture ran on packed weights (the default)
+    try:
+        plain = _outputs(load_small_model(), io)
+    finally:
+        set_lazy_prepack(old)
+    for case in CASES:
+        torch.testing.assert_close(fp32[case], plain[case], atol=1e-5, rtol=0)
+        assert float(F.cosine_similarity(fp32[case], plain[case]).min()) > 0.99999
+
+
+def test_prepack_off_the_cpu_falls_back_or_fails() -> None:
+    from openbind.nn.packed import PackedLinear
+
+    model = load_small_model().to("meta")
+    with pytest.warns(PrecisionWarning, match="oneDNN packed linears"):
+        optimize(model, prepack=True)
+    assert not any(isinstance(m, PackedLinear) for m in model.modules())
+    with pytest.raises(UnsupportedBackend, match="oneDNN packed linears"):
+        optimize(model, prepack=True, strict=True)
