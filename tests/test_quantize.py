@@ -203,3 +203,27 @@ def test_int8_retrieval_rankings_agree_with_float32_on_the_golden_inputs(
     assert confident.sum() >= 8  # measured: 9
     assert bool(agree[confident].all())
     assert float(agree.float().mean()) >= 0.85
+
+
+def test_missing_kernels_fall_back_to_float32_or_fail(
+    io: dict, fp32: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A torch build without int8 or oneDNN kernels: requests warn and keep float32 (strict:
+    fail); the default path quietly runs `F.linear`, with the float32 outputs."""
+    from openbind.nn import fast, packed, quant
+
+    monkeypatch.setattr(quant, "int8_engine", lambda: None)
+    monkeypatch.setattr(packed, "prepack_available", lambda: False)
+    monkeypatch.setattr(fast, "prepack_available", lambda: False)
+    for request, match in (({"int8": True}, "no x86 int8 kernels"), ({"prepack": True}, "oneDNN")):
+        model = load_small_model()
+        with pytest.warns(PrecisionWarning, match=match):
+            optimize(model, **request)
+        assert not any(type(m).__name__.startswith(("Int8", "Packed")) for m in model.modules())
+        fast.drop_packed()
+        out = _outputs(model, io)
+        assert fast.packed_bytes() == 0  # no packed copies without oneDNN
+        for case in CASES:
+            torch.testing.assert_close(out[case], fp32[case], atol=1e-5, rtol=0)
+        with pytest.raises(UnsupportedBackend, match=match):
+            optimize(load_small_model(), strict=True, **request)
