@@ -207,3 +207,16 @@ def test_memory_mapped_weights_read_back_after_packing(tmp_path) -> None:
     anon = torch.arange(1 << 16, dtype=torch.float32)  # anonymous memory keeps its contents
     page_out(anon)
     assert torch.equal(anon, torch.arange(1 << 16, dtype=torch.float32))
+
+
+@pytest.mark.skipif(not prepack_available(), reason="torch without oneDNN")
+def test_lazy_packed_weights_follow_dtype_round_trips() -> None:
+    """`.to()` swaps storages without moving the version counter: the copy must still follow."""
+    trunk = _trunk(bias_kv=False)
+    x = torch.randn(2, 7, 32)
+    with torch.no_grad():
+        trunk(x)
+        trunk.half().float()  # weights rounded to float16 and back: new values, same versions
+        torch.testing.assert_close(trunk(x), _plain(trunk, x), atol=1e-5, rtol=1e-5)
+        trunk.blocks[0].mlp.fc1.weight.data = torch.zeros_like(trunk.blocks[0].mlp.fc1.weight)
+        torch.testing.assert_close(trunk(x), _plain(trunk, x), atol=1e-5, rtol=1e-5)

@@ -45,9 +45,11 @@ import torch.nn.functional as F
 from torch import nn
 
 _LAZY_PREPACK = True
-_PACKED: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, int, torch.Size], torch.Tensor]]
-_PACKED = weakref.WeakKeyDictionary()
-"""Per module, its weight's packed oneDNN copy and the (storage, version, shape) it was made of."""
+_Entry = tuple[tuple[int, int, torch.Size], torch.Tensor, torch.Tensor]
+_PACKED: weakref.WeakKeyDictionary[nn.Module, _Entry] = weakref.WeakKeyDictionary()
+"""Per module: the (address, version, shape) of the weight a packed oneDNN copy was made of, the
+copy, and an alias of that weight (it keeps the storage alive, so that a new weight can never
+reuse its address: `.to()` and `.data =` swap storages without moving the version counter)."""
 
 PACK_BELOW = 0.9
 """Pack a batch when its real tokens fill less than this fraction of the padded (B, L) grid."""
@@ -202,7 +204,7 @@ def drop_packed(module: nn.Module | None = None) -> None:
 
 def packed_bytes() -> int:
     """Bytes held by the packed weight copies of `linear` (all modules)."""
-    return sum(p.numel() * p.element_size() for _, p in list(_PACKED.values()))
+    return sum(e[1].numel() * e[1].element_size() for e in list(_PACKED.values()))
 
 
 def linear(
@@ -248,8 +250,9 @@ def linear(
         return F.linear(x, weight, bias)
     entry = _PACKED.get(owner)
     if entry is None or entry[0] != key:
-        entry = (key, torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), None))
-        _PACKED[owner] = entry
+        plain = weight.detach()
+        packed = torch.ops.mkldnn._reorder_linear_weight(plain.contiguous(), None)
+        entry = _PACKED[owner] = (key, packed, plain)
         page_out(weight)  # memory-mapped weights: the plain pages are not read again
     return torch.ops.mkldnn._linear_pointwise(x.contiguous(), entry[1], bias, "none", [], "")
 
