@@ -19,7 +19,11 @@ from a float16 copy (`checkpoint.convert(..., dtype=torch.float16)`, what `openb
 Usage:
     .venv/bin/python benchmarks/load_memory.py [--dir DIR] [--keep] [--each] [--skip-reference]
 
-Needs ~10 GB free in DIR (default: the system temp dir) and ~10 GB of RAM for the reference case.
+Needs ~12 GB free in DIR (default: the system temp dir: .pth, per-tower float32 and float16
+copies) and ~11 GB of RAM (the float16 case: cast to float32 in anonymous memory, plus the packed
+weight copies after its forward pass; the reference case needs ~10 GB). With `--each
+--skip-reference`: 8-12 minutes on a 2-core machine. The table also gives each per-tower file's
+float32 and float16 size on disk.
 Prints a table and writes benchmarks/results/load_memory.json.
 """
 
