@@ -8,14 +8,17 @@ Side by side in one run, on the same random weights of the huge shapes:
 * **openbind**: `space.encode(modality, items)` of a `SpaceModel` built by
   `openbind.zoo.imagebind.space_of` (token-id tensors for text, decoded clip tensors for the
   others), i.e. what a user gets, batching, pooling and normalisation included;
-* optional rows through the same path after `openbind.quantize.optimize`: `--prepack` (float32
-  block linears on oneDNN with weights packed once), `--int8`, `--dtypes bfloat16,float16`.
+* optional rows: `--flinear` (the same space with `openbind.nn.fast`'s lazy weight prepacking
+  off, i.e. every block linear on `F.linear`, the default before prepacking was), and through
+  `openbind.quantize.optimize`: `--prepack` (block linears swapped for packed oneDNN layers,
+  plain weights dropped), `--int8`, `--dtypes bfloat16,float16`.
 
 Per case: median seconds per batch over `--repeats` interleaved rounds (after one warm-up each),
 the speed-up over plain, the fraction of the same-run fp32 GEMM rate each reaches (FLOPs it does /
 time / rate; openbind text does fewer FLOPs, so the "ref work" column counts the plain FLOPs),
 the fraction of the rate of the tower's own four linear shapes timed in the same rounds ("shape
-%": the fp32 bound of a tower made of these GEMMs), the peak RSS increase during a call, the max
+%": the fp32 bound of a tower made of these GEMMs on `F.linear`; "packed %": the same shapes with
+the weights packed once for oneDNN, the bound of openbind's default path), the peak RSS increase during a call, the max
 |difference| and min cosine of the normalised embeddings against plain, and the top-1 agreement
 with plain on a fixed bank of 100 random label vectors. The fp32 GEMM rate (square `torch.mm`, 2048) is measured at the start
 and end of the run, and the load average is recorded: the machine may be shared.
@@ -52,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from plain_imagebind import PlainTower
 
 from openbind.encoders.imagebind import ImageBindConfig, ImageBindModel
+from openbind.nn.fast import packed_bytes, set_lazy_prepack
 from openbind.preprocess.text import TextTransform
 from openbind.types import Modality
 from openbind.zoo.imagebind import space_of
@@ -194,20 +198,27 @@ def trunk_flops(width: int, depth: int, lengths: list[int], last_rows: int | Non
     return (depth - 1) * block + last
 
 
-def block_gemms(width: int, tokens: int) -> Callable[[], float]:
+def block_gemms(width: int, tokens: int, packed: bool = False) -> Callable[[], float]:
     """A callable timing one block's four linear layers at the tower's own shapes (M = tokens):
-    the fp32 rate a tower made of them could reach here; returns GFLOP/s."""
+    the fp32 rate a tower made of them could reach here; returns GFLOP/s. `packed`: the weights
+    packed once for oneDNN (openbind's default inference path) instead of `F.linear`."""
     x, h = torch.randn(tokens, width), torch.randn(tokens, 4 * width)
-    weights = [torch.randn(n, k) for n, k in ((3 * width, width), (width, width))]
-    w1, w2 = torch.randn(4 * width, width), torch.randn(width, 4 * width)
+    shapes = ((3 * width, width), (width, width), (4 * width, width), (width, 4 * width))
+    weights = [torch.randn(n, k) for n, k in shapes]
+    inputs = [x, x, x, h]
     flops = 2 * tokens * width * width * 12
+    if packed:
+        weights = [torch.ops.mkldnn._reorder_linear_weight(w, None) for w in weights]
+
+        def linear(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+            return torch.ops.mkldnn._linear_pointwise(a, w, None, "none", [], "")
+    else:
+        linear = F.linear
 
     def run() -> float:
         start = time.perf_counter()
-        for w in weights:
-            F.linear(x, w)
-        F.linear(x, w1)
-        F.linear(h, w2)
+        for a, w in zip(inputs, weights, strict=True):
+            linear(a, w)
         return flops / (time.perf_counter() - start) / 1e9
 
     run()
@@ -294,13 +305,16 @@ def run_case(
     times: dict[str, list[float]] = {name: [] for name in runners}
     peaks: dict[str, float] = dict.fromkeys(runners, 0.0)
     shape_gemm, shape_rates = block_gemms(tcfg.width, sum(inp["full"])), []
+    packed_gemm, packed_rates = block_gemms(tcfg.width, sum(inp["full"]), packed=True), []
     for _ in range(repeats):
         shape_rates.append(shape_gemm())  # same round, same load as the towers
+        packed_rates.append(packed_gemm())
         for name, fn in runners.items():
             with RssPeak() as mem:
                 times[name].append(_time(fn))
             peaks[name] = max(peaks[name], mem.peak)
     shape_rate = statistics.median(shape_rates)
+    packed_rate = statistics.median(packed_rates)
     ref = outputs["plain"]
     base = statistics.median(times["plain"])
     rows = []
@@ -322,10 +336,16 @@ def run_case(
                 / t
                 / 1e9
                 / shape_rate,
+                "packed_shape_gemm_gflops": packed_rate,
+                "packed_shape_gemm_fraction": (ref_flops if name == "plain" else fast_flops)
+                / t
+                / 1e9
+                / packed_rate,
                 "peak_mib": peaks[name],
                 "max_abs": float((out - ref).abs().max()),
                 "min_cos": float(F.cosine_similarity(out, ref).min()),
                 "top1_agreement": top1_agreement(out, ref),
+                "packed_mib": packed_bytes() / 2**20,
                 "tokens": sum(inp["lengths"]),
                 "tokens_plain": sum(inp["full"]),
             }
@@ -346,6 +366,17 @@ def openbind_variants(
         return lambda items: space.encode(m, items, batch_size=len(items)).vectors
 
     out["openbind"] = encoder(space_of("bench", model, [m]))
+    if args.flinear:  # the same space with lazy prepacking off: every block linear on F.linear
+        run = encoder(space_of("bench", model, [m]))
+
+        def flinear(items: list[Any], run: Callable[[list[Any]], torch.Tensor] = run) -> Any:
+            old = set_lazy_prepack(False)
+            try:
+                return run(items)
+            finally:
+                set_lazy_prepack(old)
+
+        out["openbind-F.linear"] = flinear
     extra = [("int8", {"int8": True})] if args.int8 else []
     extra += [("prepack", {"prepack": True})] if args.prepack else []
     extra += [(d, {"dtype": d}) for d in args.dtypes]
@@ -379,7 +410,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--int8", action="store_true", help="add openbind int8 rows")
-    parser.add_argument("--prepack", action="store_true", help="add fp32 oneDNN prepacked rows")
+    parser.add_argument(
+        "--prepack", action="store_true", help="add rows of optimize(prepack=True) (swapped layers)"
+    )
+    parser.add_argument(
+        "--flinear", action="store_true", help="add rows with lazy prepacking off (F.linear)"
+    )
     parser.add_argument("--dtypes", default="", help="add rows in these dtypes, e.g. bfloat16")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -440,7 +476,7 @@ def _print_row(r: dict[str, Any], gemm: float) -> None:
 def _table(rows: list[dict[str, Any]]) -> None:
     head = (
         f"{'case':>6} {'batch':>5} {'impl':<16} {'s/batch':>8} {'speed-up':>8} {'GEMM %':>7} "
-        f"{'ref work %':>10} {'shape %':>7} {'peak MiB':>8} {'max |d|':>9} {'min cos':>10} "
+        f"{'ref work %':>10} {'shape %':>7} {'packed %':>8} {'peak MiB':>8} {'max |d|':>9} {'min cos':>10} "
         f"{'top-1':>6}"
     )
     print(head)
@@ -449,7 +485,7 @@ def _table(rows: list[dict[str, Any]]) -> None:
         print(
             f"{r['case']:>6} {r['batch']:>5} {r['impl']:<16} {r['seconds']:8.3f} "
             f"{r['speedup']:7.2f}x {r['gemm_fraction']:7.0%} {r['ref_work_fraction']:10.0%} "
-            f"{r['shape_gemm_fraction']:7.0%} "
+            f"{r['shape_gemm_fraction']:7.0%} {r['packed_shape_gemm_fraction']:8.0%} "
             f"{r['peak_mib']:8.0f} {r['max_abs']:9.2e} {r['min_cos']:10.7f} "
             f"{r['top1_agreement']:6.0%}"
         )

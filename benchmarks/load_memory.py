@@ -19,7 +19,11 @@ from a float16 copy (`checkpoint.convert(..., dtype=torch.float16)`, what `openb
 Usage:
     .venv/bin/python benchmarks/load_memory.py [--dir DIR] [--keep] [--each] [--skip-reference]
 
-Needs ~10 GB free in DIR (default: the system temp dir) and ~10 GB of RAM for the reference case.
+Needs ~12 GB free in DIR (default: the system temp dir: .pth, per-tower float32 and float16
+copies) and ~11 GB of RAM (the float16 case: cast to float32 in anonymous memory, plus the packed
+weight copies after its forward pass; the reference case needs ~10 GB). With `--each
+--skip-reference`: 8-12 minutes on a 2-core machine. The table also gives each per-tower file's
+float32 and float16 size on disk.
 Prints a table and writes benchmarks/results/load_memory.json.
 """
 
@@ -138,6 +142,38 @@ def write_weights(folder: Path) -> None:
     )
 
 
+def disk_sizes(folder: Path) -> dict[str, int]:
+    """Bytes on disk: the .pth, and each per-tower file of the float32 and float16 folders."""
+    sizes = {"imagebind_huge.pth": (folder / "imagebind_huge.pth").stat().st_size}
+    for sub in ("towers", "towers_fp16"):
+        for f in sorted((folder / sub).rglob("*")):
+            if f.is_file():
+                sizes[str(f.relative_to(folder))] = f.stat().st_size
+    return sizes
+
+
+def _size_table(sizes: dict[str, int]) -> dict[str, float]:
+    """Print per-tower float32 / float16 sizes; returns float16 / float32 per file and in total."""
+    print(f"\n{'on disk':40} {'float32 MB':>11} {'float16 MB':>11} {'ratio':>6}")
+    ratios, t32, t16 = {}, 0, 0
+    for name, n32 in sizes.items():
+        if not name.startswith("towers/"):
+            continue
+        n16 = sizes.get("towers_fp16/" + name.removeprefix("towers/"))
+        if n16 is None:
+            continue
+        t32, t16 = t32 + n32, t16 + n16
+        ratios[name.removeprefix("towers/")] = n16 / n32
+        print(
+            f"{name.removeprefix('towers/'):40} {n32 / 1e6:11.1f} {n16 / 1e6:11.1f} {n16 / n32:6.3f}"
+        )
+    if t32:
+        ratios["total"] = t16 / t32
+        print(f"{'total':40} {t32 / 1e6:11.1f} {t16 / 1e6:11.1f} {t16 / t32:6.3f}")
+    print(f"{'imagebind_huge.pth (official layout)':40} {sizes['imagebind_huge.pth'] / 1e6:11.1f}")
+    return ratios
+
+
 def _run(args: list[str]) -> str:
     proc = subprocess.run(
         [sys.executable, __file__, *args], capture_output=True, text=True, check=False
@@ -195,6 +231,7 @@ def main() -> int:
             cases["openbind float16 copy, all six"] = {
                 "loader": "openbind", "towers": ALL, "path": str(folder / "towers_fp16"),
             }  # fmt: skip
+        sizes = disk_sizes(folder)
         rows = {}
         for name, case in cases.items():
             rows[name] = json.loads(_run(["--child", json.dumps(case)]).strip().splitlines()[-1])
@@ -236,6 +273,7 @@ def main() -> int:
                 f"{one['forward']['peak']:7.0f} MiB "
                 f"({comparisons[f'{tower} alone / all six, after forward']:.2f})"
             )
+    fp16_ratios = _size_table(sizes)
     reference_row = rows.get("reference-style torch.load + full model")
     reference = reference_row["forward"]["peak"] if reference_row else float("nan")
     for fmt in (".pth mmap", "per-tower safetensors"):
@@ -257,6 +295,8 @@ def main() -> int:
                 "target_ratio": TARGET,
                 "cases": rows,
                 "ratios": comparisons,
+                "disk_bytes": sizes,
+                "disk_fp16_over_fp32": fp16_ratios,
             },
             indent=1,
         )

@@ -148,3 +148,82 @@ def test_prepacked_float32_blocks_give_the_float32_outputs(io: dict, fp32: dict)
     out = _outputs(model, io)
     for case in CASES:
         torch.testing.assert_close(out[case], fp32[case], atol=1e-5, rtol=0)
+
+
+def test_default_packed_float32_path_equals_f_linear_on_the_golden_inputs(
+    io: dict, fp32: dict
+) -> None:
+    from openbind.nn.fast import prepack_available, set_lazy_prepack
+
+    if not prepack_available():
+        pytest.skip("no oneDNN in this torch")
+    old = set_lazy_prepack(False)  # the `fp32` fixture ran on packed weights (the default)
+    try:
+        plain = _outputs(load_small_model(), io)
+    finally:
+        set_lazy_prepack(old)
+    for case in CASES:
+        torch.testing.assert_close(fp32[case], plain[case], atol=1e-5, rtol=0)
+        assert float(F.cosine_similarity(fp32[case], plain[case]).min()) > 0.99999
+
+
+def test_prepack_off_the_cpu_falls_back_or_fails() -> None:
+    from openbind.nn.packed import PackedLinear
+
+    model = load_small_model().to("meta")
+    with pytest.warns(PrecisionWarning, match="oneDNN packed linears"):
+        optimize(model, prepack=True)
+    assert not any(isinstance(m, PackedLinear) for m in model.modules())
+    with pytest.raises(UnsupportedBackend, match="oneDNN packed linears"):
+        optimize(model, prepack=True, strict=True)
+
+
+@pytest.mark.skipif(int8_engine() is None, reason="torch has no x86 int8 engine here")
+def test_int8_retrieval_rankings_agree_with_float32_on_the_golden_inputs(
+    io: dict, fp32: dict
+) -> None:
+    """All 20 golden embeddings (seven cases, six modalities) retrieve each other: the nearest
+    neighbour under int8 is the float32 one for every query whose float32 margin (best minus
+    second similarity) exceeds twice the largest int8 change of a similarity (0.017; 9 such
+    queries); measured: 18 of 20 overall, the two others have margins of 0.0003 and 0.0006 (the
+    golden model's weights are nearly random)."""
+    q = _outputs(optimize(load_small_model(), int8=True), io)
+    a = F.normalize(torch.cat([fp32[c] for c in CASES]), dim=-1)  # (20, 64)
+    b = F.normalize(torch.cat([q[c] for c in CASES]), dim=-1)
+    sa, sb = a @ a.T, b @ b.T
+    deviation = float((sa - sb).abs().max())
+    sa.fill_diagonal_(-2.0)
+    sb.fill_diagonal_(-2.0)
+    top2 = sa.topk(2, dim=1).values
+    confident = (top2[:, 0] - top2[:, 1]) > 2 * deviation
+    agree = sa.argmax(1) == sb.argmax(1)
+    print(f"int8 top-1 agreement {float(agree.float().mean()):.2f} of {len(agree)}, "
+          f"{int(confident.sum())} confident queries, max similarity change {deviation:.4f}")  # fmt: skip
+    assert deviation < 0.05
+    assert confident.sum() >= 8  # measured: 9
+    assert bool(agree[confident].all())
+    assert float(agree.float().mean()) >= 0.85
+
+
+def test_missing_kernels_fall_back_to_float32_or_fail(
+    io: dict, fp32: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A torch build without int8 or oneDNN kernels: requests warn and keep float32 (strict:
+    fail); the default path quietly runs `F.linear`, with the float32 outputs."""
+    from openbind.nn import fast, packed, quant
+
+    monkeypatch.setattr(quant, "int8_engine", lambda: None)
+    monkeypatch.setattr(packed, "prepack_available", lambda: False)
+    monkeypatch.setattr(fast, "prepack_available", lambda: False)
+    for request, match in (({"int8": True}, "no x86 int8 kernels"), ({"prepack": True}, "oneDNN")):
+        model = load_small_model()
+        with pytest.warns(PrecisionWarning, match=match):
+            optimize(model, **request)
+        assert not any(type(m).__name__.startswith(("Int8", "Packed")) for m in model.modules())
+        fast.drop_packed()
+        out = _outputs(model, io)
+        assert fast.packed_bytes() == 0  # no packed copies without oneDNN
+        for case in CASES:
+            torch.testing.assert_close(out[case], fp32[case], atol=1e-5, rtol=0)
+        with pytest.raises(UnsupportedBackend, match=match):
+            optimize(load_small_model(), strict=True, **request)

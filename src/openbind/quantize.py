@@ -114,8 +114,11 @@ def optimize(
         int8: dynamic int8 linear layers in the transformer blocks (CPU; float32 elsewhere).
         threads: `torch.set_num_threads` (process-wide).
         strict: raise `UnsupportedBackend` instead of falling back with a `PrecisionWarning`.
-        prepack: float32 block linears on oneDNN with weights packed once
-            (`openbind.nn.packed`; CPU; same arithmetic, faster GEMMs); ignored with int8.
+        prepack: swap the float32 block linears for `openbind.nn.packed` layers (oneDNN,
+            weights packed once, plain weights dropped; CPU; ignored with int8). Inference
+            already runs on packed weights by default (`openbind.nn.fast.linear`, state dict
+            kept); this swap also frees the plain weights of models held in anonymous memory
+            (not memory-mapped), at the price of the state dict (inference only).
 
     Returns:
         `model`, in eval mode.

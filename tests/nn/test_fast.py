@@ -5,7 +5,19 @@ from __future__ import annotations
 import pytest
 import torch
 
-from openbind.nn.fast import Packing, causal_mask, is_causal_mask, maybe_pack, pooled_forward
+from openbind.nn.fast import (
+    Packing,
+    causal_mask,
+    drop_packed,
+    is_causal_mask,
+    maybe_pack,
+    packed_bytes,
+    page_out,
+    pooled_forward,
+    prepack_available,
+    set_lazy_prepack,
+)
+from openbind.nn.lora import add_lora
 from openbind.nn.transformer import Transformer
 
 CAUSAL = torch.full((7, 7), float("-inf")).triu_(1)
@@ -106,3 +118,105 @@ def test_pooled_forward_reads_the_rows_of_the_full_pass() -> None:
         plain = trunk(x)
     torch.testing.assert_close(text[:, 0], full[torch.arange(3), lengths - 1], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(cls[:, 0], plain[:, 0], atol=1e-5, rtol=1e-5)
+
+
+def _plain(trunk: Transformer, x: torch.Tensor) -> torch.Tensor:
+    old = set_lazy_prepack(False)
+    try:
+        with torch.no_grad():
+            return trunk(x)
+    finally:
+        set_lazy_prepack(old)
+
+
+@pytest.mark.skipif(not prepack_available(), reason="torch without oneDNN")
+def test_lazy_packed_weights_give_the_plain_outputs_and_keep_the_state_dict() -> None:
+    trunk = _trunk(bias_kv=True)
+    keys = list(trunk.state_dict())
+    x = torch.randn(2, 7, 32)
+    with torch.inference_mode():
+        packed = trunk(x)
+    assert packed_bytes() >= sum(
+        p.numel() * 4 for n, p in trunk.named_parameters() if n.endswith("weight") and p.ndim == 2
+    )
+    torch.testing.assert_close(packed, _plain(trunk, x), atol=1e-5, rtol=1e-5)
+    assert list(trunk.state_dict()) == keys  # nothing added, nothing dropped
+    state = {k: v * 1.5 for k, v in trunk.state_dict().items()}  # new weights: copies remade
+    trunk.load_state_dict(state)
+    with torch.no_grad():
+        again = trunk(x)
+    torch.testing.assert_close(again, _plain(trunk, x), atol=1e-5, rtol=1e-5)
+    assert (again - packed).abs().max() > 1e-2
+
+
+@pytest.mark.skipif(not prepack_available(), reason="torch without oneDNN")
+def test_lazy_packed_weights_follow_in_place_updates_and_leave_training() -> None:
+    trunk = _trunk(bias_kv=False)
+    x = torch.randn(2, 7, 32)
+    with torch.no_grad():
+        trunk(x)
+        trunk.blocks[0].mlp.fc1.weight.mul_(-1.0)  # in place: version counter moves
+        torch.testing.assert_close(trunk(x), _plain(trunk, x), atol=1e-5, rtol=1e-5)
+    before = packed_bytes()
+    assert before > 0
+    trunk.train()
+    trunk(x).sum().backward()  # training: plain F.linear with gradients, copies dropped
+    assert trunk.blocks[0].mlp.fc1.weight.grad is not None
+    assert packed_bytes() < before
+    with torch.no_grad():
+        trunk.eval()(x)
+    assert packed_bytes() == before
+    weights = sum(p.numel() * 4 for p in trunk.parameters() if p.ndim == 2)
+    drop_packed(trunk)
+    assert packed_bytes() <= before - weights
+    drop_packed()
+    assert packed_bytes() == 0
+
+
+@pytest.mark.skipif(not prepack_available(), reason="torch without oneDNN")
+def test_lazy_packing_skips_lora_and_autograd() -> None:
+    trunk = _trunk(bias_kv=False)
+    add_lora(trunk, ["in_proj", "fc1"], rank=2, alpha=4.0)
+    for name, p in trunk.named_parameters():
+        if "lora" in name:
+            torch.nn.init.normal_(p, std=0.1)
+    trunk.eval()
+    x = torch.randn(2, 7, 32)
+    with torch.no_grad():
+        out = trunk(x)
+    torch.testing.assert_close(out, _plain(trunk, x), atol=1e-5, rtol=1e-5)
+    y = trunk(x)  # eval with autograd on: differentiable, no packed path
+    assert y.requires_grad
+
+
+def test_memory_mapped_weights_read_back_after_packing(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    from openbind.checkpoint import load_state_dict
+
+    trunk = _trunk(bias_kv=True)
+    original = {k: v.clone() for k, v in trunk.state_dict().items()}
+    save_file(original, str(tmp_path / "trunk.safetensors"))
+    trunk.load_state_dict(load_state_dict(tmp_path / "trunk.safetensors"), assign=True)
+    x = torch.randn(2, 7, 32)
+    with torch.inference_mode():
+        out = trunk(x)  # packs, then hands the mapped pages back
+    for key, value in trunk.state_dict().items():  # pages read again from the file
+        torch.testing.assert_close(value, original[key], atol=0, rtol=0)
+    torch.testing.assert_close(out, _plain(trunk, x), atol=1e-5, rtol=1e-5)
+    anon = torch.arange(1 << 16, dtype=torch.float32)  # anonymous memory keeps its contents
+    page_out(anon)
+    assert torch.equal(anon, torch.arange(1 << 16, dtype=torch.float32))
+
+
+@pytest.mark.skipif(not prepack_available(), reason="torch without oneDNN")
+def test_lazy_packed_weights_follow_dtype_round_trips() -> None:
+    """`.to()` swaps storages without moving the version counter: the copy must still follow."""
+    trunk = _trunk(bias_kv=False)
+    x = torch.randn(2, 7, 32)
+    with torch.no_grad():
+        trunk(x)
+        trunk.half().float()  # weights rounded to float16 and back: new values, same versions
+        torch.testing.assert_close(trunk(x), _plain(trunk, x), atol=1e-5, rtol=1e-5)
+        trunk.blocks[0].mlp.fc1.weight.data = torch.zeros_like(trunk.blocks[0].mlp.fc1.weight)
+        torch.testing.assert_close(trunk(x), _plain(trunk, x), atol=1e-5, rtol=1e-5)

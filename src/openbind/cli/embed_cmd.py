@@ -130,8 +130,9 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prepack",
         action="store_true",
-        help="float32 transformer linears on oneDNN with weights packed once (CPU): same "
-        "embeddings (cosine > 0.99999), about 1.5x faster towers",
+        help="swap the transformer linears for packed oneDNN layers and drop the plain "
+        "weights (CPU, inference only); packed weights are used by default already, this "
+        "only saves memory for weights that are not memory-mapped",
     )
 
 

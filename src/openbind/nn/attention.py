@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from openbind.nn.fast import Packing, causal_mask, causal_rows_mask
+from openbind.nn.fast import Packing, apply_linear, causal_mask, causal_rows_mask, linear
 
 
 class MultiheadAttention(nn.Module):
@@ -51,7 +51,7 @@ class MultiheadAttention(nn.Module):
 
     def project_in(self, x: torch.Tensor) -> torch.Tensor:
         """The packed q/k/v projection, (..., D) -> (..., 3D) (int8 models override it)."""
-        return F.linear(x, self.in_proj_weight, self.in_proj_bias)
+        return linear(x, self.in_proj_weight, self.in_proj_bias, self)  # packed in inference
 
     def forward(
         self,
@@ -109,4 +109,4 @@ class MultiheadAttention(nn.Module):
         out = out.transpose(1, 2).flatten(2)  # (B, H, Lq, d) -> (B, Lq, D)
         if packing is not None and rows is None:
             out = packing.pack(out)  # (T, D)
-        return self.out_proj(out)
+        return apply_linear(self.out_proj, out)

@@ -13,6 +13,17 @@ Three kinds of waste in a pooled transformer tower, removed here without changin
   values still come from every token (`rows` of `Transformer.forward`, `pick_rows`).
 * **Additive float masks.** A causal mask passed as `is_causal` lets
   `F.scaled_dot_product_attention` skip the masked half instead of adding -inf to it.
+* **Repacking the weights on every call.** `F.linear` hands its weight to a GEMM that copies it
+  into the kernel's blocked layout on every call. In inference (no autograd, module in eval mode,
+  float32 on a CPU with oneDNN) the block linears run through `linear`, which packs each weight
+  once for oneDNN and keeps that copy beside the parameter (the parameter, the state dict and
+  `load_state_dict` are unchanged). The copy is remade when the weight changes (its version
+  counter, storage or shape) and dropped when the module is back in training. Weights
+  memory-mapped from a checkpoint (openbind's loaders) cost nothing extra: once packed, their
+  file pages are handed back to the kernel (`madvise(MADV_PAGEOUT)` on Linux, a hint that keeps
+  the contents: a later read, e.g. `state_dict()`, pages them in again). Weights in anonymous
+  memory (random init, converted dtypes) keep both copies: the packed copy then costs the size
+  of the block weights. `set_lazy_prepack(False)` turns it off.
 
 Used by `openbind.nn.transformer.Transformer` (`forward(..., packing=, rows=, is_causal=)`);
 `pooled_forward` applies all three for any tower whose head reads one token per sequence
@@ -22,10 +33,23 @@ LanguageBind's, by calling it in place of `trunk(tokens, mask)`).
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
+import sys
+import weakref
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+_LAZY_PREPACK = True
+_Entry = tuple[tuple[int, int, torch.Size], torch.Tensor, torch.Tensor]
+_PACKED: weakref.WeakKeyDictionary[nn.Module, _Entry] = weakref.WeakKeyDictionary()
+"""Per module: the (address, version, shape) of the weight a packed oneDNN copy was made of, the
+copy, and an alias of that weight (it keeps the storage alive, so that a new weight can never
+reuse its address: `.to()` and `.data =` swap storages without moving the version counter)."""
 
 PACK_BELOW = 0.9
 """Pack a batch when its real tokens fill less than this fraction of the padded (B, L) grid."""
@@ -152,3 +176,121 @@ def is_causal_mask(mask: torch.Tensor | None) -> bool:
         return False
     upper = torch.ones_like(mask, dtype=torch.bool).triu_(1)
     return bool(torch.isneginf(mask[upper]).all()) and bool((mask[~upper] == 0).all())
+
+
+def prepack_available() -> bool:
+    """Whether this torch has oneDNN (mkldnn) linear kernels."""
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+def set_lazy_prepack(enabled: bool) -> bool:
+    """Turn the packed weight copies of `linear` on or off (process-wide); returns the old value.
+
+    Off, every block linear calls `F.linear`; copies made before stay until `drop_packed`.
+    """
+    global _LAZY_PREPACK
+    old, _LAZY_PREPACK = _LAZY_PREPACK, bool(enabled)
+    return old
+
+
+def drop_packed(module: nn.Module | None = None) -> None:
+    """Free the packed weight copies of `module`'s submodules (all modules' with None)."""
+    if module is None:
+        _PACKED.clear()
+        return
+    for m in module.modules():
+        _PACKED.pop(m, None)
+
+
+def packed_bytes() -> int:
+    """Bytes held by the packed weight copies of `linear` (all modules)."""
+    return sum(e[1].numel() * e[1].element_size() for e in list(_PACKED.values()))
+
+
+def linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, owner: nn.Module
+) -> torch.Tensor:
+    """`F.linear(x, weight, bias)`, on a copy of `weight` packed once when that is safe.
+
+    The packed path runs when: lazy prepacking is on, `owner` (the module holding `weight` as a
+    plain `nn.Parameter`) is in eval mode, autograd is off (`torch.no_grad` /
+    `torch.inference_mode`), nothing traces or compiles, and `x`, `weight` are float32 on a CPU
+    with oneDNN. Otherwise, and for parametrized weights (LoRA), it is `F.linear`.
+
+    Args:
+        x: (..., in) input.
+        weight: (out, in) weight, an attribute of `owner`.
+        bias: (out,) or None.
+        owner: the module whose weight this is (one packed copy per module).
+    """
+    if torch.compiler.is_compiling():
+        return F.linear(x, weight, bias)
+    if owner.training or torch.is_grad_enabled():
+        if owner in _PACKED:
+            del _PACKED[owner]  # training again: the copy would go stale and costs memory
+        return F.linear(x, weight, bias)
+    if not (
+        _LAZY_PREPACK
+        and isinstance(weight, nn.Parameter)
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and x.device.type == "cpu"
+        and weight.device.type == "cpu"
+        and weight.layout == torch.strided
+        and (bias is None or bias.dtype == torch.float32)
+        and not torch.jit.is_tracing()
+        and not torch.jit.is_scripting()
+        and not torch.onnx.is_in_onnx_export()
+        and prepack_available()
+    ):
+        return F.linear(x, weight, bias)
+    try:
+        key = (weight.data_ptr(), weight._version, weight.shape)
+    except RuntimeError:  # an inference tensor has no version counter
+        return F.linear(x, weight, bias)
+    entry = _PACKED.get(owner)
+    if entry is None or entry[0] != key:
+        plain = weight.detach()
+        packed = torch.ops.mkldnn._reorder_linear_weight(plain.contiguous(), None)
+        entry = _PACKED[owner] = (key, packed, plain)
+        page_out(weight)  # memory-mapped weights: the plain pages are not read again
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), entry[1], bias, "none", [], "")
+
+
+def apply_linear(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """`module(x)`, through `linear` when `module` is a plain `nn.Linear`."""
+    if type(module) is nn.Linear:
+        return linear(x, module.weight, module.bias, module)
+    return module(x)
+
+
+_MADV_PAGEOUT = 21
+
+
+@functools.cache
+def _madvise() -> object | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def page_out(t: torch.Tensor) -> bool:
+    """Hint the kernel to reclaim the pages wholly inside `t`'s memory (Linux `MADV_PAGEOUT`).
+
+    Contents are kept: file-backed pages (a memory-mapped checkpoint) are dropped and read
+    again on the next access; anonymous pages go to swap if there is any, else stay. Returns
+    whether the hint was given (False off Linux, on old kernels or for tensors under a page).
+    """
+    fn = _madvise()
+    if fn is None or t.device.type != "cpu" or t.layout != torch.strided:
+        return False
+    page = os.sysconf("SC_PAGESIZE")
+    addr, size = t.data_ptr(), t.numel() * t.element_size()
+    start, end = -(-addr // page) * page, (addr + size) // page * page
+    return end > start and fn(start, end - start, _MADV_PAGEOUT) == 0

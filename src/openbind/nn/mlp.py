@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from openbind.nn.fast import apply_linear
+
 
 class Mlp(nn.Module):
     """`fc2(dropout(act(fc1(x))))` with an exact (erf) GELU by default.
@@ -26,4 +28,5 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.drop(self.act(self.fc1(x))))
+        h = self.drop(self.act(apply_linear(self.fc1, x)))  # packed weights in inference
+        return apply_linear(self.fc2, h)

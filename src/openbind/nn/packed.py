@@ -17,11 +17,9 @@ from torch import nn
 
 from openbind.nn.attention import MultiheadAttention
 from openbind.nn.block import Block
+from openbind.nn.fast import prepack_available
 
-
-def prepack_available() -> bool:
-    """Whether this torch has oneDNN (mkldnn) linear kernels."""
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+__all__ = ["PackedLinear", "PackedMultiheadAttention", "prepack_available", "prepack_blocks"]
 
 
 class PackedLinear(nn.Module):

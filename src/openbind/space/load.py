@@ -49,8 +49,10 @@ def load(
         int8: dynamic int8 linear layers in the transformer blocks (x86 CPU; float32 with a
             warning elsewhere).
         threads: torch threads for the forward passes (process-wide).
-        prepack: float32 block linears on oneDNN with their weights packed once (CPU, inference
-            only: the packed layers leave the state dict; 1.5x for vision and audio measured).
+        prepack: swap the block linears for packed oneDNN layers that drop the plain weights
+            (CPU, inference only: they leave the state dict). Inference already runs on
+            packed weights by default (`openbind.nn.fast.linear`); the swap only saves the
+            plain copy where weights are not memory-mapped (e.g. a float16 copy cast up).
 
     Raises:
         UnknownModel: `name` is not registered (close names are suggested).
