@@ -14,6 +14,10 @@ these keys at load (`openbind.zoo.hf_clip_keys`). Shapes follow the published ch
   T frames are averaged after the final LayerNorm. V1.5 checkpoints (`tube`) embed patches with a
   Conv3d of time kernel 1 and have one class embedding per frame.
 
+`pooled` / `forward` skip work whose result is never read (`openbind.nn.fast`, exact): the text
+tower cuts a batch after its longest text, packs short texts and computes only the end-of-text
+rows in its last block; the vision towers' last block computes only the class tokens.
+
 Every tower returns unnormalised (N, dim) features; `logit_scale` is exp of the checkpoint's
 learned `logit_scale` (never applied to the features).
 """
