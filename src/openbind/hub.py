@@ -327,8 +327,8 @@ def _fetch_pinned(
     """Download (or, re-pinning, refresh) `wf`, a file at a hub branch, pinned to a commit."""
     pins = _read_pins(model_name)
     repo, branch, name = hub_url["repo"], hub_url["rev"], hub_url["file"]
-    pin = pins.get(wf.filename)
     repin = _repin()
+    pin: dict = {} if repin else pins.get(wf.filename, {})
     commit = None
     if not repin:  # another file of the repository fixed the commit already
         commit = next(
@@ -342,22 +342,21 @@ def _fetch_pinned(
         )
     commit = commit or meta.get("commit")
     if path.exists():  # re-pinning: keep the file if the repository did not change it
-        if pin and commit == pin.get("commit"):
+        old = pins.get(wf.filename, {})
+        if old and commit == old.get("commit"):
             _verified(path, _with_pin(model_name, wf))
             return
         path.unlink()
         _with_suffix(path, _SIDECAR).unlink(missing_ok=True)
     url = f"{repo}/resolve/{commit}/{name}" if commit else wf.url
-    changed = bool(pin) and not repin and meta.get("sha256", pin.get("sha256")) != pin.get("sha256")
-    if not changed:
+    served = meta.get("sha256")
+    if not (pin and served and served != pin.get("sha256")):  # else refused before downloading
         expected = replace(
-            wf, url=url, sha256=wf.sha256 or meta.get("sha256"), size=wf.size or meta.get("size", 0)
+            wf, url=url, sha256=wf.sha256 or served, size=wf.size or meta.get("size", 0)
         )
         _download(expected, path, progress=progress)
-        digest = sha256_file(path)
-        changed = bool(pin) and not repin and pin.get("sha256") != digest
-    if changed:  # the hub's record or the bytes differ from the pin
-        served = meta.get("sha256") if not path.exists() else sha256_file(path)
+        served = sha256_file(path)
+    if pin and served != pin.get("sha256"):  # the hub's record or the bytes differ from the pin
         path.unlink(missing_ok=True)
         _with_suffix(path, _SIDECAR).unlink(missing_ok=True)
         raise ChecksumMismatch(
@@ -369,7 +368,7 @@ def _fetch_pinned(
     _write_pin(
         model_name,
         wf.filename,
-        {"url": wf.url, "commit": commit, "repo": repo, "sha256": digest,
+        {"url": wf.url, "commit": commit, "repo": repo, "sha256": served,
          "size": path.stat().st_size},
     )  # fmt: skip
 
