@@ -34,6 +34,7 @@ from openbind.errors import ConfigError
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _HF_REPO = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 HF_ENDPOINT = "https://huggingface.co"
+_HF_BRANCH_URL = re.compile(r"/resolve/(?P<rev>[^/]+)/")
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,12 @@ class UrlFiles(_Files):
     files: tuple[WeightFile, ...] = ()
 
     def describe(self) -> str:
-        return "files at " + (", ".join(f.url for f in self.files) or "(none)")
+        text = "files at " + (", ".join(f.url for f in self.files) or "(none)")
+        branches = {m["rev"] for f in self.files if (m := _HF_BRANCH_URL.search(f.url))}
+        branches -= {b for b in branches if _COMMIT.fullmatch(b)}
+        if branches:  # openbind.hub pins these to a commit when it first downloads them
+            text += f" (revision {', '.join(sorted(branches))}, pinned on first download)"
+        return text
 
 
 @dataclass(frozen=True, init=False)

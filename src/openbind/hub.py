@@ -9,6 +9,16 @@ once, not at every load.
 
 Offline mode (`OPENBIND_OFFLINE=1`, `HF_HUB_OFFLINE=1` or `offline=True`) never opens a connection:
 a file that is not cached raises `MissingWeights` saying where to get it.
+
+Files at a Hugging Face branch (`<endpoint>/<repo>/resolve/<branch>/<file>`, e.g. `main`) are
+**pinned on first download**, as `huggingface_hub` does: a HEAD request (redirects not followed)
+gives the commit the branch points at (`X-Repo-Commit`) and, for LFS files, their sha256 and size
+(`X-Linked-Etag`, `X-Linked-Size`); the file is downloaded at that commit and its bytes checked
+against them. Commit, sha256 and size go to the model's lock file (`hub-pins.lock` in its cache
+folder). Later, cached files are checked against the lock, other files of the same repository are
+downloaded at the pinned commit, and a file whose bytes differ from its pin raises
+`ChecksumMismatch` naming it. `OPENBIND_REPIN=1` re-pins: the branch is resolved again and
+files that changed are downloaded again.
 """
 
 from __future__ import annotations
@@ -20,12 +30,13 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from openbind.cards import HfRepo, LocalFolder, ModelCard, Parts, WeightFile
@@ -39,6 +50,11 @@ _TRUE = ("1", "true", "yes", "on")
 _PART, _LOCK, _SIDECAR = ".part", ".lock", ".sha256"
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _WEIGHTS_OPTION = "`--weights PATH`, or openbind.load(..., weights=PATH)"
+_PINS = "hub-pins.lock"
+_HUB_URL = re.compile(r"(?P<repo>https?://.+?)/resolve/(?P<rev>[^/]+)/(?P<file>.+)")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+REPIN_ENV = "OPENBIND_REPIN"
 
 
 @dataclass(frozen=True)
@@ -121,15 +137,20 @@ def fetch(
         >>> path = fetch("imagebind_huge.official", wf)
     """
     path = model_dir(model_name) / wf.filename
-    if path.exists():
-        return _verified(path, wf)
+    hub_url = _HUB_URL.fullmatch(wf.url)
+    pinned = hub_url is not None and not _COMMIT.fullmatch(hub_url["rev"])
+    if path.exists() and not (pinned and _repin() and not is_offline(offline)):
+        return _verified(path, _with_pin(model_name, wf) if pinned else wf)
     if is_offline(offline):
         raise MissingWeights(_offline_message(model_name, wf, path))
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
-        if path.exists():  # another process finished it while we waited for the lock
-            return _verified(path, wf)
-        _download(wf, path, progress=progress)
+        if path.exists() and not (pinned and _repin()):  # another process finished it meanwhile
+            return _verified(path, _with_pin(model_name, wf) if pinned else wf)
+        if pinned:
+            _fetch_pinned(model_name, wf, path, hub_url, progress=progress)
+        else:
+            _download(wf, path, progress=progress)
     return path
 
 
@@ -267,6 +288,123 @@ def _verified(path: Path, wf: WeightFile) -> Path:
         )
     _record(path, actual)
     return path
+
+
+def _repin() -> bool:
+    return os.environ.get(REPIN_ENV, "").strip().lower() in _TRUE
+
+
+def _read_pins(model_name: str) -> dict[str, dict]:
+    """The lock file of a model: filename -> {url, commit, sha256, size}."""
+    with contextlib.suppress(OSError, ValueError):
+        pins = json.loads((model_dir(model_name) / _PINS).read_text())
+        if isinstance(pins, dict):
+            return pins
+    return {}
+
+
+def _write_pin(model_name: str, filename: str, pin: dict) -> None:
+    lock = model_dir(model_name) / _PINS
+    with _locked(lock):
+        pins = _read_pins(model_name)
+        pins[filename] = pin
+        tmp = _with_suffix(lock, ".tmp")
+        tmp.write_text(json.dumps(pins, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, lock)
+
+
+def _with_pin(model_name: str, wf: WeightFile) -> WeightFile:
+    """`wf` with the sha256 and size its lock entry records (a card's own values win)."""
+    pin = _read_pins(model_name).get(wf.filename)
+    if not pin:
+        return wf
+    return replace(wf, sha256=wf.sha256 or pin["sha256"], size=wf.size or pin["size"])
+
+
+def _fetch_pinned(
+    model_name: str, wf: WeightFile, path: Path, hub_url: re.Match, *, progress: bool
+) -> None:
+    """Download (or, re-pinning, refresh) `wf`, a file at a hub branch, pinned to a commit."""
+    pins = _read_pins(model_name)
+    repo, branch, name = hub_url["repo"], hub_url["rev"], hub_url["file"]
+    repin = _repin()
+    pin: dict = {} if repin else pins.get(wf.filename, {})
+    commit = None
+    if not repin:  # another file of the repository fixed the commit already
+        commit = next(
+            (p["commit"] for p in pins.values() if p.get("repo") == repo and p.get("commit")), None
+        )
+    meta = _hub_metadata(f"{repo}/resolve/{commit or branch}/{name}")
+    if meta.get("commit") and commit and meta["commit"] != commit:
+        raise ChecksumMismatch(
+            f"{model_name}: {wf.filename} was requested at the pinned commit {commit} of {repo}, "
+            f"but the server answered for commit {meta['commit']}"
+        )
+    commit = commit or meta.get("commit")
+    if path.exists():  # re-pinning: keep the file if the repository did not change it
+        old = pins.get(wf.filename, {})
+        if old and commit == old.get("commit"):
+            _verified(path, _with_pin(model_name, wf))
+            return
+        path.unlink()
+        _with_suffix(path, _SIDECAR).unlink(missing_ok=True)
+    url = f"{repo}/resolve/{commit}/{name}" if commit else wf.url
+    served = meta.get("sha256")
+    if not (pin and served and served != pin.get("sha256")):  # else refused before downloading
+        expected = replace(
+            wf, url=url, sha256=wf.sha256 or served, size=wf.size or meta.get("size", 0)
+        )
+        _download(expected, path, progress=progress)
+        served = sha256_file(path)
+    if pin and served != pin.get("sha256"):  # the hub's record or the bytes differ from the pin
+        path.unlink(missing_ok=True)
+        _with_suffix(path, _SIDECAR).unlink(missing_ok=True)
+        raise ChecksumMismatch(
+            f"{model_name}: the remote {wf.filename} changed: it was pinned with sha256 "
+            f"{pin.get('sha256')} (commit {pin.get('commit')}), {url} now serves {served}. "
+            f"Set {REPIN_ENV}=1 to accept the new files (re-pin), or pass weights you trust "
+            f"with {_WEIGHTS_OPTION}"
+        )
+    _write_pin(
+        model_name,
+        wf.filename,
+        {"url": wf.url, "commit": commit, "repo": repo, "sha256": served,
+         "size": path.stat().st_size},
+    )  # fmt: skip
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # the hub's metadata headers are on the redirect itself
+
+
+def _hub_metadata(url: str) -> dict:
+    """Commit, LFS sha256 and size of a hub file from a HEAD request (empty if not given)."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "openbind"})
+    try:
+        with opener.open(request, timeout=_TIMEOUT) as response:
+            headers = response.headers
+    except urllib.error.HTTPError as e:
+        if not 300 <= e.code < 400:
+            raise DownloadError(f"cannot download {url}: HTTP {e.code} {e.reason}") from e
+        headers = e.headers
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+        raise DownloadError(
+            f"cannot reach {url} ({getattr(e, 'reason', e)}); check the network, or download the "
+            "file on a connected machine and pass it with --weights PATH"
+        ) from e
+    meta: dict = {}
+    commit = (headers.get("X-Repo-Commit") or "").strip()
+    if _COMMIT.fullmatch(commit):
+        meta["commit"] = commit
+    etag = (headers.get("X-Linked-Etag") or "").strip().removeprefix("W/").strip('"')
+    if _SHA256.fullmatch(etag):
+        meta["sha256"] = etag
+        size = headers.get("X-Linked-Size")
+        if size and size.isdigit():
+            meta["size"] = int(size)
+    return meta
 
 
 def _stamp(path: Path, sha256: str) -> dict:

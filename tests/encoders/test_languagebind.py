@@ -127,3 +127,17 @@ def test_wrong_input_shape_is_named():
     tower = ClipVisionTower(VisionSpec(width=48, layers=1, heads=4, mlp=192, patch=14), 24, "image")
     with pytest.raises(ValueError, match=r"image tower input must be \(N, 3, 224, 224\)"):
         tower(torch.zeros(1, 3, 112, 112))
+
+
+def test_text_shortcuts_give_the_full_computation_at_the_end_token():
+    """Cut after the longest text, packed, end-of-text rows only: equal to the masked full pass."""
+    torch.manual_seed(0)
+    tower = ClipTextTower(TextSpec(vocab_size=100, width=32, layers=2, heads=2, mlp=128), 16).eval()
+    ids = torch.full((6, 77), 99)  # 99 = end of text, also the padding
+    for row, n in enumerate((1, 3, 5, 9, 2, 12)):  # the longest is 14 tokens: 63 columns cut
+        ids[row, 1 : 1 + n] = torch.randint(1, 98, (n,))
+    ids[:, 0] = 98
+    with torch.no_grad():
+        full = tower.hidden(ids)[torch.arange(6), ids.argmax(-1)]
+        torch.testing.assert_close(tower.pooled(ids), full, atol=1e-5, rtol=0)
+        torch.testing.assert_close(tower(ids), tower.proj(full), atol=1e-5, rtol=0)

@@ -1,7 +1,8 @@
 """Helpers for the LanguageBind golden tests: published-style checkpoint folders and stored outputs.
 
 `tests/golden/languagebind` is a reduced copy of the golden data of the original code
-(`scripts/make_languagebind_test_golden.py` says what was kept).
+(`scripts/make_languagebind_test_golden.py` says what was kept); `video_v15` was made with the
+original code by `scripts/make_languagebind_v15_golden.py`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "languagebind"
 TOWER_OF = {
     "image": "image",
     "video": "video",
+    "video_v15": "video",
     "audio": "audio",
     "depth": "depth",
     "thermal": "thermal",
     "video_lora": "video",
     "audio_lora": "audio",
 }
+IO_OF = {name: tower for name, tower in TOWER_OF.items()} | {"video_v15": "video_v15"}
+"""Golden model -> its io file (V1.5 has its own, made by scripts/make_languagebind_v15_golden.py)."""
 PIXEL_SHAPES = {
     "image": (2, 3, 224, 224),
     "video": (2, 3, 8, 224, 224),

@@ -46,6 +46,7 @@ def test_every_published_checkpoint_has_a_card():
     )
     assert card.license == "MIT"
     assert card.weights[1].approx_size > 1e9
+    assert card.describe_source().endswith("(revision main, pinned on first download)")
     assert registry.get("languagebind").name == "languagebind_large.v1"
     assert {f.filename for f in registry.get("languagebind").weights} >= {
         "LanguageBind_Audio_FT/config.json",

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from openbind.encoders.languagebind import ClipTextTower, ClipVisionTower
 from openbind.nn.lora import lora_modules
 from openbind.zoo.languagebind import load_checkpoint
-from tests.zoo.languagebind_golden import TOWER_OF, outputs, pixel_values, write_folder
+from tests.zoo.languagebind_golden import IO_OF, TOWER_OF, outputs, pixel_values, write_folder
 
 ATOL = 1e-5
 
@@ -75,8 +75,9 @@ def test_checkpoint_reproduces_the_reference_outputs(name, merge, folders, pixel
     group = "lora_outputs" if name.endswith("_lora") else "outputs"
     ckpt = load_checkpoint(folders[name], merge_lora=merge)
     assert ckpt.config.modality == tower
+    assert ckpt.config.vision.tube == (name == "video_v15")  # V1.5: Conv3d, a cls per frame
     assert bool(lora_modules(ckpt.vision)) == (not merge)
-    io = outputs(tower)
+    io = outputs(IO_OF[name])
     text = check_text(ckpt.text, io, group)
     image = check_vision(ckpt.vision, pixels[tower], io, group)
     scale = ckpt.vision.logit_scale

@@ -163,6 +163,8 @@ def build_space(
 ) -> SpaceModel:
     """The `SpaceModel` of `card` with the towers of `modalities`.
 
+    Its `dim` is the towers' `out_dim` when they all have the same one, else the card's.
+
     Args:
         card: the model card.
         modalities: the towers to build (the others are never read from disk).
@@ -186,4 +188,7 @@ def build_space(
     bare = [m for m, t in built.items() if not isinstance(t, Encoder)]
     made = transforms(card, bare, defaults)
     encoders = {m: t if isinstance(t, Encoder) else Encoder(t, made[m]) for m, t in built.items()}
-    return SpaceModel(card.name, encoders, card.dim, **space_options)
+    # The towers' own width when they agree (a local folder may hold another size than the card's)
+    dims = {getattr(e.tower, "out_dim", None) for e in encoders.values()} - {None}
+    dim = dims.pop() if len(dims) == 1 else card.dim
+    return SpaceModel(card.name, encoders, dim, **space_options)

@@ -299,12 +299,9 @@ def build(
     want_vision = any(m != Modality.TEXT for m in modalities)
     expected = [m for m in card.modalities if m != Modality.TEXT.value]
 
-    dims: list[int] = []
-
     def towers(folder: Path | None) -> dict[Modality, torch.nn.Module | Encoder]:
         assert folder is not None
         ckpt = load_checkpoint(folder, text=want_text, vision=want_vision)
-        dims.append(ckpt.config.dim)
         if ckpt.config.modality not in expected:
             raise ConfigError(
                 f"{folder} is a LanguageBind {ckpt.config.modality} checkpoint, but {card.name} "
@@ -317,9 +314,8 @@ def build(
             out[Modality(ckpt.config.modality)] = ckpt.vision
         return out
 
-    space = build_space(card, modalities=modalities, weights=weights, towers=towers)
-    space.dim = dims[0]  # the checkpoint's (a local folder may hold another size than the card's)
-    return space
+    # dim: the towers' (a local folder may hold another size than the card's)
+    return build_space(card, modalities=modalities, weights=weights, towers=towers)
 
 
 def build_assembled(
@@ -344,7 +340,6 @@ def build_assembled(
 
     wanted = [m for m in modalities if m != Modality.TEXT] or [Modality(next(iter(ASSEMBLED)))]
     part_of = {m: REPOS[ASSEMBLED[m.value]] for m in wanted}
-    dims: list[int] = []
 
     def towers(root: Path | None) -> dict[Modality, torch.nn.Module | Encoder]:
         assert root is not None
@@ -366,7 +361,6 @@ def build_assembled(
                     f"{folder} is {ckpt.config.dim}-d, the other checkpoints {first.dim}-d"
                 )
             first = first or ckpt.config
-            dims.append(ckpt.config.dim)
             if ckpt.vision is not None:
                 out[m] = ckpt.vision
             text_states[part] = _read_text_state(folder)
@@ -379,15 +373,13 @@ def build_assembled(
             )
         return out
 
-    space = build_space(
+    return build_space(  # dim: the towers' (the card says the published 768)
         card,
         modalities=modalities,
         weights=weights,
         towers=towers,
         parts=sorted(set(part_of.values())),
     )
-    space.dim = dims[0]  # the checkpoints' (the card says the published 768)
-    return space
 
 
 def _read_text_state(folder: Path) -> dict[str, torch.Tensor]:

@@ -3,12 +3,14 @@
 One registered model per Hugging Face repository `LanguageBind/<name>`, serving text plus that
 checkpoint's modality, and `languagebind_large` (alias `languagebind`), one space assembled from
 the Large checkpoints with a single text tower (`openbind.zoo.languagebind.build_assembled`).
-Files are fetched from `https://huggingface.co/<repo>/resolve/<revision>/<file>` into the openbind
-cache. The checksums and sizes of the published files could not be read here (no hub access when
-these cards were written), so none are pinned: the first download records its sha256, later
-loads check against it (`openbind.hub`); `HfRepo` sources need a pinned commit, so the cards use
-URL files at the `main` revision until the commits are recorded. `PREPROCESS` holds the transform
-and settings of each modality (the values of the published configs).
+Files are fetched from `https://huggingface.co/<repo>/resolve/main/<file>` into the openbind
+cache and **pinned on first download** (`openbind.hub`): the hub's answer gives the commit `main`
+points at and, for the weights (LFS), their sha256 and size; the bytes are checked against them,
+and commit, sha256 and size are kept in the model's `hub-pins.lock`, which later loads check
+(a changed remote is refused; `OPENBIND_REPIN=1` re-pins). The commits and checksums could not be
+read when these cards were written (no hub access), so the cards name the branch, not a commit
+(`HfRepo` needs one). `PREPROCESS` holds the transform and settings of each modality (the values
+of the published configs).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from openbind.cards import ModelCard, Parts, Preprocess, UrlFiles, WeightFile
 from openbind.registry import register
 
 HUB = "https://huggingface.co"
-REVISION = "main"  # not pinned: the hub's commit ids could not be read offline (HfRepo needs one)
+REVISION = "main"  # pinned on first download (openbind.hub); the commits were not readable here
 LICENSE = "MIT"  # the LanguageBind repository's; its VIDAL-10M training data is CC-BY-NC-4.0
 
 # Approximate download sizes (float32 parameters; the exact file sizes were not readable):

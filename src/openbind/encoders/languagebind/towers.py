@@ -14,6 +14,10 @@ these keys at load (`openbind.zoo.hf_clip_keys`). Shapes follow the published ch
   T frames are averaged after the final LayerNorm. V1.5 checkpoints (`tube`) embed patches with a
   Conv3d of time kernel 1 and have one class embedding per frame.
 
+`pooled` / `forward` skip work whose result is never read (`openbind.nn.fast`, exact): the text
+tower cuts a batch after its longest text, packs short texts and computes only the end-of-text
+rows in its last block; the vision towers' last block computes only the class tokens.
+
 Every tower returns unnormalised (N, dim) features; `logit_scale` is exp of the checkpoint's
 learned `logit_scale` (never applied to the features).
 """
@@ -26,6 +30,7 @@ from torch import nn
 from openbind.encoders.languagebind.config import TextSpec, VisionSpec
 from openbind.nn.attention import MultiheadAttention
 from openbind.nn.block import Block
+from openbind.nn.fast import Packing, pooled_forward
 from openbind.types import Modality
 
 __all__ = ["ClipTextTower", "ClipVisionTower", "TemporalBlock"]
@@ -60,10 +65,22 @@ class _Trunk(nn.Module):
         self.pre_transformer_layer = pre_norm
         self.blocks = nn.ModuleList(blocks)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        *,
+        is_causal: bool = False,
+        packing: Packing | None = None,
+        rows: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, L, D) -> (B, L, D); the shortcuts of `openbind.nn.fast` as in `Transformer`."""
         x = self.pre_transformer_layer(x)
-        for block in self.blocks:
-            x = block(x, attn_mask)
+        last = len(self.blocks) - 1
+        for i, block in enumerate(self.blocks):
+            x = block(
+                x, attn_mask, is_causal=is_causal, packing=packing, rows=rows if i == last else None
+            )
         return x
 
 
@@ -116,8 +133,14 @@ class ClipTextTower(nn.Module):
         """The final-LayerNorm state at each row's end-of-text token: (N, width)."""
         if ids.ndim != 2 or ids.is_floating_point():
             raise ValueError(f"text ids must be an integer (N, L) tensor, got {tuple(ids.shape)}")
-        h = self.hidden(ids)
-        return h[torch.arange(ids.shape[0], device=ids.device), ids.argmax(dim=-1)]
+        length = ids.shape[1]
+        eot = ids.argmax(dim=-1)  # (N,) first end-of-text
+        x = self.token_embed(ids) + self.pos_embed[:length]  # (N, L, D)
+        # Causal: nothing after the end-of-text token reaches it, so the batch is cut after the
+        # longest text, packed when short texts leave much padding, and the last block computes
+        # the end-of-text rows only (`openbind.nn.fast`; exact up to float summation order).
+        out = pooled_forward(self.trunk, x, eot, causal_lengths=eot + 1)  # (N, 1, D)
+        return self.final_norm(out[:, 0])
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.proj(self.pooled(ids))
@@ -149,14 +172,28 @@ class TemporalBlock(Block):
         if not self.temporal_embed.is_meta:
             nn.init.normal_(self.temporal_embed, std=dim**-0.5)  # the reference's initialisation
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        *,
+        is_causal: bool = False,
+        packing: Packing | None = None,
+        rows: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B*T, N, D) -> (B*T, N, D), or (B*T, 1, D) at `rows` (the spatial block's shortcut)."""
         bt, n, d = x.shape
         t = self.frames
-        y = x.view(bt // t, t, n, d).transpose(1, 2).reshape(-1, t, d)  # (B*N, T, D)
-        y = y + self.temporal_embed[:, :t]
-        y = y + self.temporal_attn(self.temporal_norm(y))
-        x = y.view(bt // t, n, t, d).transpose(1, 2).reshape(bt, n, d)  # (B*T, N, D)
-        return super().forward(x, attn_mask)
+        b = bt // t
+        # The residual stream stays in the (B*T, N, D) layout. The embedding is added in place of
+        # a copy, the LayerNorm runs per token before the one rearrangement the attention needs
+        # ((B, T, N, D) -> (B*N, T, D), on the normalised input only; q/k/v in one matmul), and
+        # the attention output is added back through a strided view (no copy back).
+        x = x.view(b, t, n, d) + self.temporal_embed[:, :t, None]  # (B, T, N, D)
+        h = self.temporal_norm(x).transpose(1, 2).reshape(b * n, t, d)  # (B*N, T, D)
+        h = self.temporal_attn(h).view(b, n, t, d).transpose(1, 2)  # (B, T, N, D) view
+        x = (x + h).view(bt, n, d)
+        return super().forward(x, attn_mask, is_causal=is_causal, packing=packing, rows=rows)
 
 
 class ClipVisionTower(_LogitScaled):
@@ -231,7 +268,11 @@ class ClipVisionTower(_LogitScaled):
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """Final LayerNorm of the class token, averaged over the frames: (N, D)."""
-        cls = self.post_norm(self.hidden(x)[:, 0])  # (N*T, D)
+        tokens = self.tokens(x)
+        # The last block computes its attention output and MLP for the class tokens only (keys
+        # and values still from every token; `openbind.nn.fast`).
+        rows = torch.zeros(tokens.shape[0], dtype=torch.long, device=tokens.device)
+        cls = self.post_norm(pooled_forward(self.trunk, tokens, rows)[:, 0])  # (N*T, D)
         return cls.view(x.shape[0], -1, cls.shape[-1]).mean(dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
