@@ -33,17 +33,24 @@ def _error(r, status: int, param: str | None) -> str:
     return error["message"]
 
 
+@pytest.mark.parametrize("path", ["/v1/embeddings", "/search", "/classify"])
 @pytest.mark.parametrize(
-    "body",
+    ("body", "why"),
     [
-        '{"model": "toy_colour.test", "input": ' + "[" * 100_000 + "]" * 100_000 + "}",
-        '{"model": "toy_colour.test", "input": "red", "dimensions": ' + "9" * 5000 + "}",
+        ('{"model": "toy_colour.test", "input": ' + "[" * 100_000 + "]" * 100_000 + "}", "deep"),
+        ('{"model": "toy_colour.test", "input": "red", "k": ' + "9" * 5000 + "}", "digits"),
+        ('{"model": "toy_colour.test", "input": "re', "Unterminated string"),
+        (b'{"text": "\xff"}', "UTF-8"),
     ],
-    ids=["deep-nesting", "5000-digit-number"],
+    ids=["deep-nesting", "5000-digit-number", "truncated", "not-utf8"],
 )
-def test_malformed_json_bodies_answer_in_the_error_shape(client: TestClient, body: str) -> None:
-    r = client.post("/v1/embeddings", content=body, headers={"content-type": "application/json"})
-    assert "not valid JSON" in _error(r, 400, "body")
+def test_malformed_json_bodies_answer_in_the_error_shape(
+    client: TestClient, path: str, body: str | bytes, why: str
+) -> None:
+    r = client.post(path, content=body, headers={"content-type": "application/json"})
+    message = _error(r, 400, "body")
+    assert "not valid JSON" in message and why in message
+    assert r.json()["error"]["code"] == "invalid_json"
 
 
 def test_a_huge_weight_names_the_weights_field(client: TestClient) -> None:
