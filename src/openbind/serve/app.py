@@ -222,6 +222,7 @@ def create_app(service: Service, settings: ServeSettings | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        service.start()  # forks the heavy worker before any request thread runs
         yield
         await service.aclose()
 
@@ -294,7 +295,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         """
         if _is_json(request):
             body = await _json_body(request, SearchRequest)
-            parts = _json_parts(body)
+            parts = await asyncio.to_thread(_json_parts, body)  # base64 decoding
         else:
             body, parts = await _form_search(request)
         return await _search(service, body, parts)
@@ -328,7 +329,9 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         if _is_json(request):
             body = await _json_body(request, ClassifyRequest)
             if body.media is not None:
-                part = media_value(body.media, "media", modality=body.modality or None)
+                part = await asyncio.to_thread(
+                    media_value, body.media, "media", modality=body.modality or None
+                )
             elif body.text is not None and body.text.strip():
                 part = QueryPart(Modality.TEXT, body.text.strip(), "text")
             else:

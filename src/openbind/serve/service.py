@@ -135,6 +135,10 @@ class Service:
             the request gets `RequestTimeout` (see `openbind.serve.batching`).
         max_labels: labels per `classify` request (`openbind.limits.MAX_LABELS`).
         max_query_parts: parts per `search` query (`openbind.limits.MAX_QUERY_PARTS`).
+        heavy_processes: decode and embed media, long texts and label lists in a worker
+            process forked from this one at nice 19 with one torch thread, instead of a
+            thread of this process (see `openbind.serve.batching`). Call `start` before
+            serving, so the fork happens before the server's threads run.
 
     Example:
         >>> service = Service(openbind.load("starter"))
@@ -153,6 +157,7 @@ class Service:
         timeout_s: float | None = 60.0,
         max_labels: int = MAX_LABELS,
         max_query_parts: int = MAX_QUERY_PARTS,
+        heavy_processes: bool = True,
     ) -> None:
         self.space = space
         self.library = library
@@ -161,7 +166,12 @@ class Service:
             **{k: tuple(v) for k, v in (label_sets or {}).items()},
         }
         self._batcher = Batcher(
-            self._encode, max_items=max_batch_items, max_wait_ms=max_wait_ms, timeout_s=timeout_s
+            self._encode,
+            max_items=max_batch_items,
+            max_wait_ms=max_wait_ms,
+            timeout_s=timeout_s,
+            heavy_processes=heavy_processes,
+            jobs={"labels": self._label_embeddings},
         )
         self.max_labels, self.max_query_parts = max_labels, max_query_parts
         self._label_cache: dict[tuple[Modality | str, ...], Embeddings] = {}
@@ -313,6 +323,10 @@ class Service:
                 return resolved
         raise UnknownId(item_id)
 
+    def start(self) -> None:
+        """Start the heavy workers now (forks the worker process; optional, else lazily)."""
+        self._batcher.start()
+
     async def aclose(self) -> None:
         """Stop the batching workers."""
         await self._batcher.close()
@@ -323,6 +337,9 @@ class Service:
         return self.space.encode_report(
             modality, items, batch_size=max(1, len(items)), progress=False
         )
+
+    def _label_embeddings(self, labels: list[str], modality: Modality) -> Embeddings:
+        return class_embeddings(self.space, labels, modality)
 
     def _modality(self, modality: Modality | str) -> Modality:
         try:
@@ -389,7 +406,7 @@ class Service:
         cached = self._label_cache.get(key)
         if cached is None:
             cached = await self._batcher.run(
-                class_embeddings, self.space, labels, modality, what="embedding the labels"
+                "labels", labels, modality, what="embedding the labels"
             )
             if len(self._label_cache) >= 256:
                 self._label_cache.pop(next(iter(self._label_cache)))
