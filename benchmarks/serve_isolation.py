@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def serve(port: int, timeout_s: float, probe: Path | None) -> None:
         uvicorn.run(record, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
     finally:
         probe.write_text(json.dumps(record.events))
+        probe.with_suffix(".stalls.json").write_text(json.dumps(record.stalls, indent=0))
 
 
 class Probe:
@@ -72,6 +74,8 @@ class Probe:
 
     def __init__(self, app, service) -> None:
         self.app, self.events, self._lag = app, [], None
+        self.stalls: list[tuple[float, float, list[str]]] = []
+        threading.Thread(target=self._watch_gil, daemon=True).start()
         encode = service._batcher.encode
 
         def timed(modality, items):
@@ -83,6 +87,22 @@ class Probe:
                 self.events.append(("heavy" if heavy else "light", t0, time.monotonic() - t0))
 
         service._batcher.encode = timed
+
+    def _watch_gil(self) -> None:
+        """After each wait of over 50 ms for the GIL, where the other threads are (the one
+        that held it is usually just past the long call)."""
+        me = threading.get_ident()
+        while True:
+            t0 = time.monotonic()
+            time.sleep(0.005)
+            waited = time.monotonic() - t0 - 0.005
+            if waited > 0.05:
+                where = []
+                for ident, frame in sys._current_frames().items():
+                    if ident != me:
+                        stack = traceback.extract_stack(frame)[-4:]
+                        where.append(" < ".join(f"{f.name}:{f.lineno}" for f in reversed(stack)))
+                self.stalls.append((t0, waited, where))
 
     async def _watch_lag(self) -> None:
         while True:

@@ -19,7 +19,7 @@ from openbind.serve.inputs import InputError, QueryPart
 from openbind.serve.service import Service
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
-from tests.serve.conftest import mp4, png, wav
+from tests.serve.conftest import mp4, png, text_to_rgb, wav
 
 
 @pytest.fixture
@@ -52,6 +52,22 @@ def test_malformed_json_bodies_answer_in_the_error_shape(
     r = client.post(path, content=body, headers={"content-type": "application/json"})
     message = _error(r, 400, "body")
     assert "not valid JSON" in message and why in message
+    assert r.json()["error"]["code"] == "invalid_json"
+
+
+def test_bodies_over_a_megabyte_are_read_by_the_worker_with_the_same_answers(
+    client: TestClient,
+) -> None:
+    text = "red " * 300_000  # 1.2 MB: parsed in the heavy worker process
+    body = '{"model": "toy_colour.test", "input": "' + text + '"}'
+    big = client.post("/v1/embeddings", content=body, headers={"content-type": "application/json"})
+    assert big.status_code == 200, big.text
+    expected = torch.nn.functional.normalize(text_to_rgb(text), dim=-1)[0]
+    assert torch.allclose(torch.tensor(big.json()["data"][0]["embedding"]), expected)
+    r = client.post(
+        "/v1/embeddings", content=body[:-3], headers={"content-type": "application/json"}
+    )
+    assert "Unterminated string" in _error(r, 400, "body")
     assert r.json()["error"]["code"] == "invalid_json"
 
 

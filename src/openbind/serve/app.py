@@ -258,7 +258,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
     @app.post("/embeddings", response_model=EmbeddingsResponse, include_in_schema=False)
     async def embeddings(request: Request) -> EmbeddingsResponse:
         """Embed text or base64 media into the space (OpenAI-compatible)."""
-        body = await _json_body(request, EmbeddingsRequest)
+        body = await _json_body(request, EmbeddingsRequest, service)
         _check_model(body.model, service)
         if body.dimensions is not None and body.dimensions != service.space.dim:
             raise InputError("dimensions", f"this model has {service.space.dim} dimensions only")
@@ -294,7 +294,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         files as repeated `file` uploads and `file_modality` for their modality.
         """
         if _is_json(request):
-            body = await _json_body(request, SearchRequest)
+            body = await _json_body(request, SearchRequest, service)
             parts = await asyncio.to_thread(_json_parts, body)  # base64 decoding
         else:
             body, parts = await _form_search(request)
@@ -327,7 +327,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         `label_set`, `modality`).
         """
         if _is_json(request):
-            body = await _json_body(request, ClassifyRequest)
+            body = await _json_body(request, ClassifyRequest, service)
             if body.media is not None:
                 part = await asyncio.to_thread(
                     media_value, body.media, "media", modality=body.modality or None
@@ -574,8 +574,9 @@ class BadJson(InputError):
         super().__init__("body", f"is not valid JSON ({detail})")
 
 
-async def _json_body(request: Request, model: type[BaseModel]) -> Any:
-    """The JSON body of `request` as `model` (every JSON route reads its body here).
+async def _json_body(request: Request, model: type[BaseModel], service: Service) -> Any:
+    """The JSON body of `request` as `model` (every JSON route reads its body here; large
+    bodies are parsed by the service's heavy worker, `Service.read_json`).
 
     Raises:
         BadJson: not JSON, truncated, or nesting or numbers too deep to read.
@@ -584,7 +585,7 @@ async def _json_body(request: Request, model: type[BaseModel]) -> Any:
     """
     raw = await request.body()
     try:
-        data = json.loads(raw) if raw.strip() else {}
+        data = await service.read_json(raw) if raw.strip() else {}
     except json.JSONDecodeError as e:
         raise BadJson(f"{e.msg}, character {e.pos}") from None
     except UnicodeDecodeError:
