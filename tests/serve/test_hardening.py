@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -69,6 +70,7 @@ def test_bodies_over_a_megabyte_are_read_by_the_worker_with_the_same_answers(
     )
     assert "Unterminated string" in _error(r, 400, "body")
     assert r.json()["error"]["code"] == "invalid_json"
+    assert not list(Path("/dev/shm").glob("openbind-*"))  # the bodies went through files there
 
 
 def test_a_huge_weight_names_the_weights_field(client: TestClient) -> None:
