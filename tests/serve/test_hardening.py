@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -212,6 +213,10 @@ def test_the_heavy_worker_is_a_low_priority_process_that_is_replaced_when_it_die
             await batcher.run("die")
         second, _, _ = await batcher.run("who")  # a new worker took its place
         assert second not in (pid, os.getpid())
+        os.kill(second, signal.SIGTERM)  # ends it (the server's handlers are not inherited)
+        await asyncio.sleep(0.5)
+        third, _, _ = await batcher.run("who")  # the next job gets a new worker, no error
+        assert third not in (pid, second, os.getpid())
         await batcher.close()
 
     asyncio.run(main())

@@ -224,11 +224,15 @@ class Batcher:
         spilled: list[str] = []
         try:
             args = _spill(args, spilled)
-            answer = await loop.run_in_executor(pool, _in_worker, id(self), job, args)
-        except BrokenProcessPool:  # the worker was killed (out of memory?): fork a new one
-            if self._heavy is pool:
-                self._heavy = None
-                pool.shutdown(wait=False, cancel_futures=True)
+            try:
+                future = loop.run_in_executor(pool, _in_worker, id(self), job, args)
+            except BrokenProcessPool:  # the worker died between jobs: this job is not to blame
+                self._drop(pool)
+                pool = self._heavy_pool()
+                future = loop.run_in_executor(pool, _in_worker, id(self), job, args)
+            answer = await future
+        except BrokenProcessPool:  # the worker died on this job (out of memory?): fork a new one
+            self._drop(pool)
             raise BadInput(
                 "the worker process stopped while handling it (killed, or out of memory)"
             ) from None
@@ -237,6 +241,11 @@ class Batcher:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
         return _unpack(answer)
+
+    def _drop(self, pool: Executor) -> None:
+        if self._heavy is pool:
+            self._heavy = None
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _timed_out(self) -> None:
         s = self._stats
@@ -314,8 +323,16 @@ _JOBS: dict[int, dict[str, Callable[..., Any]]] = {}
 
 
 def _start_worker(nice: int, threads: int) -> None:
-    """Set up a forked heavy worker: its torch threads, its priority, and no Ctrl-C."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server shuts its workers down itself
+    """Set up a forked heavy worker: its signals, torch threads and priority.
+
+    The fork copied the server's signal handling (uvicorn's handlers, the event loop's wakeup
+    fd): Ctrl-C is ignored (the server shuts its worker down itself), SIGTERM ends the worker
+    at once, and no signal writes into the server's event loop.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)
     torch.set_num_threads(threads)
     _lower_priority(nice)
 
