@@ -585,7 +585,7 @@ async def _json_body(request: Request, model: type[BaseModel], service: Service)
     """
     raw = await request.body()
     try:
-        data = await service.read_json(raw) if raw.strip() else {}
+        data = {} if not raw or raw.isspace() else await service.read_json(raw)  # no copy
     except json.JSONDecodeError as e:
         raise BadJson(f"{e.msg}, character {e.pos}") from None
     except UnicodeDecodeError:
@@ -700,7 +700,7 @@ def _embedding_inputs(texts: list[str], modality: str | None) -> tuple[Modality,
             m, item = Modality.TEXT, t
         else:
             m, item = said, decode_base64(t, field)[0]
-        if m is Modality.TEXT and not str(item).strip():
+        if m is Modality.TEXT and (not item or str(item).isspace()):  # strip() would copy
             raise InputError(field, "is empty")
         if found is not None and m is not found:
             raise InputError(
