@@ -352,6 +352,10 @@ class Service:
         walking it held the GIL for about a second with the starter space loaded, stalling
         every request. Then the heavy worker process is forked (optional: else at the first
         heavy request); it shares the frozen objects' memory pages.
+
+        Call it while no other thread of the process starts subprocesses: a fork in the middle
+        of another thread's `subprocess.Popen` hands the worker that launch's exec pipe, and
+        the launch then waits for the worker to exit.
         """
         gc.collect()
         gc.freeze()
