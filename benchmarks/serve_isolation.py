@@ -23,9 +23,12 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
 
@@ -40,7 +43,7 @@ MEDIA = {
 }
 
 
-def serve(port: int, timeout_s: float) -> None:
+def serve(port: int, timeout_s: float, probe: Path | None) -> None:
     import uvicorn
 
     import openbind
@@ -49,7 +52,74 @@ def serve(port: int, timeout_s: float) -> None:
 
     service = Service(openbind.load("starter"), timeout_s=timeout_s)
     app = create_app(service, ServeSettings(rate_limit=0, max_upload_bytes=64 * 2**20))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
+    if probe is None:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
+        return
+    record = Probe(app, service)
+    try:  # uvicorn re-raises the SIGINT that stopped it: KeyboardInterrupt
+        uvicorn.run(record, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
+    finally:
+        probe.write_text(json.dumps(record.events))
+        probe.with_suffix(".stalls.json").write_text(json.dumps(record.stalls, indent=0))
+
+
+class Probe:
+    """Where small requests spend their time, recorded in the server (`--probe`).
+
+    Events, each with its `time.monotonic()` stamp (the same clock in every process):
+    ("lag", t, s): how late a 10 ms sleep of the event loop woke up;
+    ("small", t, s): server-side time of a small `/v1/embeddings` request;
+    ("light", t, s) / ("heavy", t, s): one encode call of the light lane / a heavy lane.
+    """
+
+    def __init__(self, app, service) -> None:
+        self.app, self.events, self._lag = app, [], None
+        self.stalls: list[tuple[float, float, list[str]]] = []
+        threading.Thread(target=self._watch_gil, daemon=True).start()
+        encode = service._batcher.encode
+
+        def timed(modality, items):
+            t0 = time.monotonic()
+            try:
+                return encode(modality, items)
+            finally:
+                heavy = "heavy" in threading.current_thread().name
+                self.events.append(("heavy" if heavy else "light", t0, time.monotonic() - t0))
+
+        service._batcher.encode = timed
+
+    def _watch_gil(self) -> None:
+        """After each wait of over 50 ms for the GIL, where the other threads are (the one
+        that held it is usually just past the long call)."""
+        me = threading.get_ident()
+        while True:
+            t0 = time.monotonic()
+            time.sleep(0.005)
+            waited = time.monotonic() - t0 - 0.005
+            if waited > 0.05:
+                where = []
+                for ident, frame in sys._current_frames().items():
+                    if ident != me:
+                        stack = traceback.extract_stack(frame)[-4:]
+                        where.append(" < ".join(f"{f.name}:{f.lineno}" for f in reversed(stack)))
+                self.stalls.append((t0, waited, where))
+
+    async def _watch_lag(self) -> None:
+        while True:
+            t0 = time.monotonic()
+            await asyncio.sleep(0.01)
+            self.events.append(("lag", t0, time.monotonic() - t0 - 0.01))
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self._lag is None and scope["type"] == "http":
+            self._lag = asyncio.get_running_loop().create_task(self._watch_lag())
+        size = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if scope.get("path") != "/v1/embeddings" or int(size) > 1000:
+            await self.app(scope, receive, send)
+            return
+        t0 = time.monotonic()
+        await self.app(scope, receive, send)
+        self.events.append(("small", t0, time.monotonic() - t0))
 
 
 def attacks(folder: Path, model: str) -> list[tuple[str, str, dict]]:
@@ -137,10 +207,15 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=60.0, help="the server's time budget")
     p.add_argument("--keep", type=Path, default=Path(__file__).parent / "results" / "bombs")
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument(
+        "--probe", action="store_true", help="also record where small requests spend their time"
+    )
+    p.add_argument("--only", help="send only the attack inputs whose name contains this")
     p.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    p.add_argument("--probe-file", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
-        serve(args.serve, args.timeout)
+        serve(args.serve, args.timeout, args.probe_file)
         return 0
 
     args.keep.mkdir(parents=True, exist_ok=True)
@@ -149,21 +224,29 @@ def main() -> int:
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root / "src"))  # this checkout's openbind, as the server uses
     env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port), "--timeout", str(args.timeout)], env=env
-    )
+    probe_file = args.out.with_suffix(".probe.json") if args.probe else None
+    command = [sys.executable, __file__, "--serve", str(port), "--timeout", str(args.timeout)]
+    if probe_file is not None:
+        probe_file.parent.mkdir(parents=True, exist_ok=True)
+        command += ["--probe-file", str(probe_file)]
+    server = subprocess.Popen(command, env=env)
+    windows: dict[str, tuple[float, float]] = {}
     try:
         health = asyncio.run(wait_ready(url, timeout=300))
         model = health["model"]
-        attack = attacks(args.keep, model)
+        attack = [a for a in attacks(args.keep, model) if not args.only or args.only in a[0]]
         print(f"server ready ({model}); {len(attack)} attack inputs", file=sys.stderr)
         asyncio.run(run_phase(url, model, args.clients, 3, None, 0))  # warm-up
+        t0 = time.monotonic()
         quiet = asyncio.run(run_phase(url, model, args.clients, args.duration, None, 0))
+        windows["quiet"] = (t0, time.monotonic())
+        t0 = time.monotonic()
         loud = asyncio.run(
             run_phase(url, model, args.clients, args.duration, attack, args.attackers)
         )
+        windows["attack"] = (t0, time.monotonic())
     finally:
-        server.terminate()
+        server.send_signal(signal.SIGINT)  # lets a probing server write its record
         server.wait(timeout=60)
 
     def summary(phase: tuple) -> dict:
@@ -191,6 +274,8 @@ def main() -> int:
     ratio = result["attack"]["p99_ms"] / max(result["quiet"]["p99_ms"], 1e-9)
     result["p99_ratio"] = round(ratio, 2)
     result["goal"] = "met" if ratio <= 2 else "missed"
+    if probe_file is not None and probe_file.is_file():
+        result["probe"] = probed(json.loads(probe_file.read_text()), windows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     for phase in ("quiet", "attack"):
@@ -202,7 +287,33 @@ def main() -> int:
     print(f"p99 attack / quiet = {ratio:.2f} (goal <= 2: {result['goal']})")
     for k, v in sorted(result["attack"]["attack_outcomes"].items()):
         print(f"  attack {k}: {v}")
+    for phase, kinds in result.get("probe", {}).items():
+        for kind, s in kinds.items():
+            print(
+                f"  probe {phase:7} {kind:6} n={s['n']:6}  p50 {s['p50_ms']:8.1f} ms  "
+                f"p99 {s['p99_ms']:8.1f} ms  max {s['max_ms']:8.1f} ms"
+            )
     return 0
+
+
+def probed(events: list, windows: dict[str, tuple[float, float]]) -> dict:
+    """Percentiles of each kind of probe event, per phase."""
+    out: dict = {}
+    for phase, (start, end) in windows.items():
+        kinds: dict[str, list[float]] = {}
+        for kind, t, seconds in events:
+            if start <= t <= end:
+                kinds.setdefault(kind, []).append(seconds)
+        out[phase] = {
+            kind: {
+                "n": len(v),
+                "p50_ms": round(1000 * percentile(v, 50), 1),
+                "p99_ms": round(1000 * percentile(v, 99), 1),
+                "max_ms": round(1000 * max(v), 1),
+            }
+            for kind, v in sorted(kinds.items())
+        }
+    return out
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from openbind.config import from_dict, to_dict
 from openbind.errors import BadInput, ConfigError
+from openbind.io.video import load_video_clips
 from openbind.preprocess.common import CLIP_MEAN, CLIP_STD
 from openbind.preprocess.video import (
     VideoConfig,
@@ -70,6 +71,23 @@ def test_batched_pipeline_equals_per_clip_reference_steps() -> None:
         c = (c - mean) / std
         expected += [c[..., :, x : x + 224] for x in (0, 37, 74)]
     assert torch.equal(batched, torch.stack(expected))
+
+
+def test_frames_over_two_megapixels_are_scaled_as_decoded_with_the_same_numbers() -> None:
+    """Large frames go through `scale_frame` as soon as they are decoded (no full-size RGB
+    frames pile up); the clips equal those of decoding all frames first, bit for bit."""
+    video = make_video(n=4, fps=4, size=(1920, 1088), gop=2)  # over _PLANE_PIXELS (1920x1080)
+    config = VideoConfig(clip_duration=0.5, clips_per_video=2)
+    full = load_video_clips(video, clip_duration=0.5, clips_per_video=2).frames
+    assert full.dtype == np.uint8 and full.shape == (2, 2, 1088, 1920, 3)
+    transform = VideoTransform(config)
+    shrunk = load_video_clips(
+        video, clip_duration=0.5, clips_per_video=2, frame_fn=transform._shrink
+    ).frames
+    assert shrunk.dtype == np.float32 and shrunk.shape == (2, 2, 3, 224, 395)
+    x = transform(video)
+    assert x.shape == (6, 3, 2, 224, 224)
+    assert torch.equal(x, preprocess_clips(full, config))
 
 
 def test_transform_is_thread_safe() -> None:

@@ -143,7 +143,13 @@ def space() -> SpaceModel:
 
 @pytest.fixture
 def service(space: SpaceModel) -> Service:
-    return Service(space, label_sets={"colours": ("red", "green", "blue")}, max_wait_ms=20)
+    # heavy work on threads: these tests read the towers' call records, kept in this process
+    return Service(
+        space,
+        label_sets={"colours": ("red", "green", "blue")},
+        max_wait_ms=20,
+        heavy_processes=False,
+    )
 
 
 LIBRARY_COLOURS = {

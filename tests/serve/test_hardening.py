@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from openbind.errors import RequestTimeout
+from openbind.errors import BadInput, RequestTimeout
 from openbind.limits import MAX_LABELS, MAX_QUERY_PARTS
 from openbind.serve.app import create_app
 from openbind.serve.batching import Batcher
+from openbind.serve.inputs import InputError, QueryPart
 from openbind.serve.service import Service
 from openbind.space.model import SpaceModel
 from openbind.types import Modality
-from tests.serve.conftest import png
+from tests.serve.conftest import mp4, png, text_to_rgb, wav
 
 
 @pytest.fixture
@@ -33,17 +37,41 @@ def _error(r, status: int, param: str | None) -> str:
     return error["message"]
 
 
+@pytest.mark.parametrize("path", ["/v1/embeddings", "/search", "/classify"])
 @pytest.mark.parametrize(
-    "body",
+    ("body", "why"),
     [
-        '{"model": "toy_colour.test", "input": ' + "[" * 100_000 + "]" * 100_000 + "}",
-        '{"model": "toy_colour.test", "input": "red", "dimensions": ' + "9" * 5000 + "}",
+        ('{"model": "toy_colour.test", "input": ' + "[" * 100_000 + "]" * 100_000 + "}", "deep"),
+        ('{"model": "toy_colour.test", "input": "red", "k": ' + "9" * 5000 + "}", "digits"),
+        ('{"model": "toy_colour.test", "input": "re', "Unterminated string"),
+        (b'{"text": "\xff"}', "UTF-8"),
     ],
-    ids=["deep-nesting", "5000-digit-number"],
+    ids=["deep-nesting", "5000-digit-number", "truncated", "not-utf8"],
 )
-def test_malformed_json_bodies_answer_in_the_error_shape(client: TestClient, body: str) -> None:
-    r = client.post("/v1/embeddings", content=body, headers={"content-type": "application/json"})
-    assert "not valid JSON" in _error(r, 400, "body")
+def test_malformed_json_bodies_answer_in_the_error_shape(
+    client: TestClient, path: str, body: str | bytes, why: str
+) -> None:
+    r = client.post(path, content=body, headers={"content-type": "application/json"})
+    message = _error(r, 400, "body")
+    assert "not valid JSON" in message and why in message
+    assert r.json()["error"]["code"] == "invalid_json"
+
+
+def test_bodies_over_a_megabyte_are_read_by_the_worker_with_the_same_answers(
+    client: TestClient,
+) -> None:
+    text = "red " * 300_000  # 1.2 MB: parsed in the heavy worker process
+    body = '{"model": "toy_colour.test", "input": "' + text + '"}'
+    big = client.post("/v1/embeddings", content=body, headers={"content-type": "application/json"})
+    assert big.status_code == 200, big.text
+    expected = torch.nn.functional.normalize(text_to_rgb(text), dim=-1)[0]
+    assert torch.allclose(torch.tensor(big.json()["data"][0]["embedding"]), expected)
+    r = client.post(
+        "/v1/embeddings", content=body[:-3], headers={"content-type": "application/json"}
+    )
+    assert "Unterminated string" in _error(r, 400, "body")
+    assert r.json()["error"]["code"] == "invalid_json"
+    assert not list(Path("/dev/shm").glob("openbind-*"))  # the bodies went through files there
 
 
 def test_a_huge_weight_names_the_weights_field(client: TestClient) -> None:
@@ -114,12 +142,12 @@ def test_a_request_over_its_time_budget_gets_a_typed_timeout_and_the_server_goes
     encode = _SlowImages(space, seconds=1.0)
 
     async def main() -> None:
-        batcher = Batcher(encode, max_wait_ms=1, timeout_s=0.3)
+        batcher = Batcher(encode, max_wait_ms=1, timeout_s=0.3, jobs={"sleep": time.sleep})
         with pytest.raises(RequestTimeout, match=r"time budget of 0\.3 s"):
             await batcher.submit(Modality.IMAGE, [png((0, 255, 0))])
         assert (await batcher.submit(Modality.TEXT, ["green"])).vectors.shape == (1, 3)
         with pytest.raises(RequestTimeout, match="embedding the labels took longer"):
-            await batcher.run(time.sleep, 1.0, what="embedding the labels")
+            await batcher.run("sleep", 1.0, what="embedding the labels")
         assert batcher.stats.timeouts == 2
         await batcher.close()
 
@@ -133,3 +161,62 @@ def test_a_timeout_answers_503_in_the_error_shape(space: SpaceModel) -> None:
         r = c.post("/classify", files={"file": ("a.png", png((0, 0, 255)), "image/png")})
         assert r.headers["retry-after"] == "5"
         assert "time budget" in _error(r, 503, None)
+
+
+def test_heavy_work_in_a_worker_process_gives_the_same_answers(space: SpaceModel) -> None:
+    inputs = {
+        Modality.IMAGE: [png((200, 30, 0)), png((0, 0, 250))],
+        Modality.VIDEO: [mp4((0, 220, 0))],
+        Modality.AUDIO: [wav(300.0), wav(3000.0)],
+        Modality.TEXT: ["red and " + "blue " * 30],  # long: the heavy lane
+    }
+    part = QueryPart(Modality.IMAGE, png((10, 200, 10)), "file")
+
+    async def answers(service: Service) -> list[torch.Tensor]:
+        service.start()
+        out = [(await service.embed(m, items)).vectors for m, items in inputs.items()]
+        labels = await service.classify(part, ["red", "green", "blue"])
+        out.append(torch.tensor([[x.probability, x.score] for x in labels]))
+        await service.aclose()
+        return out
+
+    def serve(processes: bool) -> list[torch.Tensor]:
+        service = Service(space, heavy_processes=processes)
+        service._batcher.light_chars = 20
+        return asyncio.run(answers(service))
+
+    for forked, threaded in zip(serve(True), serve(False), strict=True):
+        assert torch.equal(forked, threaded)
+
+
+def _who() -> tuple[int, int, int]:
+    return os.getpid(), os.getpriority(os.PRIO_PROCESS, 0), torch.get_num_threads()
+
+
+def _refuse() -> None:
+    raise InputError("file", "cannot be read")  # does not survive pickling as it is
+
+
+def test_the_heavy_worker_is_a_low_priority_process_that_is_replaced_when_it_dies(
+    space: SpaceModel,
+) -> None:
+    jobs = {"who": _who, "die": lambda: os._exit(3), "refuse": _refuse}
+
+    async def main() -> None:
+        batcher = Batcher(lambda m, items: None, heavy_processes=True, jobs=jobs)  # type: ignore[arg-type,return-value]
+        batcher.start()
+        pid, nice, threads = await batcher.run("who")
+        assert pid != os.getpid() and nice == 19 and threads == 1
+        with pytest.raises(BadInput, match="file: cannot be read"):
+            await batcher.run("refuse")
+        with pytest.raises(BadInput, match="worker process stopped"):
+            await batcher.run("die")
+        second, _, _ = await batcher.run("who")  # a new worker took its place
+        assert second not in (pid, os.getpid())
+        os.kill(second, signal.SIGTERM)  # ends it (the server's handlers are not inherited)
+        await asyncio.sleep(0.5)
+        third, _, _ = await batcher.run("who")  # the next job gets a new worker, no error
+        assert third not in (pid, second, os.getpid())
+        await batcher.close()
+
+    asyncio.run(main())

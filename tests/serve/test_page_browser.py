@@ -6,6 +6,7 @@ import base64
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +78,12 @@ def _serving(app: FastAPI) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
+    # Started means the app's startup is done: the service has forked its heavy worker. A fork
+    # while this thread launches the browser could hand the worker the launch's exec pipe,
+    # and the launch would wait for it forever.
+    deadline = time.monotonic() + 120
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

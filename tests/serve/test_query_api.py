@@ -90,7 +90,7 @@ def test_every_route_error_has_the_documented_shape(client: TestClient) -> None:
                 "/search", content=b"{not json", headers={"content-type": "application/json"}
             ),
             400,
-            "invalid_value",
+            "invalid_json",
         ),
         (
             client.post("/search", content=b"q", headers={"content-type": "text/plain"}),

@@ -45,7 +45,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -61,6 +61,7 @@ from openbind.limits import DEFAULT_MAX_VIDEO_PIXELS, check_limit
 
 __all__ = [
     "FRAME_TIMINGS",
+    "FrameFn",
     "VideoClips",
     "VideoInfo",
     "clip_frame_indices",
@@ -72,6 +73,8 @@ __all__ = [
 ]
 
 FRAME_TIMINGS = ("auto", "index", "pts")
+FrameFn = Callable[[np.ndarray], np.ndarray]
+"""What a caller does to each decoded (H, W, 3) uint8 RGB frame (`load_video_clips`)."""
 _NO_PROTOCOL = "none"  # a name no FFmpeg protocol has: nested opens are refused
 _MAX_STREAMS = 64  # per-stream probing options are given for this many streams
 # Below this many frames to decode (summed over keyframe groups), a helper thread costs more
@@ -187,6 +190,7 @@ def load_video_clips(
     frame_timing: str = "auto",
     apply_rotation: bool = True,
     max_pixels: int | None = DEFAULT_MAX_VIDEO_PIXELS,
+    frame_fn: FrameFn | None = None,
 ) -> VideoClips:
     """Decode the frames of evenly spread clips of a video (defaults: ImageBind's 5 x 2 s, 2 frames).
 
@@ -198,6 +202,10 @@ def load_video_clips(
         frame_timing: "auto", "index" or "pts" (see the module docstring).
         apply_rotation: turn frames as the display matrix says.
         max_pixels: larger frames raise `LimitExceeded` (None: no limit).
+        frame_fn: applied to each (H, W, 3) uint8 RGB frame as soon as it is decoded; the
+            clips then hold what it returns (one shape and dtype for all frames). A transform
+            that shrinks frames passes it, so full-size frames never pile up (a 4K frame is
+            25 MB as RGB).
 
     Raises:
         LimitExceeded: the frames have more than `max_pixels` pixels.
@@ -213,7 +221,7 @@ def load_video_clips(
     with _Video(src, max_pixels=max_pixels) as video:
         timepoints = clip_timepoints(video.info.duration, clip_duration, clips_per_video)
         indices = clip_frame_indices(video.info, timepoints, frames_per_clip, frame_timing)
-        frames = video.read([i for clip in indices for i in clip], apply_rotation)
+        frames = video.read([i for clip in indices for i in clip], apply_rotation, frame_fn)
     picked = frames.reshape(len(indices), frames_per_clip, *frames.shape[1:])  # (S, T, H, W, 3)
     return VideoClips(picked, indices, timepoints, video.info)
 
@@ -262,6 +270,7 @@ class _Video:
         self.src = src
         self.max_pixels = max_pixels
         self.helpers: list[_Video] = []  # containers opened for helper threads
+        self.convert: Callable[[Any], np.ndarray] = lambda frame: _to_rgb(frame, True)
         self.file, self.container = _open_container(src, max_pixels)
         try:
             streams = self.container.streams.video
@@ -365,25 +374,38 @@ class _Video:
         )
 
     def read(
-        self, indices: Sequence[int], apply_rotation: bool, *, seek: bool = True
+        self,
+        indices: Sequence[int],
+        apply_rotation: bool,
+        frame_fn: FrameFn | None = None,
+        *,
+        seek: bool = True,
     ) -> np.ndarray:
-        """Frames at display `indices` (any order, repeats allowed): (len, H, W, 3) uint8.
+        """Frames at display `indices` (any order, repeats allowed): (len, H, W, 3) uint8, or
+        (len, ...) of what `frame_fn` returns.
 
-        Each distinct frame is decoded and converted once, straight into the output array.
+        Each distinct frame is converted to RGB (and passed through `frame_fn`) as soon as it
+        is decoded, and decoded once; then they are copied into the output array.
         """
         positions: dict[int, list[int]] = {}
         for k, i in enumerate(indices):
             positions.setdefault(self.pts[i], []).append(k)
         targets = sorted(positions)
+
+        def convert(frame: Any) -> np.ndarray:
+            rgb = _to_rgb(frame, apply_rotation)  # (H, W, 3)
+            return rgb if frame_fn is None else frame_fn(rgb)
+
+        self.convert = convert
         try:
             found = self._seek_decode(targets) if seek else None
             if found is None:
                 found = self._sequential_decode(targets)
             out: np.ndarray | None = None
             for pts in targets:
-                rgb = _to_rgb(found.pop(pts), apply_rotation)  # (H, W, 3)
+                rgb = found.pop(pts)
                 if out is None:
-                    out = np.empty((len(indices), *rgb.shape), np.uint8)
+                    out = np.empty((len(indices), *rgb.shape), rgb.dtype)
                 elif rgb.shape != out.shape[1:]:
                     raise DecodeError(
                         f"frame size changes within the video ({out.shape[1:]} -> {rgb.shape})",
@@ -432,6 +454,7 @@ class _Video:
             lighter = min(shares, key=lambda share: sum(work[j] for j in share))
             lighter[k] = groups[k]
         helper = _Video(self.src, index_of=self, max_pixels=self.max_pixels)
+        helper.convert = self.convert
         self.helpers.append(helper)
         with ThreadPoolExecutor(max_workers=1) as pool:
             theirs = pool.submit(helper._decode_groups, dict(sorted(shares[1].items())), skip)
@@ -474,7 +497,7 @@ class _Video:
                     return False
                 progressive = progressive or not frame.interlaced_frame
                 if frame.pts in wanted:
-                    found[frame.pts] = frame
+                    found[frame.pts] = self.convert(frame)
             return True
 
         packets = self._seek(k)
@@ -531,7 +554,7 @@ class _Video:
         for count, frame in enumerate(self.container.decode(self.stream)):
             key = frame.pts if frame.pts is not None else index_of_target.get(count)
             if key in wanted:
-                found[key] = frame
+                found[key] = self.convert(frame)
                 if len(found) == len(wanted):
                     return found
         if not found:

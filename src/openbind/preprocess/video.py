@@ -44,6 +44,7 @@ __all__ = [
     "VideoTransform",
     "crop_offsets",
     "preprocess_clips",
+    "scale_frame",
     "scale_frames",
     "short_side_scale",
     "spatial_crops",
@@ -143,20 +144,33 @@ def scale_frames(frames: np.ndarray, size: int) -> torch.Tensor:
     for i in range(s):
         if h * w > _PLANE_PIXELS:
             for k in range(t):
-                for c in range(3):
-                    plane = torch.from_numpy(np.ascontiguousarray(frames[i, k, :, :, c]))
-                    out[i, c, k] = F.interpolate(
-                        uint8_to_float(plane)[None, None],
-                        size=(new_h, new_w),
-                        mode="bilinear",
-                        align_corners=False,
-                    )[0, 0]
+                out[i, :, k] = torch.from_numpy(scale_frame(frames[i, k], size))
             continue
         clip = torch.from_numpy(frames[i]).permute(3, 0, 1, 2).contiguous()  # (3, T, H, W)
         out[i] = F.interpolate(
             uint8_to_float(clip), size=(new_h, new_w), mode="bilinear", align_corners=False
         )
     return out
+
+
+def scale_frame(frame: np.ndarray, size: int) -> np.ndarray:
+    """One uint8 (H, W, 3) frame -> (3, h, w) float32 `short_side_scale(frame / 255)`.
+
+    Each (H, W) plane is resized on its own: the same numbers as `scale_frames` gives frames
+    over `_PLANE_PIXELS`.
+    """
+    h, w, _ = frame.shape
+    new_w, new_h = short_side_size(w, h, size, ratio_first=True)
+    out = torch.empty(3, new_h, new_w)
+    for c in range(3):
+        plane = torch.from_numpy(np.ascontiguousarray(frame[:, :, c]))
+        out[c] = F.interpolate(
+            uint8_to_float(plane)[None, None],
+            size=(new_h, new_w),
+            mode="bilinear",
+            align_corners=False,
+        )[0, 0]
+    return out.numpy()
 
 
 def crop_offsets(height: int, width: int, size: int, num_crops: int) -> list[tuple[int, int]]:
@@ -183,8 +197,15 @@ def spatial_crops(x: torch.Tensor, size: int, num_crops: int) -> torch.Tensor:
 
 
 def preprocess_clips(frames: np.ndarray, config: VideoConfig) -> torch.Tensor:
-    """Decoded clips (S, T, H, W, 3) uint8 -> model-ready (S * crops, 3, T, crop, crop) float32."""
-    x = scale_frames(frames, config.size)  # (S, 3, T, h, w)
+    """Decoded clips -> model-ready (S * crops, 3, T, crop, crop) float32.
+
+    `frames`: (S, T, H, W, 3) uint8, or (S, T, 3, h, w) float32 frames already scaled by
+    `scale_frame` (what `VideoTransform` decodes frames over `_PLANE_PIXELS` into).
+    """
+    if frames.dtype == np.uint8:
+        x = scale_frames(frames, config.size)  # (S, 3, T, h, w)
+    else:
+        x = torch.from_numpy(frames).permute(0, 2, 1, 3, 4)
     x = normalize(x, config.mean, config.std, dim=1)
     return spatial_crops(x, config.crop_size, config.spatial_crops)
 
@@ -213,8 +234,16 @@ class VideoTransform:
             frame_timing=c.frame_timing,
             apply_rotation=c.apply_rotation,
             max_pixels=c.max_pixels,
+            frame_fn=self._shrink,
         )
         return preprocess_clips(clips.frames, c)
+
+    def _shrink(self, frame: np.ndarray) -> np.ndarray:
+        """Frames over `_PLANE_PIXELS` are scaled as soon as they are decoded: ten 4K frames
+        would hold 250 MB as RGB, 11 MB scaled."""
+        if frame.shape[0] * frame.shape[1] <= _PLANE_PIXELS:
+            return frame
+        return scale_frame(frame, self.config.size)
 
     def __repr__(self) -> str:
         return f"VideoTransform({self.config})"

@@ -222,6 +222,7 @@ def create_app(service: Service, settings: ServeSettings | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        service.start()  # forks the heavy worker before any request thread runs
         yield
         await service.aclose()
 
@@ -248,10 +249,16 @@ def create_app(service: Service, settings: ServeSettings | None = None) -> FastA
 
 
 def _add_routes(app: FastAPI, service: Service) -> None:
-    @app.post("/v1/embeddings", response_model=EmbeddingsResponse, tags=["embeddings"])
+    @app.post(
+        "/v1/embeddings",
+        response_model=EmbeddingsResponse,
+        tags=["embeddings"],
+        openapi_extra=_body_doc(EmbeddingsRequest),
+    )
     @app.post("/embeddings", response_model=EmbeddingsResponse, include_in_schema=False)
-    async def embeddings(body: EmbeddingsRequest) -> EmbeddingsResponse:
+    async def embeddings(request: Request) -> EmbeddingsResponse:
         """Embed text or base64 media into the space (OpenAI-compatible)."""
+        body = await _json_body(request, EmbeddingsRequest, service)
         _check_model(body.model, service)
         if body.dimensions is not None and body.dimensions != service.space.dim:
             raise InputError("dimensions", f"this model has {service.space.dim} dimensions only")
@@ -287,8 +294,8 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         files as repeated `file` uploads and `file_modality` for their modality.
         """
         if _is_json(request):
-            body = await _json_body(request, SearchRequest)
-            parts = _json_parts(body)
+            body = await _json_body(request, SearchRequest, service)
+            parts = await asyncio.to_thread(_json_parts, body)  # base64 decoding
         else:
             body, parts = await _form_search(request)
         return await _search(service, body, parts)
@@ -320,9 +327,11 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         `label_set`, `modality`).
         """
         if _is_json(request):
-            body = await _json_body(request, ClassifyRequest)
+            body = await _json_body(request, ClassifyRequest, service)
             if body.media is not None:
-                part = media_value(body.media, "media", modality=body.modality or None)
+                part = await asyncio.to_thread(
+                    media_value, body.media, "media", modality=body.modality or None
+                )
             elif body.text is not None and body.text.strip():
                 part = QueryPart(Modality.TEXT, body.text.strip(), "text")
             else:
@@ -400,6 +409,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InputError)
     async def input_error(_: Request, e: InputError) -> JSONResponse:
+        if isinstance(e, BadJson):
+            return reply(400, str(e), "invalid_request_error", "body", "invalid_json")
         if e.field == "model":
             return reply(404, str(e), "invalid_request_error", "model", "model_not_found")
         return reply(400, str(e), "invalid_request_error", e.field, "invalid_value")
@@ -428,11 +439,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, e: HTTPException) -> JSONResponse:
-        if e.status_code == 400 and "parsing the body" in str(e.detail):
-            # not JSON, or JSON nesting / numbers too deep to read (a 5,000-digit number)
-            message = "the request body is not valid JSON (or nests or numbers too deep to read)"
-            response = reply(400, message, "invalid_request_error", "body", "invalid_json")
-        elif e.status_code == 404:
+        if e.status_code == 404:
             response = reply(404, "not found", "not_found_error", None, "not_found")
         elif e.status_code == 405:
             response = reply(405, "method not allowed", "invalid_request_error", None, "method")
@@ -543,17 +550,12 @@ CLASSIFY_FORM = {
 }
 
 
-def _body_doc(model: type[BaseModel], form: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI request body of a route that takes JSON or a multipart form."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": model.model_json_schema()},
-                "multipart/form-data": {"schema": {"type": "object", "properties": form}},
-            },
-        }
-    }
+def _body_doc(model: type[BaseModel], form: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The OpenAPI request body of a route that takes JSON (or a multipart form too)."""
+    content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
+    if form is not None:
+        content["multipart/form-data"] = {"schema": {"type": "object", "properties": form}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 def _is_json(request: Request) -> bool:
@@ -565,12 +567,33 @@ def _is_json(request: Request) -> bool:
     raise InputError("body", f"send JSON or a multipart form, not {kind}")
 
 
-async def _json_body(request: Request, model: type[BaseModel]) -> Any:
+class BadJson(InputError):
+    """The request body is not JSON that can be read (400, `param: "body"`, `invalid_json`)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("body", f"is not valid JSON ({detail})")
+
+
+async def _json_body(request: Request, model: type[BaseModel], service: Service) -> Any:
+    """The JSON body of `request` as `model` (every JSON route reads its body here; large
+    bodies are parsed by the service's heavy worker, `Service.read_json`).
+
+    Raises:
+        BadJson: not JSON, truncated, or nesting or numbers too deep to read.
+        InputError: JSON, but not an object.
+        RequestValidationError: an object that does not match `model` (422).
+    """
     raw = await request.body()
     try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError("body", f"is not valid JSON ({e})") from None
+        data = {} if not raw or raw.isspace() else await service.read_json(raw)  # no copy
+    except json.JSONDecodeError as e:
+        raise BadJson(f"{e.msg}, character {e.pos}") from None
+    except UnicodeDecodeError:
+        raise BadJson("not UTF-8 text") from None
+    except RecursionError:
+        raise BadJson("nested too deeply") from None
+    except ValueError as e:  # a number of more than 4,300 digits
+        raise BadJson(str(e).split(";")[0]) from None
     if not isinstance(data, dict):
         raise InputError("body", "must be a JSON object")
     try:
@@ -677,7 +700,7 @@ def _embedding_inputs(texts: list[str], modality: str | None) -> tuple[Modality,
             m, item = Modality.TEXT, t
         else:
             m, item = said, decode_base64(t, field)[0]
-        if m is Modality.TEXT and not str(item).strip():
+        if m is Modality.TEXT and (not item or str(item).isspace()):  # strip() would copy
             raise InputError(field, "is empty")
         if found is not None and m is not found:
             raise InputError(

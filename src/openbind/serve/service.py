@@ -16,6 +16,8 @@ a search already running finishes on the generation it started on.
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -52,6 +54,9 @@ DEFAULT_LABELS = (
 """The label set used when a classify request gives none."""
 MAX_WEIGHT = 1e6
 """Largest weight (in absolute value) of a query part: larger ones overflow float32 sums."""
+
+BIG_JSON = 1 << 20
+"""Request bodies larger than this (bytes) are parsed in the heavy worker process."""
 
 MAX_K, MAX_OFFSET = 1000, 100_000
 """Most hits per page, and the deepest rank a page may start at."""
@@ -135,6 +140,10 @@ class Service:
             the request gets `RequestTimeout` (see `openbind.serve.batching`).
         max_labels: labels per `classify` request (`openbind.limits.MAX_LABELS`).
         max_query_parts: parts per `search` query (`openbind.limits.MAX_QUERY_PARTS`).
+        heavy_processes: decode and embed media, long texts and label lists in a worker
+            process forked from this one at nice 19 with one torch thread, instead of a
+            thread of this process (see `openbind.serve.batching`). Call `start` before
+            serving, so the fork happens before the server's threads run.
 
     Example:
         >>> service = Service(openbind.load("starter"))
@@ -153,6 +162,7 @@ class Service:
         timeout_s: float | None = 60.0,
         max_labels: int = MAX_LABELS,
         max_query_parts: int = MAX_QUERY_PARTS,
+        heavy_processes: bool = True,
     ) -> None:
         self.space = space
         self.library = library
@@ -161,7 +171,12 @@ class Service:
             **{k: tuple(v) for k, v in (label_sets or {}).items()},
         }
         self._batcher = Batcher(
-            self._encode, max_items=max_batch_items, max_wait_ms=max_wait_ms, timeout_s=timeout_s
+            self._encode,
+            max_items=max_batch_items,
+            max_wait_ms=max_wait_ms,
+            timeout_s=timeout_s,
+            heavy_processes=heavy_processes,
+            jobs={"labels": self._label_embeddings, "json": json.loads},
         )
         self.max_labels, self.max_query_parts = max_labels, max_query_parts
         self._label_cache: dict[tuple[Modality | str, ...], Embeddings] = {}
@@ -313,6 +328,39 @@ class Service:
                 return resolved
         raise UnknownId(item_id)
 
+    async def read_json(self, raw: bytes) -> Any:
+        """`json.loads(raw)`; bodies over `BIG_JSON` bytes are parsed by the heavy worker.
+
+        One `json.loads` call holds the GIL throughout: 20 MB take 40-90 ms, during which no
+        other request of this process moves. In the worker process only copying the body
+        there and the parsed value back costs this process (a few ms).
+
+        Raises:
+            json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError: as
+                `json.loads`.
+            RequestTimeout: the worker did not get to it within the time budget.
+        """
+        if len(raw) <= BIG_JSON or not self._batcher.heavy_processes:
+            return json.loads(raw)
+        return await self._batcher.run("json", raw, what="reading the request body")
+
+    def start(self) -> None:
+        """Get ready to serve: freeze the loaded objects and start the heavy workers.
+
+        Everything alive now (the model, its modules, the libraries) is moved out of the
+        garbage collector's reach (`gc.freeze`): none of it is garbage, and a full collection
+        walking it held the GIL for about a second with the starter space loaded, stalling
+        every request. Then the heavy worker process is forked (optional: else at the first
+        heavy request); it shares the frozen objects' memory pages.
+
+        Call it while no other thread of the process starts subprocesses: a fork in the middle
+        of another thread's `subprocess.Popen` hands the worker that launch's exec pipe, and
+        the launch then waits for the worker to exit.
+        """
+        gc.collect()
+        gc.freeze()
+        self._batcher.start()
+
     async def aclose(self) -> None:
         """Stop the batching workers."""
         await self._batcher.close()
@@ -323,6 +371,9 @@ class Service:
         return self.space.encode_report(
             modality, items, batch_size=max(1, len(items)), progress=False
         )
+
+    def _label_embeddings(self, labels: list[str], modality: Modality) -> Embeddings:
+        return class_embeddings(self.space, labels, modality)
 
     def _modality(self, modality: Modality | str) -> Modality:
         try:
@@ -389,7 +440,7 @@ class Service:
         cached = self._label_cache.get(key)
         if cached is None:
             cached = await self._batcher.run(
-                class_embeddings, self.space, labels, modality, what="embedding the labels"
+                "labels", labels, modality, what="embedding the labels"
             )
             if len(self._label_cache) >= 256:
                 self._label_cache.pop(next(iter(self._label_cache)))
