@@ -222,3 +222,38 @@ def test_ivfpq_refine_reranks_the_shortlist_exactly(tmp_path):
             only = lib.search(queries[3], k=3, filter={"path_glob": "f2[5-9]??"})
             assert only and all(h.id >= 2500 for h in only)
     assert recalls[0] < 0.6 and recalls[10] > 0.9 and recalls[10] - recalls[0] > 0.3
+
+
+def test_hnsw_updates_are_incremental_and_tombstones_go_in_the_background(tmp_path, monkeypatch):
+    """Adds link new nodes into the graph and removes only tombstone: neither rebuilds the graph
+    in the caller. Past `max_tombstones` the background compaction rebuilds it from the live
+    vectors, applying what changed meanwhile."""
+    from openbind.index import HNSWIndex
+
+    params = {"m": 8, "max_tombstones": 0.25}
+    lib = Library.create(tmp_path / "h", model_id="toy", dim=16, kind="hnsw", params=params)
+    v = unit(700, 16)
+    lib.add(v[:400], [Record(f"f{i}", "image") for i in range(400)])
+    lib.commit()
+    if lib._compactor is not None:
+        lib._compactor.join()
+    built = lib._index
+    rebuilt_in_caller: list[int] = []
+    real_compact = HNSWIndex.compact
+    monkeypatch.setattr(
+        HNSWIndex, "compact", lambda self: (rebuilt_in_caller.append(1), real_compact(self))
+    )
+    lib.add(v[400:450], [Record(f"f{i}", "image") for i in range(400, 450)])
+    lib.remove(list(range(150)))  # 150 / 450 dead > 25%
+    assert lib._index is built and built.tombstones == 150 and len(lib) == 300
+    assert not rebuilt_in_caller
+    assert 0 not in {h.id for h in lib.search(v[0], k=5)}
+    lib.commit()  # starts the background rebuild
+    lib._compactor.join()
+    assert not rebuilt_in_caller and lib._index is not built
+    assert lib._index.tombstones == 0 and len(lib) == 300
+    assert lib.search(v[420], k=1)[0].id == 420
+    again = Library.open(lib.path)
+    assert len(again) == 300 and again._index.tombstones == 0
+    assert again.search(v[200], k=1)[0].id == 200
+    assert not {h.id for h in again.search(v[5], k=10)} & set(range(150))

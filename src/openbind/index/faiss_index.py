@@ -8,9 +8,12 @@ subset instead of walking the graph; larger filtered searches that come back sho
 with a wider efSearch (up to `MAX_EF_SCALE` times).
 
 Removal: `FlatIndex` deletes the rows (faiss shifts the rest down). An HNSW graph cannot drop
-nodes, so `HNSWIndex` marks removed positions as tombstones (label -1) that every search skips;
-once tombstones exceed `HNSWParams.max_tombstones` of the graph it is rebuilt from the live
-vectors (`compact`), which costs a fresh build.
+nodes, so `HNSWIndex` marks removed positions as tombstones (label -1) that every search skips
+(a bitmap id selector); adding is incremental (new nodes are linked into the graph). Once
+tombstones exceed `HNSWParams.max_tombstones` of the graph it is rebuilt from the live vectors,
+which costs a fresh build: a standalone index does it inside `remove`; a `Library` switches that
+off (`auto_compact`) and rebuilds in its background compaction, so an update costs in
+proportion to the change.
 
 Importing faiss through this module sets faiss's exact-search block sizes for the process
 (`BLAS_QUERY_BLOCK`, `BLAS_DATABASE_BLOCK`).
@@ -248,16 +251,32 @@ class HNSWIndex(_FaissIndex):
 
     def __init__(self, dim: int, params: HNSWParams | None = None) -> None:
         self.params = params or HNSWParams()
+        self.auto_compact = True
+        """Rebuild inside `remove` once tombstones pass `max_tombstones` (a `Library` turns this
+        off and rebuilds in its background compaction instead)."""
         super().__init__(dim, self._new_graph(_check_dim(dim)), np.zeros(0, np.int64))
 
     def remove(self, ids: np.ndarray) -> int:
         ids = as_ids(ids)
         pos = np.flatnonzero(np.isin(self._labels, ids) & (self._labels >= 0))
         self._labels[pos] = -1
-        dead = int(np.count_nonzero(self._labels < 0))
-        if dead and dead > self.params.max_tombstones * len(self._labels):
+        if self.auto_compact and self.needs_rebuild:
             self.compact()
         return int(pos.size)
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """Whether tombstones exceed `max_tombstones` of the graph's nodes."""
+        dead = self.tombstones
+        return dead > 0 and dead > self.params.max_tombstones * len(self._labels)
+
+    def rebuilt(self, ids: np.ndarray, vectors: np.ndarray) -> HNSWIndex:
+        """A new graph with the same settings holding `vectors` (no tombstones)."""
+        fresh = HNSWIndex(self.dim, self.params)
+        fresh.auto_compact = self.auto_compact
+        if len(ids):
+            fresh.add(ids, vectors)
+        return fresh
 
     def compact(self) -> None:
         """Rebuild the graph from the live vectors, dropping tombstones."""

@@ -537,13 +537,28 @@ class Library:
                 self.commit()
             ids = np.sort(self._index.ids())
             listed = self._manifest.segments
+            rebuild = isinstance(self._index, HNSWIndex) and self._index.needs_rebuild
             snapshot = None
-            if self._index.kind in SNAPSHOT_KINDS:  # keep the graph / quantisers: fast reopen
+            if self._index.kind in SNAPSHOT_KINDS and not rebuild:  # fast reopen
                 snapshot = io.BytesIO()
                 self._index.write(snapshot)
         sources = [read_segment(self.path / SEGMENTS, n, self.dim) for n in listed]
         vectors = _gather(ids, sources, self.dim)
+        fresh = None
+        if rebuild:  # a graph without tombstones, built while searches go on
+            fresh = self._index.rebuilt(ids, vectors)
+            snapshot = io.BytesIO()
+            fresh.write(snapshot)
         with self._lock:
+            if fresh is not None:  # apply what changed meanwhile, then swap
+                current = self._index.ids()
+                added = np.setdiff1d(current, ids)
+                if added.size:
+                    fresh.add(added, self._index.vectors(added))
+                gone = np.setdiff1d(ids, current)
+                if gone.size:
+                    fresh.remove(gone)
+                self._index = fresh
             self._begin_write()
             number = self._staging
             assert number is not None
@@ -791,7 +806,8 @@ class Library:
             first = segments[0]
             covered = self._stored_in([first]) if first.endswith("-c") else 0
             stale = stored > 2 * covered
-        if len(segments) <= MAX_SEGMENTS and not dead and not stale:
+        rebuild = isinstance(self._index, HNSWIndex) and self._index.needs_rebuild
+        if len(segments) <= MAX_SEGMENTS and not dead and not stale and not rebuild:
             return
         if self._compactor is not None and self._compactor.is_alive():
             return
@@ -872,6 +888,8 @@ def _build_index(path: Path, manifest: Manifest, live: np.ndarray) -> Any:
     instead (vectors a dead writer added are deleted, missing ones added from the segments).
     """
     index = _make_index(manifest.kind, manifest.dim, manifest.params)
+    if isinstance(index, HNSWIndex):
+        index.auto_compact = False  # tombstones are dropped by background compaction
     if manifest.kind == "milvus":
         held = index.ids()
         extra = np.setdiff1d(held, live)
@@ -887,6 +905,8 @@ def _build_index(path: Path, manifest: Manifest, live: np.ndarray) -> Any:
         and (path / SEGMENTS / f"{names[0]}.index.npz").is_file()
     ):
         index = load_index(path / SEGMENTS / f"{names.pop(0)}.index.npz")
+        if isinstance(index, HNSWIndex):
+            index.auto_compact = False
         dead = np.setdiff1d(index.ids(), live)
         if dead.size:
             index.remove(dead)
