@@ -279,6 +279,8 @@ def check_modalities(model: str, modalities: list[Modality]) -> None:
     from openbind import registry
     from openbind.errors import MissingModality
 
+    if not modalities:  # a --vector query: any library, even of an unregistered space
+        return
     have = registry.get(model).modalities
     for m in modalities:
         if m.value not in have:
