@@ -257,3 +257,22 @@ def test_hnsw_updates_are_incremental_and_tombstones_go_in_the_background(tmp_pa
     assert len(again) == 300 and again._index.tombstones == 0
     assert again.search(v[200], k=1)[0].id == 200
     assert not {h.id for h in again.search(v[5], k=10)} & set(range(150))
+
+
+def test_a_segment_written_chunk_by_chunk_reads_back_exactly(tmp_path):
+    from openbind.index.segments import read_segment, write_segment_rows
+
+    v = unit(10, 4)
+    ids = np.arange(100, 110)
+    calls: list[int] = []
+
+    def rows(chunk):
+        calls.append(len(chunk))
+        return v[chunk - 100]
+
+    write_segment_rows(tmp_path, "seg-000001-c", ids, 4, rows, chunk=3)
+    got_ids, got = read_segment(tmp_path, "seg-000001-c", 4)
+    assert calls == [3, 3, 3, 1]
+    np.testing.assert_array_equal(got_ids, ids)
+    np.testing.assert_array_equal(np.asarray(got), v)
+    assert not list(tmp_path.glob(".*"))

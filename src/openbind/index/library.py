@@ -62,6 +62,7 @@ from openbind.index.segments import (
     remove_unlisted,
     segment_bytes,
     write_segment,
+    write_segment_rows,
 )
 from openbind.types import Embeddings, Modality
 
@@ -543,10 +544,15 @@ class Library:
                 snapshot = io.BytesIO()
                 self._index.write(snapshot)
         sources = [read_segment(self.path / SEGMENTS, n, self.dim) for n in listed]
-        vectors = _gather(ids, sources, self.dim)
+
+        def rows(chunk: np.ndarray) -> np.ndarray:  # bounded memory: a chunk at a time
+            return _gather(chunk, sources, self.dim)
+
         fresh = None
         if rebuild:  # a graph without tombstones, built while searches go on
-            fresh = self._index.rebuilt(ids, vectors)
+            fresh = self._index.rebuilt(np.zeros(0, np.int64), np.zeros((0, self.dim)))
+            for start in range(0, len(ids), 65_536):
+                fresh.add(ids[start : start + 65_536], rows(ids[start : start + 65_536]))
             snapshot = io.BytesIO()
             fresh.write(snapshot)
         with self._lock:
@@ -563,7 +569,7 @@ class Library:
             number = self._staging
             assert number is not None
             name = f"seg-{number:06d}-c"
-            written = write_segment(self.path / SEGMENTS, name, ids, vectors)
+            written = write_segment_rows(self.path / SEGMENTS, name, ids, self.dim, rows)
             if snapshot is not None:
                 data = snapshot.getvalue()
                 write_atomic(self.path / SEGMENTS / f"{name}.index.npz", lambda f: f.write(data))
