@@ -202,12 +202,12 @@ def run_build(args: argparse.Namespace) -> int:
         tags=args.tags,
     )
     lib.close()
-    _cache_text_tower(args, runner, lib.model_id)
+    _cache_text_tower(args, runner)
     print_summary(summary, args.json, target=str(path))
     return 0
 
 
-def _cache_text_tower(args: argparse.Namespace, runner: Any, model_id: str) -> None:
+def _cache_text_tower(args: argparse.Namespace, runner: Any) -> None:
     """Cache the MiniLM text tower as ONNX when this run loaded it, so that `openbind search`
     answers text queries without torch (`openbind.encoders.minilm_onnx`)."""
     from openbind.cli.search_cmd import cache_text_tower, plain_load
@@ -236,6 +236,7 @@ def run_update(args: argparse.Namespace) -> int:
         )
     finally:
         lib.close()
+    _cache_text_tower(args, runner)
     print_summary(summary, args.json, target=str(lib.path))
     return 0
 
