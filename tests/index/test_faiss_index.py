@@ -193,3 +193,18 @@ def test_flat_removal_tombstones_until_a_quarter_then_deletes():
     assert index._index.ntotal == 70 and len(index) == 70 and (index._labels >= 0).all()
     assert index.search(db[77:78], k=1).ids[0, 0] == 77
     np.testing.assert_allclose(index.vectors(np.array([99, 30])), db[[99, 30]])
+
+
+def test_flat_few_queries_and_batches_agree():
+    """A few queries take one BLAS product, larger batches faiss's search: same hits."""
+    db = unit(500, 16)
+    index = FlatIndex(16)
+    index.add(np.arange(500) + 1000, db)
+    index.remove(np.arange(1000, 1050))  # tombstones are skipped either way
+    q = unit(20, 16, seed=5)
+    batch = index.search(q, k=7)
+    for i in range(20):
+        one = index.search(q[i : i + 1], k=7)
+        np.testing.assert_array_equal(one.ids[0], batch.ids[i])
+        np.testing.assert_allclose(one.scores[0], batch.scores[i], atol=1e-5)
+    assert index.search(q[:1], k=600).ids[0, 450:].tolist() == [-1] * 150
