@@ -4,10 +4,14 @@ Every measurement runs in a fresh Python process (nothing cached in memory; the 
 warm after the first run, as it is for a user running commands one after another):
 
 * `import`: `import openbind.cli.main` (what every command pays);
-* `stages`: a child that times, in order, opening the library (numpy + faiss + SQLite), importing
-  torch, loading the starter with only its text tower, embedding the query and searching;
-* `end to end`: the wall time of `openbind search LIB "a cat" --json`;
-* `--server`: the same command answered by a running `openbind serve` (no model in the CLI).
+* torch path stages: a child that times, in order, opening the library (numpy + faiss +
+  SQLite), importing torch, loading the starter with only its text tower, embedding the query
+  and searching;
+* torch-free path stages (`fast_*`): opening the library, finding and opening the cached ONNX
+  text tower (onnxruntime + tokenizers; `openbind.encoders.minilm_onnx`), embedding, searching;
+* `end_to_end`: the wall time of `openbind search LIB "a cat" --json` (the torch-free path: the
+  build below caches the ONNX file); `end_to_end_torch`: the same with `OPENBIND_FAST_TEXT=0`;
+* `end_to_end_server`: the same command answered by a running `openbind serve` (`--server`).
 
 Target: end to end <= 3 s. A small library of text notes is built once in a temporary home.
 
@@ -51,6 +55,25 @@ print(json.dumps({"open_library": t1 - t0, "import_torch": t2 - t1, "load_model"
                   "embed_query": t4 - t3, "search": t5 - t4}))
 """
 
+FAST_STAGES = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from openbind.index import Library, resolve_library
+lib = Library.open(resolve_library("bench"))
+t1 = time.perf_counter()
+from openbind.encoders.minilm_onnx import TextQuery
+text = TextQuery.for_model(lib.model_id)
+assert text is not None, "no cached ONNX text tower"
+t2 = time.perf_counter()
+query = text.encode(["a cat"])
+t3 = time.perf_counter()
+lib.search(query, k=10)
+t4 = time.perf_counter()
+assert "torch" not in sys.modules
+print(json.dumps({"fast_open_library": t1 - t0, "fast_load_onnx": t2 - t1,
+                  "fast_embed_query": t3 - t2, "fast_search": t4 - t3}))
+"""
+
 
 def wall(command: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
@@ -86,8 +109,19 @@ def main() -> None:
             ).stdout
             for key, value in json.loads(out.strip().splitlines()[-1]).items():
                 rows.setdefault(key, []).append(value)
+            out = subprocess.run(
+                [python, "-c", FAST_STAGES], check=True, env=env, capture_output=True, text=True
+            ).stdout
+            for key, value in json.loads(out.strip().splitlines()[-1]).items():
+                rows.setdefault(key, []).append(value)
             rows.setdefault("end_to_end", []).append(
                 wall([*openbind_cli, "search", "bench", "a cat", "--json"], env)
+            )
+            rows.setdefault("end_to_end_torch", []).append(
+                wall(
+                    [*openbind_cli, "search", "bench", "a cat", "--json"],
+                    {**env, "OPENBIND_FAST_TEXT": "0"},
+                )
             )
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

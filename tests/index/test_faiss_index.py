@@ -178,3 +178,33 @@ def test_hnsw_large_filter_widens_the_search(monkeypatch):
     allow = np.arange(0, 2000, 100)  # 20 allowed, scattered
     found = index.search(db[:4], k=10, allow=allow)
     assert (found.ids >= 0).all() and np.isin(found.ids, allow).all()
+
+
+def test_flat_removal_tombstones_until_a_quarter_then_deletes():
+    db = unit(100, 8)
+    index = FlatIndex(8)
+    index.add(np.arange(100), db)
+    assert index.remove(np.arange(20)) == 20  # 20 % dead: rows kept, skipped by searches
+    assert index._index.ntotal == 100 and len(index) == 80
+    found = index.search(db[:20], k=3)
+    assert not np.isin(found.ids, np.arange(20)).any()
+    assert index.search(db[:1], k=3, allow=np.array([0, 1, 50])).ids[0, 0] == 50
+    assert index.remove(np.arange(15, 30)) == 10  # 30 % dead: deleted for real
+    assert index._index.ntotal == 70 and len(index) == 70 and (index._labels >= 0).all()
+    assert index.search(db[77:78], k=1).ids[0, 0] == 77
+    np.testing.assert_allclose(index.vectors(np.array([99, 30])), db[[99, 30]])
+
+
+def test_flat_few_queries_and_batches_agree():
+    """A few queries take one BLAS product, larger batches faiss's search: same hits."""
+    db = unit(500, 16)
+    index = FlatIndex(16)
+    index.add(np.arange(500) + 1000, db)
+    index.remove(np.arange(1000, 1050))  # tombstones are skipped either way
+    q = unit(20, 16, seed=5)
+    batch = index.search(q, k=7)
+    for i in range(20):
+        one = index.search(q[i : i + 1], k=7)
+        np.testing.assert_array_equal(one.ids[0], batch.ids[i])
+        np.testing.assert_allclose(one.scores[0], batch.scores[i], atol=1e-5)
+    assert index.search(q[:1], k=600).ids[0, 450:].tolist() == [-1] * 150

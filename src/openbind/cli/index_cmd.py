@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from openbind.cli.embed_cmd import (
     add_load_options,
@@ -202,8 +202,19 @@ def run_build(args: argparse.Namespace) -> int:
         tags=args.tags,
     )
     lib.close()
+    _cache_text_tower(args, runner)
     print_summary(summary, args.json, target=str(path))
     return 0
+
+
+def _cache_text_tower(args: argparse.Namespace, runner: Any) -> None:
+    """Cache the MiniLM text tower as ONNX when this run loaded it, so that `openbind search`
+    answers text queries without torch (`openbind.encoders.minilm_onnx`)."""
+    from openbind.cli.search_cmd import cache_text_tower, plain_load
+
+    space = getattr(runner, "space", None)
+    if space is not None and any(m.value == "text" for m in space.modalities):
+        cache_text_tower(space, list(space.modalities), plain=plain_load(args))
 
 
 def run_update(args: argparse.Namespace) -> int:
@@ -225,6 +236,7 @@ def run_update(args: argparse.Namespace) -> int:
         )
     finally:
         lib.close()
+    _cache_text_tower(args, runner)
     print_summary(summary, args.json, target=str(lib.path))
     return 0
 

@@ -186,7 +186,10 @@ def _local_search(
             )
         check_modalities(lib.model_id, [m for m, _ in parts])
         query = vector / max(float((vector**2).sum()) ** 0.5, 1e-12) if vector is not None else None
-        if parts:
+        fast = _fast_text(args, lib.model_id, parts)
+        if fast is not None:
+            query = _compose_numpy([fast.encode([parts[0][1]]), query], weights)
+        elif parts:
             space = load_space(
                 lib.model_id,
                 [m for m, _ in parts],
@@ -195,6 +198,7 @@ def _local_search(
                 **speed_options(args),
             )
             query = compose_query(space, parts, weights, query)
+            cache_text_tower(space, [m for m, _ in parts], plain=plain_load(args))
         modality = args.modality or None
         hits = lib.search(query, k=args.k, offset=args.offset, modality=modality, filter=where)
         total = lib.count(modality=modality, filter=where)
@@ -218,6 +222,54 @@ def _local_search(
     }
 
 
+def cache_text_tower(space: Any, modalities: list[Modality], *, plain: bool) -> None:
+    """Cache the space's MiniLM text tower as ONNX if it is loaded as packaged (`plain`) and
+    not cached yet, so that later text queries need no torch (`openbind.encoders.minilm_onnx`)."""
+    if not plain or not any(m.value == "text" for m in modalities):
+        return
+    tower = getattr(space, "tower", None)
+    if tower is not None:
+        from openbind.encoders.minilm_onnx import ensure_text_onnx
+
+        ensure_text_onnx(space.model_id, tower("text"))
+
+
+def plain_load(args: argparse.Namespace) -> bool:
+    """Whether the model is loaded as packaged: no --weights, float32, no int8 or prepacking."""
+    speed = speed_options(args)
+    return (
+        not args.weights
+        and speed["dtype"] == "float32"
+        and not speed["int8"]
+        and not speed["prepack"]
+    )
+
+
+def _fast_text(args: argparse.Namespace, model_id: str, parts: list[tuple[Modality, Any]]) -> Any:
+    """The torch-free text path (`openbind.encoders.minilm_onnx.TextQuery`) when the query is
+    one text (and perhaps a vector), the model is loaded as packaged and its ONNX file is
+    cached; else None."""
+    if len(parts) != 1 or parts[0][0].value != "text" or not plain_load(args):
+        return None
+    from openbind.encoders.minilm_onnx import TextQuery
+
+    return TextQuery.for_model(model_id, threads=getattr(args, "threads", None) or 0)
+
+
+def _compose_numpy(rows: list[Any], weights: list[float]) -> Any:
+    """`openbind.tasks.compose` for (1, D) numpy rows (None entries are skipped): the normalised
+    weighted sum."""
+    import numpy as np
+
+    from openbind.errors import BadInput
+
+    total = sum(w * r for w, r in zip(weights, [r for r in rows if r is not None], strict=True))
+    norm = float(np.linalg.norm(total))
+    if norm < 1e-6:
+        raise BadInput("the weighted sum is zero; the parts cancel out")
+    return (total / norm).astype(np.float32)
+
+
 def check_modalities(model: str, modalities: list[Modality]) -> None:
     """Refuse, before anything loads, a query modality the space has no tower for.
 
@@ -227,6 +279,8 @@ def check_modalities(model: str, modalities: list[Modality]) -> None:
     from openbind import registry
     from openbind.errors import MissingModality
 
+    if not modalities:  # a --vector query: any library, even of an unregistered space
+        return
     have = registry.get(model).modalities
     for m in modalities:
         if m.value not in have:

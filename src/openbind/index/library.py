@@ -51,7 +51,7 @@ import numpy as np
 from openbind._version import __version__
 from openbind.atomic import fsync_dir, write_atomic, write_text_atomic
 from openbind.errors import BadInput, UnknownId, VectorIndexError
-from openbind.index.base import as_ids, as_matrix
+from openbind.index.base import Neighbours, as_ids, as_matrix
 from openbind.index.faiss_index import FlatIndex, HNSWIndex, IVFPQIndex, load_index, make_index
 from openbind.index.filters import Filter
 from openbind.index.manifest import OLD_FORMATS, Manifest, utc_now
@@ -62,6 +62,7 @@ from openbind.index.segments import (
     remove_unlisted,
     segment_bytes,
     write_segment,
+    write_segment_rows,
 )
 from openbind.types import Embeddings, Modality
 
@@ -172,6 +173,7 @@ class Library:
         self._lockfile: int | None = None
         self._by_filter: dict[tuple[Filter, Modality | None], np.ndarray] = {}
         self._compactor: threading.Thread | None = None
+        self._segment_cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.last_commit_bytes = 0
         """Bytes the last commit wrote (segment, manifest and metadata rows, roughly)."""
 
@@ -335,7 +337,10 @@ class Library:
                 raise BadInput(
                     f"offset {offset} is past the end: {total} items match", source="offset"
                 )
-            found = self._index.search(queries, k + offset, allow=allow)
+            refine = self._refine_factor()
+            found = self._index.search(queries, (k + offset) * max(refine, 1), allow=allow)
+            if refine:
+                found = self._rerank(queries, found, k + offset)
             ids, scores = found.ids[:, offset:], found.scores[:, offset:]
             records = self._meta.get(np.unique(ids[ids >= 0]).tolist())
         hits: list[list[Hit]] = []
@@ -533,18 +538,38 @@ class Library:
                 self.commit()
             ids = np.sort(self._index.ids())
             listed = self._manifest.segments
+            rebuild = isinstance(self._index, HNSWIndex) and self._index.needs_rebuild
             snapshot = None
-            if self._index.kind in SNAPSHOT_KINDS:  # keep the graph / quantisers: fast reopen
+            if self._index.kind in SNAPSHOT_KINDS and not rebuild:  # fast reopen
                 snapshot = io.BytesIO()
                 self._index.write(snapshot)
         sources = [read_segment(self.path / SEGMENTS, n, self.dim) for n in listed]
-        vectors = _gather(ids, sources, self.dim)
+
+        def rows(chunk: np.ndarray) -> np.ndarray:  # bounded memory: a chunk at a time
+            return _gather(chunk, sources, self.dim)
+
+        fresh = None
+        if rebuild:  # a graph without tombstones, built while searches go on
+            fresh = self._index.rebuilt(np.zeros(0, np.int64), np.zeros((0, self.dim)))
+            for start in range(0, len(ids), 65_536):
+                fresh.add(ids[start : start + 65_536], rows(ids[start : start + 65_536]))
+            snapshot = io.BytesIO()
+            fresh.write(snapshot)
         with self._lock:
+            if fresh is not None:  # apply what changed meanwhile, then swap
+                current = self._index.ids()
+                added = np.setdiff1d(current, ids)
+                if added.size:
+                    fresh.add(added, self._index.vectors(added))
+                gone = np.setdiff1d(ids, current)
+                if gone.size:
+                    fresh.remove(gone)
+                self._index = fresh
             self._begin_write()
             number = self._staging
             assert number is not None
             name = f"seg-{number:06d}-c"
-            written = write_segment(self.path / SEGMENTS, name, ids, vectors)
+            written = write_segment_rows(self.path / SEGMENTS, name, ids, self.dim, rows)
             if snapshot is not None:
                 data = snapshot.getvalue()
                 write_atomic(self.path / SEGMENTS / f"{name}.index.npz", lambda f: f.write(data))
@@ -657,6 +682,56 @@ class Library:
             raise BadInput("a query vector is all zeros")
         return q / norms
 
+    def _refine_factor(self) -> int:
+        """IVF-PQ's `refine`: how many codes per wanted hit are re-ranked exactly (0: none)."""
+        return int(getattr(getattr(self._index, "params", None), "refine", 0) or 0)
+
+    def _rerank(self, queries: np.ndarray, found: Neighbours, k: int) -> Neighbours:
+        """The best `k` of each query's shortlist by exact inner product with stored vectors."""
+        ids = found.ids
+        valid = ids >= 0
+        vectors = self._stored_vectors(np.unique(ids[valid]))
+        order = np.searchsorted(vectors[0], np.where(valid, ids, 0))
+        rows = vectors[1][order]  # (Q, K', D)
+        scores = np.where(valid, np.einsum("qkd,qd->qk", rows, queries), -np.inf)
+        best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        top_ids = np.take_along_axis(np.where(valid, ids, -1), best, axis=1)
+        top = np.take_along_axis(scores, best, axis=1).astype(np.float32)
+        if top_ids.shape[1] < k:
+            pad = k - top_ids.shape[1]
+            top_ids = np.pad(top_ids, ((0, 0), (0, pad)), constant_values=-1)
+            top = np.pad(top, ((0, 0), (0, pad)), constant_values=-np.inf)
+        return Neighbours(top_ids, top)
+
+    def _stored_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted unique ids, their exact vectors) from the pending adds and the segments.
+
+        Segment id files are read once and kept (sorted) per segment name: segments never change.
+        """
+        ids = np.unique(ids)
+        out = np.zeros((len(ids), self.dim), np.float32)
+        if not len(ids):
+            return ids, out
+        sources = [
+            (i, v, np.argsort(i, kind="stable"))
+            for i, v in zip(self._pending_ids, self._pending_vectors, strict=True)
+        ]
+        for name in self._manifest.segments:
+            if name not in self._segment_cache:
+                seg_ids, seg_vectors = read_segment(self.path / SEGMENTS, name, self.dim)
+                self._segment_cache[name] = (seg_ids, seg_vectors, np.argsort(seg_ids))
+            sources.append(self._segment_cache[name])
+        for name in set(self._segment_cache) - set(self._manifest.segments):
+            del self._segment_cache[name]
+        for source_ids, source_vectors, order in sources:
+            if not len(source_ids):
+                continue
+            at = order[np.minimum(np.searchsorted(source_ids, ids, sorter=order), len(order) - 1)]
+            hit = np.flatnonzero(source_ids[at] == ids)
+            if hit.size:
+                out[hit] = np.asarray(source_vectors[at[hit]])
+        return ids, out
+
     def _allowed(self, where: Filter, modality: Modality | None) -> np.ndarray:
         """Ids meeting a filter, cached until the next change."""
         key = (where, modality)
@@ -737,7 +812,8 @@ class Library:
             first = segments[0]
             covered = self._stored_in([first]) if first.endswith("-c") else 0
             stale = stored > 2 * covered
-        if len(segments) <= MAX_SEGMENTS and not dead and not stale:
+        rebuild = isinstance(self._index, HNSWIndex) and self._index.needs_rebuild
+        if len(segments) <= MAX_SEGMENTS and not dead and not stale and not rebuild:
             return
         if self._compactor is not None and self._compactor.is_alive():
             return
@@ -818,6 +894,8 @@ def _build_index(path: Path, manifest: Manifest, live: np.ndarray) -> Any:
     instead (vectors a dead writer added are deleted, missing ones added from the segments).
     """
     index = _make_index(manifest.kind, manifest.dim, manifest.params)
+    if isinstance(index, HNSWIndex):
+        index.auto_compact = False  # tombstones are dropped by background compaction
     if manifest.kind == "milvus":
         held = index.ids()
         extra = np.setdiff1d(held, live)
@@ -833,6 +911,8 @@ def _build_index(path: Path, manifest: Manifest, live: np.ndarray) -> Any:
         and (path / SEGMENTS / f"{names[0]}.index.npz").is_file()
     ):
         index = load_index(path / SEGMENTS / f"{names.pop(0)}.index.npz")
+        if isinstance(index, HNSWIndex):
+            index.auto_compact = False
         dead = np.setdiff1d(index.ids(), live)
         if dead.size:
             index.remove(dead)

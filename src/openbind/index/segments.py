@@ -10,8 +10,9 @@ copies each vector once, into the index.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -30,6 +31,33 @@ def write_segment(folder: Path, name: str, ids: np.ndarray, vectors: np.ndarray)
     write_atomic(folder / f"{name}.vec.npy", lambda f: np.save(f, vectors))
     write_atomic(folder / f"{name}.ids.npy", lambda f: np.save(f, ids))
     return ids.nbytes + vectors.nbytes + 256
+
+
+def write_segment_rows(
+    folder: Path,
+    name: str,
+    ids: np.ndarray,
+    dim: int,
+    rows: Callable[[np.ndarray], np.ndarray],
+    chunk: int = 65_536,
+) -> int:
+    """`write_segment` with the vectors made `chunk` ids at a time by `rows(ids_chunk)`, so that
+    a compaction of a large library holds one chunk in memory, not every vector."""
+    folder.mkdir(exist_ok=True)
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+
+    def write(f: BinaryIO) -> None:
+        header = {"descr": "<f4", "fortran_order": False, "shape": (len(ids), dim)}
+        np.lib.format.write_array_header_1_0(f, header)
+        for start in range(0, len(ids), chunk):
+            block = np.ascontiguousarray(rows(ids[start : start + chunk]), dtype="<f4")
+            if block.shape != (len(ids[start : start + chunk]), dim):
+                raise ValueError(f"rows gave {block.shape} for a chunk of {dim}-d vectors")
+            f.write(block.tobytes())
+
+    write_atomic(folder / f"{name}.vec.npy", write)
+    write_atomic(folder / f"{name}.ids.npy", lambda f: np.save(f, ids))
+    return ids.nbytes + len(ids) * dim * 4 + 256
 
 
 def read_segment(folder: Path, name: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
