@@ -335,6 +335,9 @@ def _start_worker(nice: int, threads: int) -> None:
         signal.set_wakeup_fd(-1)
     torch.set_num_threads(threads)
     _lower_priority(nice)
+    if nice >= 19:  # the most: the idle class, which runs only when no normal thread wants a core
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 SPILL_BYTES = 1 << 20
