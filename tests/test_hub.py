@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from openbind import hub
 from openbind.errors import ChecksumMismatch, DownloadError, MissingWeights
 from openbind.registry import ModelCard, WeightFile
+from tests.local_http import serving
 
 pytestmark = pytest.mark.network
 
@@ -90,13 +90,9 @@ def _handler(state: Server) -> type[http.server.BaseHTTPRequestHandler]:
 @pytest.fixture
 def server():
     state = Server()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_handler(state)) as port:
+        state.port = port
+        yield state
 
 
 @pytest.fixture(autouse=True)

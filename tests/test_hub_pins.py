@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
-import threading
 from dataclasses import dataclass, field
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from openbind import hub
 from openbind.errors import ChecksumMismatch, MissingWeights
 from openbind.registry import WeightFile
+from tests.local_http import serving
 
 pytestmark = pytest.mark.network
 
@@ -91,13 +91,9 @@ def _handler(hub_: FakeHub) -> type[http.server.BaseHTTPRequestHandler]:
 @pytest.fixture
 def fake_hub():
     state = FakeHub()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_handler(state)) as port:
+        state.port = port
+        yield state
 
 
 @pytest.fixture(autouse=True)
