@@ -31,10 +31,19 @@ from typing import Any
 
 from openbind.errors import ConfigError
 
-_COMMIT = re.compile(r"[0-9a-f]{40}")
+COMMIT = re.compile(r"[0-9a-f]{40}")
+"""A full git commit hash (what `HfRepo.revision` must be, and what the hub pins record)."""
 _HF_REPO = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 HF_ENDPOINT = "https://huggingface.co"
-_HF_BRANCH_URL = re.compile(r"/resolve/(?P<rev>[^/]+)/")
+_HF_RESOLVE_URL = re.compile(r"(?P<repo>https?://.+?)/resolve/(?P<rev>[^/]+)/(?P<file>.+)")
+
+
+def hub_branch_url(url: str) -> re.Match | None:
+    """The parts (`repo`, `rev`, `file`) of a Hugging Face file URL at a branch, not a commit
+    (`<endpoint>/<repo>/resolve/<branch>/<file>`): `openbind.hub` pins those on first download.
+    None for any other URL."""
+    m = _HF_RESOLVE_URL.fullmatch(url)
+    return m if m is not None and not COMMIT.fullmatch(m["rev"]) else None
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,7 @@ class UrlFiles(_Files):
 
     def describe(self) -> str:
         text = "files at " + (", ".join(f.url for f in self.files) or "(none)")
-        branches = {m["rev"] for f in self.files if (m := _HF_BRANCH_URL.search(f.url))}
-        branches -= {b for b in branches if _COMMIT.fullmatch(b)}
+        branches = {m["rev"] for f in self.files if (m := hub_branch_url(f.url))}
         if branches:  # openbind.hub pins these to a commit when it first downloads them
             text += f" (revision {', '.join(sorted(branches))}, pinned on first download)"
         return text
@@ -117,7 +125,7 @@ class HfRepo(_Files):
     ) -> None:
         if not _HF_REPO.fullmatch(repo_id):
             raise ConfigError(f"HfRepo: {repo_id!r} is not a repository id ('org/name')")
-        if not _COMMIT.fullmatch(revision):
+        if not COMMIT.fullmatch(revision):
             raise ConfigError(
                 f"HfRepo {repo_id}: revision must be a full commit hash (40 hex digits), "
                 f"got {revision!r}"

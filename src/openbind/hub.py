@@ -39,7 +39,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from openbind.cards import HfRepo, LocalFolder, ModelCard, Parts, WeightFile
+from openbind.atomic import write_text_atomic
+from openbind.cards import (
+    COMMIT,
+    HfRepo,
+    LocalFolder,
+    ModelCard,
+    Parts,
+    WeightFile,
+    hub_branch_url,
+)
 from openbind.errors import ChecksumMismatch, DownloadError, MissingWeights
 
 _CHUNK = 1 << 20
@@ -51,8 +60,6 @@ _PART, _LOCK, _SIDECAR = ".part", ".lock", ".sha256"
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _WEIGHTS_OPTION = "`--weights PATH`, or openbind.load(..., weights=PATH)"
 _PINS = "hub-pins.lock"
-_HUB_URL = re.compile(r"(?P<repo>https?://.+?)/resolve/(?P<rev>[^/]+)/(?P<file>.+)")
-_COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 REPIN_ENV = "OPENBIND_REPIN"
 
@@ -137,8 +144,8 @@ def fetch(
         >>> path = fetch("imagebind_huge.official", wf)
     """
     path = model_dir(model_name) / wf.filename
-    hub_url = _HUB_URL.fullmatch(wf.url)
-    pinned = hub_url is not None and not _COMMIT.fullmatch(hub_url["rev"])
+    hub_url = hub_branch_url(wf.url)
+    pinned = hub_url is not None
     if path.exists() and not (pinned and _repin() and not is_offline(offline)):
         return _verified(path, _with_pin(model_name, wf) if pinned else wf)
     if is_offline(offline):
@@ -308,9 +315,7 @@ def _write_pin(model_name: str, filename: str, pin: dict) -> None:
     with _locked(lock):
         pins = _read_pins(model_name)
         pins[filename] = pin
-        tmp = _with_suffix(lock, ".tmp")
-        tmp.write_text(json.dumps(pins, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, lock)
+        write_text_atomic(lock, json.dumps(pins, indent=1, sort_keys=True) + "\n")
 
 
 def _with_pin(model_name: str, wf: WeightFile) -> WeightFile:
@@ -396,7 +401,7 @@ def _hub_metadata(url: str) -> dict:
         ) from e
     meta: dict = {}
     commit = (headers.get("X-Repo-Commit") or "").strip()
-    if _COMMIT.fullmatch(commit):
+    if COMMIT.fullmatch(commit):
         meta["commit"] = commit
     etag = (headers.get("X-Linked-Etag") or "").strip().removeprefix("W/").strip('"')
     if _SHA256.fullmatch(etag):
