@@ -19,7 +19,8 @@ one (they share the loaded model's memory copy-on-write) with `heavy_threads` to
 each. Processes isolate far better: a decoder or tokenizer in a thread holds the GIL for up to
 tens of milliseconds at a time, and every one of the model thread's hundreds of torch calls
 per forward pass must take the GIL back; in its own process a heavy job competes for the CPU
-only, where nice 19 gives it about 1.5% of a core that the model thread wants.
+only, and in the idle scheduling class (below nice 19, which still gets about 1.5% of a core
+that the model thread wants) it runs only on what the model thread leaves.
 
 Every request has a time budget (`timeout_s`): past it the caller gets `RequestTimeout`
 (the work already started finishes in the background; its result is dropped). `run` puts any
@@ -90,7 +91,8 @@ class Batcher:
         timeout_s: time budget of one request, from `submit` to its rows (None: none).
         heavy_workers: threads (or processes) that decode and encode heavy requests.
         heavy_nice: how much lower the heavy workers' CPU priority is (Linux nice increment;
-            19, the most, puts them at nice 19).
+            19, the most, puts them at nice 19, and worker processes in the idle scheduling
+            class).
         light_chars: text requests of at most this many characters in all share the light lane.
         heavy_processes: run the heavy workers as processes forked from this one (where the
             platform can fork) instead of threads. `encode` and `jobs` then run in the child:
@@ -198,7 +200,7 @@ class Batcher:
         if self._heavy is not None:
             return self._heavy
         if self.heavy_processes and "fork" in multiprocessing.get_all_start_methods():
-            _JOBS[id(self)] = {"encode": self.encode, **self.jobs}  # what the fork inherits
+            _JOBS[id(self)] = self._functions()  # what the fork inherits
             self._heavy = ProcessPoolExecutor(
                 max_workers=self.heavy_workers,
                 mp_context=multiprocessing.get_context("fork"),
@@ -219,8 +221,7 @@ class Batcher:
         pool = self._heavy_pool()
         loop = asyncio.get_running_loop()
         if not isinstance(pool, ProcessPoolExecutor):
-            fn = self.encode if job == "encode" else self.jobs[job]
-            return await loop.run_in_executor(pool, fn, *args)
+            return await loop.run_in_executor(pool, self._functions()[job], *args)
         spilled: list[str] = []
         try:
             args = _spill(args, spilled)
@@ -241,6 +242,10 @@ class Batcher:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
         return _unpack(answer)
+
+    def _functions(self) -> dict[str, Callable[..., Any]]:
+        """The heavy pool's jobs by name: "encode" and `jobs`."""
+        return {"encode": self.encode, **self.jobs}
 
     def _drop(self, pool: Executor) -> None:
         if self._heavy is pool:
