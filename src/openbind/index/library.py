@@ -57,6 +57,7 @@ from openbind.index.filters import Filter
 from openbind.index.manifest import OLD_FORMATS, Manifest, utc_now
 from openbind.index.metadata import MetadataStore, Record
 from openbind.index.segments import (
+    CHUNK_ROWS,
     SEGMENTS,
     read_segment,
     remove_unlisted,
@@ -551,8 +552,9 @@ class Library:
         fresh = None
         if rebuild:  # a graph without tombstones, built while searches go on
             fresh = self._index.rebuilt(np.zeros(0, np.int64), np.zeros((0, self.dim)))
-            for start in range(0, len(ids), 65_536):
-                fresh.add(ids[start : start + 65_536], rows(ids[start : start + 65_536]))
+            for start in range(0, len(ids), CHUNK_ROWS):
+                chunk = ids[start : start + CHUNK_ROWS]
+                fresh.add(chunk, rows(chunk))
             snapshot = io.BytesIO()
             fresh.write(snapshot)
         with self._lock:

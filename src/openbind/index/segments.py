@@ -21,6 +21,8 @@ from openbind.errors import VectorIndexError
 
 SEGMENTS = "segments"
 _NAME = re.compile(r"^(seg-\d{6,}(?:-c)?)\.(ids\.npy|vec\.npy|index\.npz)$")
+CHUNK_ROWS = 65_536
+"""Vectors handled at a time when a compaction gathers and writes a large segment."""
 
 
 def write_segment(folder: Path, name: str, ids: np.ndarray, vectors: np.ndarray) -> int:
@@ -39,7 +41,7 @@ def write_segment_rows(
     ids: np.ndarray,
     dim: int,
     rows: Callable[[np.ndarray], np.ndarray],
-    chunk: int = 65_536,
+    chunk: int = CHUNK_ROWS,
 ) -> int:
     """`write_segment` with the vectors made `chunk` ids at a time by `rows(ids_chunk)`, so that
     a compaction of a large library holds one chunk in memory, not every vector."""
