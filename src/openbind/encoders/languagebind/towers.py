@@ -31,6 +31,7 @@ from openbind.encoders.languagebind.config import TextSpec, VisionSpec
 from openbind.nn.attention import MultiheadAttention
 from openbind.nn.block import Block
 from openbind.nn.fast import Packing, pooled_forward
+from openbind.nn.transformer import Transformer
 from openbind.types import Modality
 
 __all__ = ["ClipTextTower", "ClipVisionTower", "TemporalBlock"]
@@ -57,31 +58,14 @@ def _ratio(mlp: int, width: int) -> int:
     return mlp // width
 
 
-class _Trunk(nn.Module):
-    """`pre_transformer_layer` (LayerNorm or identity) then `blocks`, as `nn.transformer`."""
+class _Trunk(Transformer):
+    """`nn.transformer.Transformer` (its forward and shortcuts, its key names) over given blocks
+    (CLIP's quick-GELU blocks, the video tower's temporal blocks) and input norm."""
 
     def __init__(self, blocks: list[nn.Module], pre_norm: nn.Module) -> None:
-        super().__init__()
+        nn.Module.__init__(self)  # Transformer.__init__ would build ImageBind's blocks
         self.pre_transformer_layer = pre_norm
         self.blocks = nn.ModuleList(blocks)
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        attn_mask: torch.Tensor | None = None,
-        *,
-        is_causal: bool = False,
-        packing: Packing | None = None,
-        rows: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """(B, L, D) -> (B, L, D); the shortcuts of `openbind.nn.fast` as in `Transformer`."""
-        x = self.pre_transformer_layer(x)
-        last = len(self.blocks) - 1
-        for i, block in enumerate(self.blocks):
-            x = block(
-                x, attn_mask, is_causal=is_causal, packing=packing, rows=rows if i == last else None
-            )
-        return x
 
 
 class ClipTextTower(nn.Module):
