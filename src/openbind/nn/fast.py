@@ -251,10 +251,20 @@ def linear(
     entry = _PACKED.get(owner)
     if entry is None or entry[0] != key:
         plain = weight.detach()
-        packed = torch.ops.mkldnn._reorder_linear_weight(plain.contiguous(), None)
+        packed = pack_weight(plain)
         entry = _PACKED[owner] = (key, packed, plain)
         page_out(weight)  # memory-mapped weights: the plain pages are not read again
-    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), entry[1], bias, "none", [], "")
+    return packed_linear(x, entry[1], bias)
+
+
+def pack_weight(weight: torch.Tensor) -> torch.Tensor:
+    """A float32 (out, in) weight in oneDNN's blocked layout (see `prepack_available`)."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), None)
+
+
+def packed_linear(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """`x W^T + b` with `packed` = `pack_weight(W)`."""
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), packed, bias, "none", [], "")
 
 
 def apply_linear(module: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from torch import nn
 
 from openbind.nn.attention import MultiheadAttention
 from openbind.nn.block import Block
-from openbind.nn.fast import prepack_available
+from openbind.nn.fast import pack_weight, packed_linear, prepack_available
 
 __all__ = ["PackedLinear", "PackedMultiheadAttention", "prepack_available", "prepack_blocks"]
 
@@ -33,7 +33,7 @@ class PackedLinear(nn.Module):
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
         super().__init__()
         weight = weight.detach().float().contiguous()
-        self._packed = torch.ops.mkldnn._reorder_linear_weight(weight, None)
+        self._packed = pack_weight(weight)
         self.bias = None if bias is None else bias.detach().float().clone()
         self.in_features, self.out_features = weight.shape[1], weight.shape[0]
 
@@ -42,9 +42,7 @@ class PackedLinear(nn.Module):
         return cls(linear.weight, linear.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(
-            x.contiguous(), self._packed, self.bias, "none", [], ""
-        )
+        return packed_linear(x, self._packed, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, packed"
