@@ -141,7 +141,7 @@ class Service:
         max_labels: labels per `classify` request (`openbind.limits.MAX_LABELS`).
         max_query_parts: parts per `search` query (`openbind.limits.MAX_QUERY_PARTS`).
         heavy_processes: decode and embed media, long texts and label lists in a worker
-            process forked from this one at nice 19 with one torch thread, instead of a
+            process forked from this one (nice 19, idle scheduling class, one torch thread), instead of a
             thread of this process (see `openbind.serve.batching`). Call `start` before
             serving, so the fork happens before the server's threads run.
 
