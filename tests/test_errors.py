@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,14 @@ from openbind.errors import (
     DecodeError,
     DownloadError,
     IndexMismatch,
+    LimitExceeded,
     MissingExtra,
     MissingModality,
     MissingWeights,
     OpenbindError,
+    RequestTimeout,
     SpaceMismatch,
+    UnknownId,
     UnknownModel,
     VectorIndexError,
     WeightsError,
@@ -95,3 +99,19 @@ def test_require_imports_or_names_the_extra():
         "openbind_no_such_module is needed for this; install it with: pip install 'openbind[index]'"
     )
     assert isinstance(e.value.__cause__, ImportError)
+
+
+def test_every_error_survives_pickling_with_its_type_message_and_fields():
+    from openbind.serve.inputs import InputError
+
+    errors = [
+        InputError("input[2]", "is empty"),
+        LimitExceeded("too many pixels", setting="max_pixels", limit=5, source="a.png"),
+        BadInput("cannot decode").at(3, "image"),
+        RequestTimeout(5.0, "embedding the labels"),
+        UnknownId(7, where="the library"),
+    ]
+    for e in errors:
+        copy = pickle.loads(pickle.dumps(e))
+        assert type(copy) is type(e) and str(copy) == str(e) and copy.args == e.args
+        assert copy.__dict__ == e.__dict__

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 
 class OpenbindError(Exception):
-    """Base class of all openbind errors."""
+    """Base class of all openbind errors.
+
+    Every one survives pickling as it is (type, message and attributes), whatever its
+    constructor takes: the server's worker process sends them back to the server that way.
+    """
+
+    def __reduce__(self) -> tuple:
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[OpenbindError], args: tuple, state: dict) -> OpenbindError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class BadInput(OpenbindError, ValueError):
