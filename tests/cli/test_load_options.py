@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 import openbind
@@ -72,9 +73,13 @@ def _load_kwargs(
 
     monkeypatch.setattr(openbind, "load", fake_load)
     args = [a.format(photo=photo, tmp=tmp_path) for a in argv]
-    for extra in extras:
-        with pytest.raises(_Loaded):
-            main([*args, *extra])
+    threads = torch.get_num_threads()
+    try:
+        for extra in extras:
+            with pytest.raises(_Loaded):
+                main([*args, *extra])
+    finally:
+        torch.set_num_threads(threads)  # `serve` sets this process's to one
     return calls
 
 
@@ -93,6 +98,13 @@ def test_threads_dtype_and_int8_reach_load(
     extras = ([], ["--threads", "3", "--int8"], ["--dtype", "bfloat16", "--prepack"])
     calls = _load_kwargs(argv, extras, photo, tmp_path, monkeypatch)
     speed = [(c["threads"], c["dtype"], c["int8"], c["prepack"]) for c in calls]
+    if argv[0] == "serve":  # loaded on one thread: --threads is each model worker's
+        assert speed == [
+            (1, "float32", False, False),
+            (1, "float32", True, False),
+            (1, "bfloat16", False, True),
+        ]
+        return
     assert speed == [
         (None, "float32", False, False),
         (3, "float32", True, False),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 import openbind
@@ -32,7 +34,7 @@ def library(tmp_path: Path, space: SpaceModel) -> Library:
 
 
 @pytest.fixture
-def loaded(monkeypatch: pytest.MonkeyPatch, space: SpaceModel) -> list[str]:
+def loaded(monkeypatch: pytest.MonkeyPatch, space: SpaceModel) -> Iterator[list[str]]:
     """`openbind.load` gives the colour space (renamed if asked for another) and records names."""
     names: list[str] = []
 
@@ -46,7 +48,9 @@ def loaded(monkeypatch: pytest.MonkeyPatch, space: SpaceModel) -> list[str]:
 
     monkeypatch.setattr(openbind, "load", fake_load, raising=False)
     monkeypatch.delenv(serve_cmd.API_KEY_ENV, raising=False)
-    return names
+    threads = torch.get_num_threads()
+    yield names
+    torch.set_num_threads(threads)  # `build` sets this process's to one
 
 
 def test_defaults_bind_loopback_and_load_starter(loaded: list[str]) -> None:
@@ -164,3 +168,16 @@ def test_serve_watch_indexes_new_files_for_the_running_app(
             assert "crimson.png" in names and body["total"] == 7, [h["path"] for h in body["hits"]]
     finally:
         stop.set()
+
+
+def test_the_model_runs_in_worker_processes_set_by_model_workers_and_threads(
+    loaded: list[str],
+) -> None:
+    app, _ = serve_cmd.build(_args("--model-workers", "3", "--threads", "2"))
+    batcher = app.state.service._batcher
+    assert (batcher.processes, batcher.light_workers, batcher.light_threads) == (True, 3, 2)
+    assert torch.get_num_threads() == 1  # loaded on one thread: the workers fork from here
+    default = serve_cmd.build(_args())[0].state.service._batcher
+    assert (default.light_workers, default.light_threads) == (2, 1)
+    with pytest.raises(SystemExit):
+        _args("--model-workers", "0")

@@ -148,7 +148,7 @@ def service(space: SpaceModel) -> Service:
         space,
         label_sets={"colours": ("red", "green", "blue")},
         max_wait_ms=20,
-        heavy_processes=False,
+        processes=False,
     )
 
 

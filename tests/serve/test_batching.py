@@ -10,7 +10,8 @@ import torch
 from openbind.errors import BadInput, MissingModality
 from openbind.serve.batching import Batcher
 from openbind.space.model import SpaceModel
-from openbind.types import Modality
+from openbind.space.protocol import EncodeReport, ItemError
+from openbind.types import Embeddings, Modality
 from tests.serve.conftest import png
 
 
@@ -99,3 +100,29 @@ def test_empty_request_is_refused(space: SpaceModel) -> None:
         await batcher.close()
 
     asyncio.run(main())
+
+
+def test_a_light_batch_spread_over_model_workers_gives_each_request_its_rows() -> None:
+    calls: list[list[str]] = []
+
+    def encode(modality: Modality, items: list) -> EncodeReport:
+        calls.append(list(items))
+        kept = [i for i, x in enumerate(items) if x != "bad"]
+        errors = [ItemError(i, x, "is bad") for i, x in enumerate(items) if x == "bad"]
+        rows = torch.tensor([[float(ord(items[i]))] for i in kept]).reshape(len(kept), 1)
+        return EncodeReport(Embeddings(rows, modality, "toy"), kept, errors)
+
+    async def main() -> list:
+        batcher = Batcher(encode, max_wait_ms=50, light_workers=2)
+        asks = [["a", "b"], ["bad"], ["c", "d", "e"]]
+        out = await asyncio.gather(
+            *(batcher.submit(Modality.TEXT, a) for a in asks), return_exceptions=True
+        )
+        await batcher.close()
+        return out
+
+    first, bad, third = asyncio.run(main())
+    assert sorted(map(len, calls)) == [3, 3]  # one batch of six, split in two
+    assert first.vectors[:, 0].tolist() == [ord("a"), ord("b")]
+    assert isinstance(bad, BadInput) and bad.index == 0 and "is bad" in str(bad)
+    assert third.vectors[:, 0].tolist() == [ord("c"), ord("d"), ord("e")]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import signal
 import threading
@@ -20,7 +22,7 @@ from openbind.serve.batching import Batcher
 from openbind.serve.inputs import InputError, QueryPart
 from openbind.serve.service import Service
 from openbind.space.model import SpaceModel
-from openbind.types import Modality
+from openbind.types import Embeddings, Modality
 from tests.serve.conftest import mp4, png, text_to_rgb, wav
 
 
@@ -181,7 +183,7 @@ def test_heavy_work_in_a_worker_process_gives_the_same_answers(space: SpaceModel
         return out
 
     def serve(processes: bool) -> list[torch.Tensor]:
-        service = Service(space, heavy_processes=processes)
+        service = Service(space, processes=processes)
         service._batcher.light_chars = 20
         return asyncio.run(answers(service))
 
@@ -194,7 +196,7 @@ def _who() -> tuple[int, int, int]:
 
 
 def _refuse() -> None:
-    raise InputError("file", "cannot be read")  # does not survive pickling as it is
+    raise InputError("file", "cannot be read")  # comes back as it is (type and field)
 
 
 def test_the_heavy_worker_is_a_low_priority_process_that_is_replaced_when_it_dies(
@@ -203,12 +205,13 @@ def test_the_heavy_worker_is_a_low_priority_process_that_is_replaced_when_it_die
     jobs = {"who": _who, "die": lambda: os._exit(3), "refuse": _refuse}
 
     async def main() -> None:
-        batcher = Batcher(lambda m, items: None, heavy_processes=True, jobs=jobs)  # type: ignore[arg-type,return-value]
+        batcher = Batcher(lambda m, items: None, processes=True, jobs=jobs)  # type: ignore[arg-type,return-value]
         batcher.start()
         pid, nice, threads = await batcher.run("who")
         assert pid != os.getpid() and nice == 19 and threads == 1
-        with pytest.raises(BadInput, match="file: cannot be read"):
+        with pytest.raises(InputError, match="file: cannot be read") as refused:
             await batcher.run("refuse")
+        assert refused.value.field == "file"
         with pytest.raises(BadInput, match="worker process stopped"):
             await batcher.run("die")
         second, _, _ = await batcher.run("who")  # a new worker took its place
@@ -220,3 +223,84 @@ def test_the_heavy_worker_is_a_low_priority_process_that_is_replaced_when_it_die
         await batcher.close()
 
     asyncio.run(main())
+
+
+def test_short_texts_are_embedded_by_model_worker_processes_at_normal_priority() -> None:
+    async def main() -> None:
+        batcher = Batcher(
+            lambda m, items: None,  # type: ignore[arg-type,return-value]
+            processes=True,
+            light_workers=2,
+            light_threads=1,
+            jobs={"who": _who},
+        )
+        batcher.start()
+        seen = {await batcher._on_pool(False, "who", ()) for _ in range(6)}
+        assert all(pid != os.getpid() and nice == 0 and threads == 1 for pid, nice, threads in seen)
+        heavy_pid, heavy_nice, _ = await batcher.run("who")
+        assert heavy_nice == 19 and heavy_pid not in {pid for pid, _, _ in seen}
+        await batcher.close()
+
+    asyncio.run(main())
+
+
+def _read_where(service: Service, raw: bytes) -> tuple[int, list[QueryPart]]:
+    """A request reader that says which process read the body (and embeds its words)."""
+    words = raw.decode().split()
+    return os.getpid(), [QueryPart(Modality.TEXT, w, f"input[{i}]") for i, w in enumerate(words)]
+
+
+def test_large_bodies_are_read_and_embedded_whole_by_the_worker(space: SpaceModel) -> None:
+    big = ("r" * 100_000 + " ") * 11 + "red blue"  # over BIG_JSON (1 MiB)
+    small = b"red blue"
+
+    async def main() -> None:
+        service = Service(space)
+        service.start()
+        here, parts = await service.read_request(small, _read_where)
+        assert here == os.getpid() and [p.item for p in parts] == ["red", "blue"]
+        there, embedded = await service.read_request(big.encode(), _read_where)
+        assert there != os.getpid() and len(embedded) == 13
+        assert all(isinstance(p.item, Embeddings) for p in embedded)
+        rows = (await service.embed_parts(embedded[-2:])).vectors
+        assert torch.allclose(rows, space.encode("text", ["red", "blue"]).vectors, atol=1e-6)
+        await service.aclose()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        (
+            {"input": [base64.b64encode(png((9, 9, 9))).decode(), "%%%"], "modality": "image"},
+            400,
+            "input[1]",
+        ),
+        ({"input": ["red"], "modality": "smell"}, 400, "modality"),
+        ({"input": 5}, 422, "input"),
+        ({"input": ["red"], "dimensions": 7}, 400, "dimensions"),
+    ],
+    ids=["bad-base64", "unknown-modality", "not-a-string", "wrong-dimensions"],
+)
+def test_a_large_body_gets_the_same_errors_as_a_small_one(
+    client: TestClient, body: dict, status: int, param: str
+) -> None:
+    for pad in ("", " " * (1 << 20)):  # JSON allows spaces: the same body, over BIG_JSON
+        raw = json.dumps({"model": "toy_colour.test", **body}) + pad
+        r = client.post("/v1/embeddings", content=raw, headers={"content-type": "application/json"})
+        _error(r, status, param)
+
+
+def test_large_search_and_classify_bodies_give_the_same_answers(client: TestClient) -> None:
+    blue = "data:image/png;base64," + base64.b64encode(png((0, 0, 240))).decode()
+    search = {"text": "blue", "media": blue, "weights": [1, 1], "k": 2}
+    classify = {"media": blue, "labels": ["red", "green", "blue"]}
+    for path, body in (("/search", search), ("/classify", classify)):
+        answers = []
+        for pad in ("", " " * (1 << 20)):
+            raw = json.dumps(body) + pad
+            r = client.post(path, content=raw, headers={"content-type": "application/json"})
+            assert r.status_code == 200, r.text
+            answers.append(r.json())
+        assert answers[0] == answers[1]

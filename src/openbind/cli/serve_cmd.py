@@ -42,6 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", help="space to load (default: the library's, else starter)")
     add_load_options(p)
+    for action in p._actions:  # the model runs in worker processes here (see --model-workers)
+        if action.dest == "threads":
+            action.help = "torch threads of each model worker process (default: 1)"
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     p.add_argument(
@@ -80,8 +83,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="time budget of one request; past it the answer is 503 (default: %(default)s)",
     )
+    p.add_argument(
+        "--model-workers",
+        type=_at_least_one,
+        default=2,
+        metavar="N",
+        help="processes that embed short texts, one batch each at a time (media, long texts "
+        "and label lists go to one more, at the lowest CPU priority) (default: %(default)s)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=run)
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,6 +168,8 @@ def start_watch(service: object, args: argparse.Namespace) -> threading.Event:
 
 def build(args: argparse.Namespace) -> tuple[FastAPI, ServeSettings]:
     """The app and its settings from the command line (loads the space and opens the library)."""
+    import torch
+
     import openbind
     from openbind.errors import BadInput
     from openbind.index import Library, resolve_library
@@ -164,8 +187,13 @@ def build(args: argparse.Namespace) -> tuple[FastAPI, ServeSettings]:
         library = Library.open(path)
         model = model or library.model_id
     preprocess = {"image": {"fast": True}} if args.fast_images else None
+    options = speed_options(args)
+    # This process runs no model: its worker processes do (`Service`), and one forked after
+    # torch ran on several threads would hang in its first parallel region.
+    threads, options["threads"] = options["threads"] or 1, 1
+    torch.set_num_threads(1)  # before loading, which may run torch on several threads
     space = openbind.load(
-        model or "starter", weights=args.weights, preprocess=preprocess, **speed_options(args)
+        model or "starter", weights=args.weights, preprocess=preprocess, **options
     )
     if library is not None:
         library.manifest.check(model_id=space.model_id, dim=space.dim, where=str(library.path))
@@ -181,6 +209,8 @@ def build(args: argparse.Namespace) -> tuple[FastAPI, ServeSettings]:
         max_batch_items=args.batch_items,
         max_wait_ms=args.batch_wait_ms,
         timeout_s=args.timeout,
+        model_workers=args.model_workers,
+        model_threads=threads,
     )
     settings = ServeSettings(
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,

@@ -25,7 +25,7 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from fastapi import FastAPI, Query, Request
@@ -63,6 +63,7 @@ from openbind.types import Modality
 
 log = logging.getLogger("openbind.serve")
 
+M = TypeVar("M", bound=BaseModel)
 STATIC = Path(__file__).parent / "static"
 MAX_INPUTS = 2048
 
@@ -258,18 +259,8 @@ def _add_routes(app: FastAPI, service: Service) -> None:
     @app.post("/embeddings", response_model=EmbeddingsResponse, include_in_schema=False)
     async def embeddings(request: Request) -> EmbeddingsResponse:
         """Embed text or base64 media into the space (OpenAI-compatible)."""
-        body = await _json_body(request, EmbeddingsRequest, service)
-        _check_model(body.model, service)
-        if body.dimensions is not None and body.dimensions != service.space.dim:
-            raise InputError("dimensions", f"this model has {service.space.dim} dimensions only")
-        texts = [body.input] if isinstance(body.input, str) else body.input
-        if not texts:
-            raise InputError("input", "is an empty list")
-        if len(texts) > MAX_INPUTS:
-            raise InputError("input", f"has {len(texts)} items; at most {MAX_INPUTS} per request")
-        # off the event loop: 32 MB of base64 takes ~0.2 s that no other request should wait
-        modality, items = await asyncio.to_thread(_embedding_inputs, texts, body.modality)
-        emb = await service.embed(modality, items)
+        body, parts = await service.read_request(await request.body(), _read_embeddings)
+        emb = await service.embed_parts(parts)
         vectors = emb.numpy()
         data = [
             EmbeddingItem(index=i, embedding=_encode_vector(v, body.encoding_format))
@@ -278,7 +269,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         return EmbeddingsResponse(
             data=data,
             model=service.model_id,
-            usage=Usage(prompt_tokens=len(items), total_tokens=len(items)),
+            usage=Usage(prompt_tokens=len(parts), total_tokens=len(parts)),
         )
 
     @app.post(
@@ -294,8 +285,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         files as repeated `file` uploads and `file_modality` for their modality.
         """
         if _is_json(request):
-            body = await _json_body(request, SearchRequest, service)
-            parts = await asyncio.to_thread(_json_parts, body)  # base64 decoding
+            body, parts = await service.read_request(await request.body(), _read_search)
         else:
             body, parts = await _form_search(request)
         return await _search(service, body, parts)
@@ -327,16 +317,9 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         `label_set`, `modality`).
         """
         if _is_json(request):
-            body = await _json_body(request, ClassifyRequest, service)
-            if body.media is not None:
-                part = await asyncio.to_thread(
-                    media_value, body.media, "media", modality=body.modality or None
-                )
-            elif body.text is not None and body.text.strip():
-                part = QueryPart(Modality.TEXT, body.text.strip(), "text")
-            else:
-                raise InputError("media", "give media or a text to classify")
-            labels = body.labels
+            (body, names), (part,) = await service.read_request(
+                await request.body(), _read_classify
+            )
             label_set = body.label_set
         else:
             form = await request.form()
@@ -355,9 +338,8 @@ def _add_routes(app: FastAPI, service: Service) -> None:
                 part = QueryPart(Modality.TEXT, text.strip(), "text")
             else:
                 raise InputError("file", "give a file or a text to classify")
-            labels = _form_text(form, "labels")
+            names = _split_labels(_form_text(form, "labels"))
             label_set = _form_text(form, "label_set") or "default"
-        names = _split_labels(labels)
         scores = await service.classify(part, names or None, label_set=label_set)
         out = [LabelOut(label=s.label, probability=s.probability, score=s.score) for s in scores]
         return ClassifyResponse(model=service.model_id, modality=part.modality.value, labels=out)
@@ -574,18 +556,16 @@ class BadJson(InputError):
         super().__init__("body", f"is not valid JSON ({detail})")
 
 
-async def _json_body(request: Request, model: type[BaseModel], service: Service) -> Any:
-    """The JSON body of `request` as `model` (every JSON route reads its body here; large
-    bodies are parsed by the service's heavy worker, `Service.read_json`).
+def _parse_json(raw: bytes, model: type[M]) -> M:
+    """A JSON request body as `model` (every JSON route reads its body through here).
 
     Raises:
         BadJson: not JSON, truncated, or nesting or numbers too deep to read.
         InputError: JSON, but not an object.
         RequestValidationError: an object that does not match `model` (422).
     """
-    raw = await request.body()
     try:
-        data = {} if not raw or raw.isspace() else await service.read_json(raw)  # no copy
+        data = {} if not raw or raw.isspace() else json.loads(raw)
     except json.JSONDecodeError as e:
         raise BadJson(f"{e.msg}, character {e.pos}") from None
     except UnicodeDecodeError:
@@ -598,8 +578,51 @@ async def _json_body(request: Request, model: type[BaseModel], service: Service)
         raise InputError("body", "must be a JSON object")
     try:
         return model.model_validate(data)
-    except ValidationError as e:
-        raise RequestValidationError(e.errors()) from None
+    except ValidationError as e:  # without the (maybe huge) input: it may cross processes
+        errors = e.errors(include_url=False, include_context=False, include_input=False)
+        raise RequestValidationError(errors) from None
+
+
+# The request readers of the JSON routes, for `Service.read_request`: each parses and checks a
+# body and returns it without its large fields, and its query parts. They run in the server's
+# heavy worker process for large bodies, so they are module-level functions.
+
+
+def _read_embeddings(service: Service, raw: bytes) -> tuple[EmbeddingsRequest, list[QueryPart]]:
+    body = _parse_json(raw, EmbeddingsRequest)
+    _check_model(body.model, service)
+    if body.dimensions is not None and body.dimensions != service.space.dim:
+        raise InputError("dimensions", f"this model has {service.space.dim} dimensions only")
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    if not texts:
+        raise InputError("input", "is an empty list")
+    if len(texts) > MAX_INPUTS:
+        raise InputError("input", f"has {len(texts)} items; at most {MAX_INPUTS} per request")
+    modality, items = _embedding_inputs(texts, body.modality)
+    modality = service.check_modality(modality)
+    parts = [QueryPart(modality, item, f"input[{i}]") for i, item in enumerate(items)]
+    return body.model_copy(update={"input": []}), parts
+
+
+def _read_search(service: Service, raw: bytes) -> tuple[SearchRequest, list[QueryPart]]:
+    body = _parse_json(raw, SearchRequest)
+    parts = _json_parts(body)
+    return body.model_copy(update={"text": None, "q": None, "media": None}), parts
+
+
+def _read_classify(
+    service: Service, raw: bytes
+) -> tuple[tuple[ClassifyRequest, list[str]], list[QueryPart]]:
+    body = _parse_json(raw, ClassifyRequest)
+    names = service.label_names(_split_labels(body.labels) or None, body.label_set)  # checked first
+    if body.media is not None:
+        part = media_value(body.media, "media", modality=body.modality or None)
+    elif body.text is not None and body.text.strip():
+        part = QueryPart(Modality.TEXT, body.text.strip(), "text")
+    else:
+        raise InputError("media", "give media or a text to classify")
+    slim = body.model_copy(update={"text": None, "media": None, "labels": None})
+    return (slim, names), [part]
 
 
 def _json_parts(body: SearchRequest) -> list[QueryPart]:

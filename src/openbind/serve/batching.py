@@ -8,19 +8,22 @@ only the request it came from; the others of the batch still get their embedding
 No request starves the others. Requests are sorted into two kinds of lanes:
 
 * the light lane of a modality: short texts (at most `light_chars` characters in all) and
-  ready tensors, run on one model thread at normal priority;
+  ready tensors, run by `light_workers` model workers at normal priority;
 * heavy lanes: everything that must be decoded (image, video, audio, ... files) and long texts,
   one lane per modality, run by a bounded pool of `heavy_workers` at the lowest CPU priority
   (`heavy_nice`), so a 30 s video decode never sits in front of a one-line text, and the model
-  thread gets the CPU first when both want it.
+  worker gets the CPU first when both want it.
 
-The heavy workers are threads, or, with `heavy_processes`, worker processes forked from this
-one (they share the loaded model's memory copy-on-write) with `heavy_threads` torch threads
-each. Processes isolate far better: a decoder or tokenizer in a thread holds the GIL for up to
-tens of milliseconds at a time, and every one of the model thread's hundreds of torch calls
-per forward pass must take the GIL back; in its own process a heavy job competes for the CPU
-only, and in the idle scheduling class (below nice 19, which still gets about 1.5% of a core
-that the model thread wants) it runs only on what the model thread leaves.
+The workers are threads, or, with `processes`, worker processes forked from this one (they
+share the loaded model's memory copy-on-write): the model workers with `light_threads` torch
+threads each, the heavy ones with `heavy_threads` each. Processes isolate far better. A decoder or
+tokenizer in a thread holds the GIL for up to tens of milliseconds at a time, and so does the
+event loop when a flood of requests keeps it busy; each of the model's hundreds of torch calls
+per forward pass must take the GIL back, and waits up to the 5 ms switch interval for it each
+time (a flood of cheaply refused requests made a 27 ms forward pass take 300 ms). In their own
+processes the model and the heavy jobs compete for the CPU only, and the heavy ones, in the
+idle scheduling class (below nice 19, which still gets about 1.5% of a core that the model
+wants), run only on what the rest leaves.
 
 Every request has a time budget (`timeout_s`): past it the caller gets `RequestTimeout`
 (the work already started finishes in the background; its result is dropped). `run` puts any
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import multiprocessing
 import os
 import pickle
@@ -41,13 +45,13 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 
 from openbind.errors import BadInput, RequestTimeout
-from openbind.space.model import EncodeReport
+from openbind.space.protocol import EncodeReport, ItemError
 from openbind.types import Embeddings, Modality
 
 EncodeFn = Callable[[Modality, list[Any]], EncodeReport]
@@ -84,7 +88,7 @@ class Batcher:
     """Merge concurrent `submit` calls into batched encode calls.
 
     Args:
-        encode: runs one batch of one modality (called on the model thread or the heavy pool).
+        encode: runs one batch of one modality (called by a model worker or the heavy pool).
         max_items: stop collecting once a batch has this many items (a larger single request
             still runs, alone).
         max_wait_ms: how long the first request of a batch waits for company.
@@ -94,10 +98,14 @@ class Batcher:
             19, the most, puts them at nice 19, and worker processes in the idle scheduling
             class).
         light_chars: text requests of at most this many characters in all share the light lane.
-        heavy_processes: run the heavy workers as processes forked from this one (where the
-            platform can fork) instead of threads. `encode` and `jobs` then run in the child:
-            they must not rely on state changed after the fork, and their results and errors
-            travel back pickled.
+        processes: run the model worker and the heavy workers as processes forked from this
+            one (where the platform can fork) instead of threads. `encode` and `jobs` then run
+            in the children: they must not rely on state changed after the fork, and their
+            arguments, results and errors travel pickled.
+        light_workers: model workers: how many batches of a light lane run at once.
+        light_threads: torch threads of each model worker process. One: a process forked after
+            torch has run a parallel region (loading the model does) hangs in its own first
+            parallel region (GNU OpenMP's thread pool does not survive a fork).
         heavy_threads: torch threads of each heavy worker process.
         jobs: named functions that `run` may call on the heavy pool.
 
@@ -113,13 +121,14 @@ class Batcher:
     heavy_workers: int = 1
     heavy_nice: int = 19
     light_chars: int = 4096
-    heavy_processes: bool = False
+    processes: bool = False
+    light_workers: int = 1
+    light_threads: int = 1
     heavy_threads: int = 1
     jobs: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     _queues: dict[Lane, asyncio.Queue[_Request]] = field(default_factory=dict, init=False)
     _workers: list[asyncio.Task[None]] = field(default_factory=list, init=False)
-    _executor: ThreadPoolExecutor | None = field(default=None, init=False)
-    _heavy: Executor | None = field(default=None, init=False)
+    _pools: dict[bool, Executor] = field(default_factory=dict, init=False)  # by heaviness
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _stats: BatchStats = field(default_factory=BatchStats, init=False)
 
@@ -154,20 +163,21 @@ class Batcher:
             RequestTimeout: it took longer than `timeout_s` (it finishes in the background).
         """
         try:
-            return await asyncio.wait_for(self._on_heavy(job, args), self.timeout_s)
+            return await asyncio.wait_for(self._on_pool(True, job, args), self.timeout_s)
         except TimeoutError:
             self._timed_out()
             raise RequestTimeout(self.timeout_s or 0.0, what) from None
 
     def start(self) -> None:
-        """Start the heavy pool now (worker processes are forked here, not at the first heavy
-        request, which would fork a process already running the server's threads)."""
-        pool = self._heavy_pool()
-        if isinstance(pool, ProcessPoolExecutor):
-            pool.submit(os.getpid).result()
+        """Start the workers now (worker processes are forked here, not at the first request,
+        which would fork a process already running the server's threads)."""
+        for heavy in (False, True):
+            pool = self._pool(heavy)
+            if isinstance(pool, ProcessPoolExecutor):
+                pool.submit(os.getpid).result()
 
     async def close(self) -> None:
-        """Stop the workers and the model thread; waiting requests are cancelled."""
+        """Stop the lanes and the workers; waiting requests are cancelled."""
         for task in self._workers:
             task.cancel()
         for task in self._workers:
@@ -178,10 +188,9 @@ class Batcher:
             while not queue.empty():
                 queue.get_nowait().future.cancel()
         self._queues.clear()
-        for pool in (self._executor, self._heavy):
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
-        self._executor = self._heavy = None
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+        self._pools.clear()
         _JOBS.pop(id(self), None)
 
     # -- internals -----------------------------------------------------------------------------
@@ -196,29 +205,35 @@ class Batcher:
                 return True
         return chars > self.light_chars
 
-    def _heavy_pool(self) -> Executor:
-        if self._heavy is not None:
-            return self._heavy
-        if self.heavy_processes and "fork" in multiprocessing.get_all_start_methods():
+    def _pool(self, heavy: bool) -> Executor:
+        """The model worker (`heavy` False) or the heavy pool, started when first needed."""
+        pool = self._pools.get(heavy)
+        if pool is not None:
+            return pool
+        workers = self.heavy_workers if heavy else self.light_workers
+        nice = self.heavy_nice if heavy else 0
+        if self.processes and "fork" in multiprocessing.get_all_start_methods():
             _JOBS[id(self)] = self._functions()  # what the fork inherits
-            self._heavy = ProcessPoolExecutor(
-                max_workers=self.heavy_workers,
+            threads = self.heavy_threads if heavy else self.light_threads
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
                 mp_context=multiprocessing.get_context("fork"),
                 initializer=_start_worker,
-                initargs=(self.heavy_nice, self.heavy_threads),
+                initargs=(nice, threads),
             )
         else:
-            self._heavy = ThreadPoolExecutor(
-                max_workers=self.heavy_workers,
-                thread_name_prefix="openbind-heavy",
+            pool = ThreadPoolExecutor(
+                max_workers=workers,
+                thread_name_prefix="openbind-heavy" if heavy else "openbind-model",
                 initializer=_lower_priority,
-                initargs=(self.heavy_nice,),
+                initargs=(nice,),
             )
-        return self._heavy
+        self._pools[heavy] = pool
+        return pool
 
-    async def _on_heavy(self, job: str, args: tuple) -> Any:
-        """`job(*args)` on the heavy pool ("encode" is `self.encode`)."""
-        pool = self._heavy_pool()
+    async def _on_pool(self, heavy: bool, job: str, args: tuple) -> Any:
+        """`job(*args)` on the model worker or the heavy pool ("encode" is `self.encode`)."""
+        pool = self._pool(heavy)
         loop = asyncio.get_running_loop()
         if not isinstance(pool, ProcessPoolExecutor):
             return await loop.run_in_executor(pool, self._functions()[job], *args)
@@ -228,12 +243,12 @@ class Batcher:
             try:
                 future = loop.run_in_executor(pool, _in_worker, id(self), job, args)
             except BrokenProcessPool:  # the worker died between jobs: this job is not to blame
-                self._drop(pool)
-                pool = self._heavy_pool()
+                self._drop(heavy, pool)
+                pool = self._pool(heavy)
                 future = loop.run_in_executor(pool, _in_worker, id(self), job, args)
             answer = await future
         except BrokenProcessPool:  # the worker died on this job (out of memory?): fork a new one
-            self._drop(pool)
+            self._drop(heavy, pool)
             raise BadInput(
                 "the worker process stopped while handling it (killed, or out of memory)"
             ) from None
@@ -247,9 +262,9 @@ class Batcher:
         """The heavy pool's jobs by name: "encode" and `jobs`."""
         return {"encode": self.encode, **self.jobs}
 
-    def _drop(self, pool: Executor) -> None:
-        if self._heavy is pool:
-            self._heavy = None
+    def _drop(self, heavy: bool, pool: Executor) -> None:
+        if self._pools.get(heavy) is pool:
+            del self._pools[heavy]
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _timed_out(self) -> None:
@@ -265,7 +280,8 @@ class Batcher:
         queue = self._queues.get(lane)
         if queue is None:
             queue = self._queues[lane] = asyncio.Queue()
-            self._workers.append(asyncio.create_task(self._work(lane, queue)))
+            for _ in range(1 if lane[1] else self.light_workers):  # batches run at once
+                self._workers.append(asyncio.create_task(self._work(lane, queue)))
         return queue
 
     async def _work(self, lane: Lane, queue: asyncio.Queue[_Request]) -> None:
@@ -302,14 +318,10 @@ class Batcher:
         modality, heavy = lane
         items = [item for r in live for item in r.items]
         try:
-            if heavy:
-                report = await self._on_heavy("encode", (modality, items))
+            if heavy or self.light_workers < 2 or len(items) < 2:
+                report = await self._on_pool(heavy, "encode", (modality, items))
             else:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="openbind-model")
-                report = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self.encode, modality, items
-                )
+                report = await self._spread(modality, items)
         except Exception as e:  # the whole batch failed (missing tower, model error)
             for r in live:
                 _resolve(r, error=e)
@@ -317,6 +329,29 @@ class Batcher:
             return
         _distribute(live, report, modality)
         self._count(len(live), len(items))
+
+    async def _spread(self, modality: Modality, items: list[Any]) -> EncodeReport:
+        """One light batch split over the model workers, each encoding its share on its own
+        (one torch thread each: no op waits for a thread that lost its core), in one report."""
+        n = min(self.light_workers, len(items))
+        starts = [len(items) * i // n for i in range(n + 1)]
+        parts = itertools.pairwise(starts)
+        reports = await asyncio.gather(
+            *(self._on_pool(False, "encode", (modality, items[a:b])) for a, b in parts)
+        )
+        first = reports[0].embeddings
+        return EncodeReport(
+            Embeddings(
+                torch.cat([r.embeddings.vectors for r in reports]), first.modality, first.model_id
+            ),
+            [start + k for r, start in zip(reports, starts, strict=False) for k in r.kept],
+            [_moved(e, start) for r, start in zip(reports, starts, strict=False) for e in r.errors],
+            [
+                _moved(e, start)
+                for r, start in zip(reports, starts, strict=False)
+                for e in r.truncated
+            ],
+        )
 
     def _count(self, requests: int, items: int) -> None:
         s = self._stats
@@ -432,6 +467,10 @@ def _lower_priority(increment: int) -> None:
     with contextlib.suppress(AttributeError, OSError):
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + increment)
+
+
+def _moved(error: ItemError, offset: int) -> ItemError:
+    return replace(error, index=error.index + offset)
 
 
 def _distribute(requests: list[_Request], report: EncodeReport, modality: Modality) -> None:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -56,7 +55,8 @@ MAX_WEIGHT = 1e6
 """Largest weight (in absolute value) of a query part: larger ones overflow float32 sums."""
 
 BIG_JSON = 1 << 20
-"""Request bodies larger than this (bytes) are parsed in the heavy worker process."""
+"""Request bodies larger than this (bytes) are read and embedded whole in the heavy worker
+process (`Service.read_request`)."""
 
 MAX_K, MAX_OFFSET = 1000, 100_000
 """Most hits per page, and the deepest rank a page may start at."""
@@ -127,6 +127,13 @@ class Health:
     batches: BatchStats
 
 
+def _part_error(part: QueryPart, reason: str) -> InputError:
+    return InputError(part.field, f"cannot embed this {part.modality.value} input: {reason}")
+
+
+T = TypeVar("T")
+
+
 class Service:
     """Embedding, search and zero-shot classification over one space.
 
@@ -140,10 +147,21 @@ class Service:
             the request gets `RequestTimeout` (see `openbind.serve.batching`).
         max_labels: labels per `classify` request (`openbind.limits.MAX_LABELS`).
         max_query_parts: parts per `search` query (`openbind.limits.MAX_QUERY_PARTS`).
-        heavy_processes: decode and embed media, long texts and label lists in a worker
-            process forked from this one (nice 19, idle scheduling class, one torch thread), instead of a
-            thread of this process (see `openbind.serve.batching`). Call `start` before
-            serving, so the fork happens before the server's threads run.
+        processes: run the model in worker processes forked from this one instead of threads
+            of this process (see `openbind.serve.batching`): short texts in one at normal
+            priority, and media, long texts, label lists and large bodies in one at nice 19 in
+            the idle scheduling class with one torch thread. Call `start` before serving, so
+            the forks happen before the server's threads run.
+        model_workers: worker processes that embed short texts, each one batch at a time
+            (with `processes`; else one model thread). Each makes its own packed copy of the
+            weights it runs (the text tower, usually) at its first batch.
+        model_threads: torch threads of each of them. One by default: on a busy machine a
+            forward pass on two threads waits at every op for the thread that lost its core
+            (27 ms became 95 ms at the median while cheap requests flooded in), and two workers
+            of one thread each give the same throughput when idle. More than one only if
+            this process has not run torch on several threads before `start` (GNU OpenMP's
+            thread pool does not survive a fork: the worker would hang); `openbind serve`
+            loads the space with one thread for that reason.
 
     Example:
         >>> service = Service(openbind.load("starter"))
@@ -162,7 +180,9 @@ class Service:
         timeout_s: float | None = 60.0,
         max_labels: int = MAX_LABELS,
         max_query_parts: int = MAX_QUERY_PARTS,
-        heavy_processes: bool = True,
+        processes: bool = True,
+        model_workers: int = 2,
+        model_threads: int = 1,
     ) -> None:
         self.space = space
         self.library = library
@@ -170,13 +190,20 @@ class Service:
             "default": tuple(DEFAULT_LABELS),
             **{k: tuple(v) for k, v in (label_sets or {}).items()},
         }
+        if model_workers < 1 or model_threads < 1:
+            raise ValueError(
+                f"model_workers and model_threads must be at least 1, got {model_workers} "
+                f"and {model_threads}"
+            )
         self._batcher = Batcher(
             self._encode,
             max_items=max_batch_items,
             max_wait_ms=max_wait_ms,
             timeout_s=timeout_s,
-            heavy_processes=heavy_processes,
-            jobs={"labels": self._label_embeddings, "json": json.loads},
+            processes=processes,
+            light_workers=model_workers if processes else 1,
+            light_threads=model_threads,
+            jobs={"labels": self._label_embeddings, "request": self._read_and_embed},
         )
         self.max_labels, self.max_query_parts = max_labels, max_query_parts
         self._label_cache: dict[tuple[Modality | str, ...], Embeddings] = {}
@@ -194,7 +221,7 @@ class Service:
             InputError: an item cannot be embedded (field "input[i]") or the modality is not
                 one the space has (field "modality").
         """
-        m = self._modality(modality)
+        m = self.check_modality(modality)
         try:
             return await self._batcher.submit(m, items)
         except MissingModality as e:
@@ -202,6 +229,18 @@ class Service:
         except BadInput as e:
             field = "input" if e.index is None else f"input[{e.index}]"
             raise InputError(field, e.reason) from None
+
+    async def embed_parts(self, parts: Sequence[QueryPart]) -> Embeddings:
+        """The embeddings of query parts of one modality, a row each, embedded together
+        (as `embed`), or as `read_request` embedded them already.
+
+        Raises:
+            InputError: as `embed`.
+        """
+        if parts and all(isinstance(p.item, Embeddings) for p in parts):
+            rows = torch.cat([p.item.vectors for p in parts])
+            return Embeddings(rows, parts[0].modality, self.model_id)
+        return await self.embed(parts[0].modality, [p.item for p in parts])
 
     async def search(
         self,
@@ -277,7 +316,7 @@ class Service:
         Raises:
             InputError: empty labels, unknown label set, or an input that cannot be embedded.
         """
-        names = self._labels(labels, label_set)
+        names = self.label_names(labels, label_set)
         item = await self._embed_part(part)
         m = item.modality
         classes = await self._class_embeddings(names, m)
@@ -328,21 +367,31 @@ class Service:
                 return resolved
         raise UnknownId(item_id)
 
-    async def read_json(self, raw: bytes) -> Any:
-        """`json.loads(raw)`; bodies over `BIG_JSON` bytes are parsed by the heavy worker.
+    async def read_request(
+        self, raw: bytes, read: Callable[[Service, bytes], tuple[T, list[QueryPart]]]
+    ) -> tuple[T, list[QueryPart]]:
+        """A request body read by `read(service, raw)`: a value and the query parts it holds.
 
-        One `json.loads` call holds the GIL throughout: 20 MB take 40-90 ms, during which no
-        other request of this process moves. In the worker process only copying the body
-        there and the parsed value back costs this process (a few ms).
+        A body over `BIG_JSON` bytes is handled whole by the heavy worker process: it parses
+        and checks the body, decodes its media and embeds its parts, and only the value and the
+        parts' vectors come back (each part's `item` is then its `Embeddings`, which `embed`,
+        `search` and `classify` take as they are). So a 20 MB body costs this process only
+        its receiving: one `json.loads` of it holds the GIL for 40-90 ms, decoding its base64
+        takes 0.1-0.2 s more, and every other request of this process would wait.
+
+        `read` must be a module-level function (it is sent to the worker by name) that raises
+        typed errors (`InputError`, ...) and returns a value without the body's large fields.
 
         Raises:
-            json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError: as
-                `json.loads`.
-            RequestTimeout: the worker did not get to it within the time budget.
+            whatever `read` raises; InputError: a part cannot be embedded (its field named);
+            RequestTimeout: the worker did not finish within the time budget.
         """
-        if len(raw) <= BIG_JSON or not self._batcher.heavy_processes:
-            return json.loads(raw)
-        return await self._batcher.run("json", raw, what="reading the request body")
+        if len(raw) <= BIG_JSON:
+            return read(self, raw)
+        if not self._batcher.processes:
+            return await asyncio.to_thread(read, self, raw)
+        value, parts = await self._batcher.run("request", raw, read, what="the request")
+        return value, [replace(p, item=self._embedded(p)) for p in parts]
 
     def start(self) -> None:
         """Get ready to serve: freeze the loaded objects and start the heavy workers.
@@ -372,10 +421,39 @@ class Service:
             modality, items, batch_size=max(1, len(items)), progress=False
         )
 
+    def _read_and_embed(
+        self, raw: bytes, read: Callable[[Service, bytes], tuple[T, list[QueryPart]]]
+    ) -> tuple[T, list[QueryPart]]:
+        """`read_request` in the heavy worker: the parts come back with their vectors (numpy
+        rows) as items, grouped into one encode call per modality."""
+        value, parts = read(self, raw)
+        groups: dict[Modality, list[int]] = {}
+        for i, part in enumerate(parts):
+            self._check_part(part)
+            groups.setdefault(part.modality, []).append(i)
+        out = list(parts)
+        for m, positions in groups.items():
+            report = self._encode(m, [parts[i].item for i in positions])
+            if report.errors:
+                bad = report.errors[0]
+                raise _part_error(parts[positions[bad.index]], bad.reason)
+            vectors = report.embeddings.vectors.numpy()
+            for row, i in enumerate(positions):
+                out[i] = replace(parts[i], item=vectors[row : row + 1])
+        return value, out
+
+    def _embedded(self, part: QueryPart) -> Embeddings:
+        return Embeddings(torch.from_numpy(part.item), part.modality, self.model_id)
+
     def _label_embeddings(self, labels: list[str], modality: Modality) -> Embeddings:
         return class_embeddings(self.space, labels, modality)
 
-    def _modality(self, modality: Modality | str) -> Modality:
+    def check_modality(self, modality: Modality | str) -> Modality:
+        """The modality `modality` names, if the space embeds it.
+
+        Raises:
+            InputError: an unknown modality, or one the space has no tower for ("modality").
+        """
         try:
             m = Modality.parse(modality)
         except BadInput as e:
@@ -395,7 +473,16 @@ class Service:
         except BadInput as e:
             raise InputError("modality", str(e)) from None
 
-    def _labels(self, labels: Sequence[str] | None, label_set: str) -> list[str]:
+    def label_names(self, labels: Sequence[str] | None, label_set: str = "default") -> list[str]:
+        """The labels a classify request names: `labels` (stripped, without repeats), or else
+        the named label set.
+
+        Raises:
+            InputError: fewer than two labels, more than `max_labels` given (counted before
+                anything is done per label), an unknown label set.
+        """
+        if labels is not None and len(labels) > self.max_labels:
+            raise InputError("labels", f"has {len(labels)} labels; at most {self.max_labels}")
         if labels is None:
             if label_set not in self.label_sets:
                 known = ", ".join(sorted(self.label_sets))
@@ -409,18 +496,24 @@ class Service:
         return names
 
     async def _embed_part(self, part: QueryPart) -> Embeddings:
-        m = Modality.parse(part.modality)
-        if m not in self.space.modalities:
-            have = ", ".join(x.value for x in self.space.modalities)
-            raise InputError(
-                part.field, f"is {m.value}, which {self.model_id} cannot embed; it embeds: {have}"
-            )
+        """The embedding of one query part (its item as it is when `read_request` embedded it)."""
+        if isinstance(part.item, Embeddings):
+            return part.item
+        self._check_part(part)
         try:
-            return await self._batcher.submit(m, [part.item])
+            return await self._batcher.submit(part.modality, [part.item])
         except MissingModality as e:
             raise InputError("modality", str(e)) from None
         except BadInput as e:
-            raise InputError(part.field, f"cannot embed this {m.value} input: {e.reason}") from None
+            raise _part_error(part, e.reason) from None
+
+    def _check_part(self, part: QueryPart) -> None:
+        if part.modality not in self.space.modalities:
+            have = ", ".join(x.value for x in self.space.modalities)
+            raise InputError(
+                part.field,
+                f"is {part.modality.value}, which {self.model_id} cannot embed; it embeds: {have}",
+            )
 
     async def _compose(self, parts: Sequence[QueryPart]) -> Embeddings:
         for p in parts:
