@@ -6,8 +6,11 @@ Phase 1 (quiet): `--clients` clients send one-line `/v1/embeddings` texts back t
 `--duration` seconds. Phase 2 (attack): the same, while `--attackers` clients cycle through the
 worst inputs: a 20 MB text, a 16000 x 10000 MJPEG AVI, an 8192 x 4320 H.264 MP4, a one-hour mp3
 (all as base64 `/v1/embeddings`), a `/classify` with 5,000 labels and one with the most labels
-allowed (fresh ones each time, so no cache helps). Reports the small requests' p50 / p99 in
-both phases (goal: attack p99 at most 2x quiet) and what the attacks got back.
+allowed (fresh ones each time, so no cache helps). The attackers run in their own process, as
+they would on their own machines (they still share this machine's cores); each sends its next
+input when the last is answered. Reports the small requests' p50 / p99 in both phases (goal:
+attack p99 at most 2x quiet), what the attacks got back, and the CPU seconds of the server, its
+worker processes, the small-request clients and the attackers in each phase.
 
 Usage:
     .venv/bin/python benchmarks/serve_isolation.py [--duration 30] [--clients 4] [--attackers 2]
@@ -22,6 +25,7 @@ import argparse
 import asyncio
 import base64
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -29,6 +33,7 @@ import sys
 import threading
 import time
 import traceback
+import urllib.parse
 from collections import Counter
 from pathlib import Path
 
@@ -43,14 +48,19 @@ MEDIA = {
 }
 
 
-def serve(port: int, timeout_s: float, probe: Path | None) -> None:
+def serve(port: int, timeout_s: float, probe: Path | None, model_workers: int) -> None:
+    import torch
     import uvicorn
 
     import openbind
     from openbind.serve.app import ServeSettings, create_app
     from openbind.serve.service import Service
 
-    service = Service(openbind.load("starter"), timeout_s=timeout_s)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as `openbind serve`: the model runs in forked workers
+    service = Service(openbind.load("starter"), timeout_s=timeout_s, model_threads=threads)
+    service._batcher.light_workers = int(os.environ.get("LW", "1"))
+    service._batcher.light_threads = int(os.environ.get("LT", "1"))
     app = create_app(service, ServeSettings(rate_limit=0, max_upload_bytes=64 * 2**20))
     if probe is None:
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
@@ -69,24 +79,25 @@ class Probe:
     Events, each with its `time.monotonic()` stamp (the same clock in every process):
     ("lag", t, s): how late a 10 ms sleep of the event loop woke up;
     ("small", t, s): server-side time of a small `/v1/embeddings` request;
-    ("light", t, s) / ("heavy", t, s): one encode call of the light lane / a heavy lane.
+    ("light", t, s) / ("heavy", t, s): one batch of the light lane / a heavy lane, from the
+    server handing it to its worker to its rows coming back.
     """
 
     def __init__(self, app, service) -> None:
         self.app, self.events, self._lag = app, [], None
         self.stalls: list[tuple[float, float, list[str]]] = []
         threading.Thread(target=self._watch_gil, daemon=True).start()
-        encode = service._batcher.encode
+        batcher = service._batcher
+        run = batcher._run
 
-        def timed(modality, items):
+        async def timed(lane, batch):
             t0 = time.monotonic()
             try:
-                return encode(modality, items)
+                return await run(lane, batch)
             finally:
-                heavy = "heavy" in threading.current_thread().name
-                self.events.append(("heavy" if heavy else "light", t0, time.monotonic() - t0))
+                self.events.append(("heavy" if lane[1] else "light", t0, time.monotonic() - t0))
 
-        service._batcher.encode = timed
+        batcher._run = timed
 
     def _watch_gil(self) -> None:
         """After each wait of over 50 ms for the GIL, where the other threads are (the one
@@ -122,6 +133,27 @@ class Probe:
         self.events.append(("small", t0, time.monotonic() - t0))
 
 
+def cpu_seconds(server: int) -> dict[str, float]:
+    """CPU seconds used so far by the server process, its worker processes and this one."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used(pid: int) -> tuple[int, float]:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / tick  # ppid, utime+stime
+
+    workers = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent, seconds = used(int(entry))
+            except OSError:
+                continue
+            if parent == server:
+                workers += seconds
+    return {"server": used(server)[1], "workers": workers, "clients": used(os.getpid())[1]}
+
+
 def attacks(folder: Path, model: str) -> list[tuple[str, str, dict]]:
     """(name, path, request kwargs) of every worst input."""
     from openbind.limits import MAX_LABELS
@@ -144,7 +176,9 @@ def attacks(folder: Path, model: str) -> list[tuple[str, str, dict]]:
         body = {"model": model, "modality": modality, "input": data}
         out.append((name, "/v1/embeddings", as_json(body)))
     labels = ",".join(f"label number {i}" for i in range(5000))
-    out.append(("classify-5000-labels", "/classify", {"data": {"text": "a dog", "labels": labels}}))
+    form = urllib.parse.urlencode({"text": "a dog", "labels": labels}).encode()  # once, too
+    kind = {"content-type": "application/x-www-form-urlencoded"}
+    out.append(("classify-5000-labels", "/classify", {"content": form, "headers": kind}))
     out.append(("classify-max-labels", "/classify", {"fresh_labels": MAX_LABELS}))
     return out
 
@@ -152,13 +186,22 @@ def attacks(folder: Path, model: str) -> list[tuple[str, str, dict]]:
 async def run_phase(
     url: str, model: str, clients: int, duration: float, attack: list | None, attackers: int
 ) -> tuple[list[float], int, Counter, list[float]]:
+    """The small requests' latencies and failures, and (with `attack`) what the attackers got
+    back and how long they waited. The attackers run in their own process, as they would on
+    their own machines: the work of building and sending 20 MB bodies must not stall the loop
+    that times the small requests (they still share this machine's cores with the server)."""
     import httpx
 
     small: list[float] = []
     failed = 0
-    outcomes: Counter = Counter()
-    attack_times: list[float] = []
     stop = time.monotonic() + duration
+    attacking = None
+    if attack:
+        results = multiprocessing.get_context("fork").SimpleQueue()
+        attacking = multiprocessing.get_context("fork").Process(
+            target=_attack_process, args=(url, attack, attackers, stop, results)
+        )
+        attacking.start()
     async with httpx.AsyncClient(base_url=url, timeout=300) as http:
 
         async def client(c: int) -> None:
@@ -175,10 +218,36 @@ async def run_phase(
                     failed += 1
                 n += 1
 
+        await asyncio.gather(*(client(c) for c in range(clients)))
+    if attacking is None:
+        return small, failed, Counter(), []
+    outcomes, attack_times, attack_cpu = results.get()
+    attacking.join()
+    outcomes["(attacker process CPU seconds)"] = round(attack_cpu, 1)
+    return small, failed, outcomes, attack_times
+
+
+def _attack_process(url: str, attack: list, attackers: int, stop: float, results) -> None:
+    outcomes, times = asyncio.run(_attack(url, attack, attackers, stop))
+    used = os.times()
+    results.put((outcomes, times, used.user + used.system))
+
+
+async def _attack(
+    url: str, attack: list, attackers: int, stop: float
+) -> tuple[Counter, list[float]]:
+    """`attackers` clients cycling through `attack` until `stop` (each sends its next input
+    when the last is answered)."""
+    import httpx
+
+    outcomes: Counter = Counter()
+    attack_times: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=300) as http:
+
         async def attacker(a: int) -> None:
             k, round_ = a, 0
             while time.monotonic() < stop:
-                name, path, kw = attack[k % len(attack)]  # type: ignore[index]
+                name, path, kw = attack[k % len(attack)]
                 kw = dict(kw)
                 if "fresh_labels" in kw:
                     count = kw.pop("fresh_labels")
@@ -192,11 +261,8 @@ async def run_phase(
                 k += attackers
                 round_ += 1
 
-        tasks = [client(c) for c in range(clients)]
-        if attack:
-            tasks += [attacker(a) for a in range(attackers)]
-        await asyncio.gather(*tasks)
-    return small, failed, outcomes, attack_times
+        await asyncio.gather(*(attacker(a) for a in range(attackers)))
+    return outcomes, attack_times
 
 
 def main() -> int:
@@ -205,6 +271,7 @@ def main() -> int:
     p.add_argument("--clients", type=int, default=4, help="one-line text clients")
     p.add_argument("--attackers", type=int, default=2)
     p.add_argument("--timeout", type=float, default=60.0, help="the server's time budget")
+    p.add_argument("--model-workers", type=int, default=2, help="the server's model workers")
     p.add_argument("--keep", type=Path, default=Path(__file__).parent / "results" / "bombs")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument(
@@ -215,7 +282,7 @@ def main() -> int:
     p.add_argument("--probe-file", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
-        serve(args.serve, args.timeout, args.probe_file)
+        serve(args.serve, args.timeout, args.probe_file, args.model_workers)
         return 0
 
     args.keep.mkdir(parents=True, exist_ok=True)
@@ -226,6 +293,7 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}
     probe_file = args.out.with_suffix(".probe.json") if args.probe else None
     command = [sys.executable, __file__, "--serve", str(port), "--timeout", str(args.timeout)]
+    command += ["--model-workers", str(args.model_workers)]
     if probe_file is not None:
         probe_file.parent.mkdir(parents=True, exist_ok=True)
         command += ["--probe-file", str(probe_file)]
@@ -237,14 +305,19 @@ def main() -> int:
         attack = [a for a in attacks(args.keep, model) if not args.only or args.only in a[0]]
         print(f"server ready ({model}); {len(attack)} attack inputs", file=sys.stderr)
         asyncio.run(run_phase(url, model, args.clients, 3, None, 0))  # warm-up
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), cpu_seconds(server.pid)
         quiet = asyncio.run(run_phase(url, model, args.clients, args.duration, None, 0))
         windows["quiet"] = (t0, time.monotonic())
-        t0 = time.monotonic()
+        cpu1 = cpu_seconds(server.pid)
         loud = asyncio.run(
             run_phase(url, model, args.clients, args.duration, attack, args.attackers)
         )
-        windows["attack"] = (t0, time.monotonic())
+        windows["attack"] = (windows["quiet"][1], time.monotonic())
+        cpu2 = cpu_seconds(server.pid)
+        cpu = {
+            "quiet": {k: round(cpu1[k] - cpu0[k], 1) for k in cpu0},
+            "attack": {k: round(cpu2[k] - cpu1[k], 1) for k in cpu0},
+        }
     finally:
         server.send_signal(signal.SIGINT)  # lets a probing server write its record
         server.wait(timeout=60)
@@ -268,6 +341,8 @@ def main() -> int:
         "attackers": args.attackers,
         "duration_s": args.duration,
         "timeout_s": args.timeout,
+        "model_workers": args.model_workers,
+        "cpu_seconds": cpu,
         "load_average_1min": round(os.getloadavg()[0], 2),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -285,6 +360,8 @@ def main() -> int:
             f"p50 {s['p50_ms']:8.1f} ms  p99 {s['p99_ms']:8.1f} ms  max {s['max_ms']:8.1f} ms"
         )
     print(f"p99 attack / quiet = {ratio:.2f} (goal <= 2: {result['goal']})")
+    for phase, used in cpu.items():
+        print(f"  CPU seconds, {phase}: " + ", ".join(f"{k} {v}" for k, v in used.items()))
     for k, v in sorted(result["attack"]["attack_outcomes"].items()):
         print(f"  attack {k}: {v}")
     for phase, kinds in result.get("probe", {}).items():
