@@ -148,9 +148,9 @@ class Service:
         max_labels: labels per `classify` request (`openbind.limits.MAX_LABELS`).
         max_query_parts: parts per `search` query (`openbind.limits.MAX_QUERY_PARTS`).
         processes: run the model in worker processes forked from this one instead of threads
-            of this process (see `openbind.serve.batching`): short texts in one at normal
-            priority, and media, long texts, label lists and large bodies in one at nice 19 in
-            the idle scheduling class with one torch thread. Call `start` before serving, so
+            of this process (see `openbind.serve.batching`): short texts in `model_workers`
+            at normal priority, and media, long texts, label lists and large bodies in one at
+            nice 19 in the idle scheduling class with one torch thread. Call `start` before serving, so
             the forks happen before the server's threads run.
         model_workers: worker processes that embed short texts, each one batch at a time
             (with `processes`; else one model thread). Each makes its own packed copy of the
