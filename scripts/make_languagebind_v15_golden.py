@@ -36,7 +36,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden" / "languagebind"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' golden helpers
+from tests.zoo.languagebind_golden import GOLDEN, text_state
+
 NAME = "video_v15"
 SEED = 2
 LOGIT_SCALE = 4.45
@@ -50,15 +52,6 @@ def _import_original(src: Path) -> types.ModuleType:
     from languagebind.video import modeling_video  # type: ignore[import-not-found]
 
     return modeling_video
-
-
-def _text_state() -> dict[str, torch.Tensor]:
-    state = load_file(GOLDEN / "text_tower_sparse.safetensors")
-    ids, rows = state.pop("token_ids"), state.pop("token_rows")
-    table = torch.zeros(int(state.pop("vocab_size")), rows.shape[1])
-    table[ids] = rows
-    state["text_model.embeddings.token_embedding.weight"] = table
-    return state
 
 
 def _video_pixels() -> torch.Tensor:
@@ -89,7 +82,7 @@ def main(src: Path) -> None:
         cls = model.vision_model.embeddings.class_embedding  # (T, D), rows identical after expand3d
         cls.add_(0.1 * torch.randn(cls.shape, generator=torch.Generator().manual_seed(200 + SEED)))
         model.logit_scale.fill_(LOGIT_SCALE)
-    missing, unexpected = model.load_state_dict(_text_state(), strict=False)
+    missing, unexpected = model.load_state_dict(text_state(), strict=False)
     assert not unexpected and all(not k.startswith("text_") for k in missing), unexpected
 
     io_video = load_file(GOLDEN / "io" / "video.safetensors")
