@@ -99,8 +99,11 @@ def make_runner(args: argparse.Namespace, model: str, modalities: Iterable[Modal
     return RayRunner.for_model(model, actors=args.ray_actors, batch_size=args.batch_size or 16)
 
 
-def add_load_options(parser: argparse.ArgumentParser) -> None:
-    """--weights (a local weights file or folder) and --fast-images."""
+def add_load_options(
+    parser: argparse.ArgumentParser,
+    threads_help: str = "torch threads for the model (default: torch's)",
+) -> None:
+    """--weights (a local weights file or folder), --fast-images and the speed options."""
     parser.add_argument(
         "--weights",
         metavar="PATH",
@@ -112,9 +115,7 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
         help="decode JPEGs at reduced size and resize with torch: 3-4x faster on photos, "
         "embeddings within about 1e-5 cosine of the exact reference preprocessing",
     )
-    parser.add_argument(
-        "--threads", type=int, metavar="N", help="torch threads for the model (default: torch's)"
-    )
+    parser.add_argument("--threads", type=int, metavar="N", help=threads_help)
     parser.add_argument(
         "--dtype",
         choices=["float32", "bfloat16", "float16"],

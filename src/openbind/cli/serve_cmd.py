@@ -41,10 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="follow the library's folders and index files as they appear, change or vanish",
     )
     p.add_argument("--model", help="space to load (default: the library's, else starter)")
-    add_load_options(p)
-    for action in p._actions:  # the model runs in worker processes here (see --model-workers)
-        if action.dest == "threads":
-            action.help = "torch threads of each model worker process (default: 1)"
+    add_load_options(p, threads_help="torch threads of each model worker process (default: 1)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     p.add_argument(
